@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what snmp-stream needs on Debian/Ubuntu, skipping what is already there:
+# net-snmp's library and headers, its agent and command-line tools (used by the tests and the
+# demo), libclang for bindgen, and pkg-config.
+set -euo pipefail
+
+packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }

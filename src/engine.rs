@@ -1,0 +1,349 @@
+//! The event loop: [`SessionManager`] drives many net-snmp single sessions at once.
+//!
+//! - **Admission**: queued requests start while fewer sessions are in flight than the smallest
+//!   `max_sessions` among the requests in flight and the candidate.
+//! - **One loop for all sessions**: every session's socket is in one epoll set; a wake-up
+//!   costs time in proportion to the ready sockets, each read with `snmp_sess_read2`. A silent
+//!   agent only ever costs its own timer.
+//! - **Timers**: net-snmp keeps each PDU's retry state; the loop keeps one deadline per session
+//!   in a heap and calls `snmp_sess_timeout` on that session alone when it passes.
+//! - **Completion**: a request completes when its [`Collection`] has nothing more to send; its
+//!   session is closed and a [`Response`] is queued. Every request admitted yields exactly one.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Config, Settings};
+use crate::error::{ErrorKind, Result, SnmpError};
+use crate::poller::{raise_fd_limit, Poller, Waker};
+use crate::request::Request;
+use crate::response::Response;
+use crate::session::{self, Event, Handler, LargeFdSet, Session, Target};
+use crate::walk::Collection;
+
+/// The epoll token of the waker; session tokens are slot numbers.
+const WAKE_TOKEN: u64 = u64::MAX;
+/// How soon to look again when net-snmp's own clock has not yet seen a deadline pass.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
+/// A request's collection plus what the loop must know after each net-snmp call.
+#[derive(Debug)]
+struct Job {
+    collection: Collection,
+    /// A PDU was (re)sent: its timer starts now.
+    rearm: bool,
+}
+
+impl Handler for Job {
+    fn on_event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Response(response) => self.collection.on_response(&response),
+            Event::TimedOut => self.collection.on_timeout(),
+            Event::Resent => self.rearm = true,
+            Event::SendFailed(error) => self.collection.on_error(error),
+            Event::Disconnected => self
+                .collection
+                .on_error(SnmpError::new(ErrorKind::TransportDisconnect, "the agent closed the connection")),
+        }
+    }
+}
+
+/// A request in flight.
+#[derive(Debug)]
+struct Active {
+    request: Request,
+    settings: Settings,
+    session: Session<Job>,
+    /// Tells this occupant of the slot from earlier ones in the timer heap.
+    occupant: u64,
+    deadline: Option<Instant>,
+    /// Whether the timer heap holds an entry for this occupant.
+    in_heap: bool,
+}
+
+/// Drives many GET/WALK requests in parallel over net-snmp single sessions.
+///
+/// ```no_run
+/// use snmp_stream::{Community, Config, Oid, Request, SessionManager, Version};
+/// let mut manager = SessionManager::new(Config::new())?;
+/// let community = Community::new("public", Version::V2c)?;
+/// for host in ["127.0.0.1:1161", "127.0.0.2:1161"] {
+///     let oids = [Oid::parse("1.3.6.1.2.1.2.2.1")?];
+///     manager.add_request(Request::walk(host, community.clone(), oids).build()?);
+/// }
+/// while !manager.is_idle() {
+///     for response in manager.run() {
+///         println!("{} {:?} {} bytes", response.request.host(), response.status, response.results.len());
+///     }
+/// }
+/// # Ok::<(), snmp_stream::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SessionManager {
+    config: Config,
+    queue: VecDeque<Request>,
+    slots: Vec<Option<Active>>,
+    free_slots: Vec<usize>,
+    in_flight: usize,
+    /// `max_sessions` of each request in flight → how many have it.
+    session_caps: BTreeMap<u32, usize>,
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    next_occupant: u64,
+    poller: Poller,
+    ready: LargeFdSet,
+    completed: Vec<Response>,
+}
+
+impl SessionManager {
+    /// A manager whose `config` applies under each request's own.
+    pub fn new(config: Config) -> Result<Self> {
+        let config = config.validate()?;
+        session::init();
+        raise_fd_limit();
+        Ok(SessionManager {
+            config,
+            queue: VecDeque::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            in_flight: 0,
+            session_caps: BTreeMap::new(),
+            timers: BinaryHeap::new(),
+            next_occupant: 0,
+            poller: Poller::new(1024)?,
+            ready: LargeFdSet::new(),
+            completed: Vec::new(),
+        })
+    }
+
+    /// The manager's config.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Queues a request; it starts on a later [`run`](Self::run).
+    pub fn add_request(&mut self, request: Request) {
+        self.queue.push_back(request);
+    }
+
+    /// Requests queued and not yet started.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// True when nothing is queued, in flight or waiting to be returned.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight == 0 && self.completed.is_empty()
+    }
+
+    /// Drives all sessions until at least one request completes, and returns the completed
+    /// responses. Returns an empty list at once when idle.
+    pub fn run(&mut self) -> Vec<Response> {
+        loop {
+            self.admit();
+            if !self.completed.is_empty() || self.in_flight == 0 {
+                return std::mem::take(&mut self.completed);
+            }
+            self.turn(None);
+        }
+    }
+
+    /// Runs until every queued request has completed; returns all responses.
+    pub fn run_all(&mut self) -> Vec<Response> {
+        let mut responses = Vec::new();
+        while !self.is_idle() {
+            responses.extend(self.run());
+        }
+        responses
+    }
+
+    /// Registers the waker of a [`Collector`](crate::Collector) thread.
+    pub(crate) fn watch_waker(&self, waker: &Waker) -> Result<()> {
+        Ok(self.poller.add(waker.fd(), WAKE_TOKEN)?)
+    }
+
+    /// Takes the responses completed so far.
+    pub(crate) fn take_completed(&mut self) -> Vec<Response> {
+        std::mem::take(&mut self.completed)
+    }
+
+    /// Starts queued requests while the session limits allow.
+    pub(crate) fn admit(&mut self) {
+        while let Some(request) = self.queue.front() {
+            let settings = request.config().resolve(self.config);
+            let cap = self
+                .session_caps
+                .keys()
+                .next()
+                .map_or(settings.max_sessions, |&c| c.min(settings.max_sessions));
+            if self.in_flight >= cap as usize {
+                return;
+            }
+            let Some(request) = self.queue.pop_front() else { return };
+            self.start(request, settings);
+        }
+    }
+
+    fn start(&mut self, request: Request, settings: Settings) {
+        let start_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        let collection = Collection::new(&request, &settings, start_us, Instant::now());
+        let target = Target {
+            host: request.host(),
+            community: request.community().string(),
+            version: request.community().version(),
+            retries: settings.retries,
+            timeout: settings.timeout,
+        };
+        let session = match Session::open(&target, Job { collection, rearm: false }) {
+            Ok(session) => session,
+            Err((error, mut job)) => {
+                job.collection.on_error(error);
+                return self.respond(request, job);
+            }
+        };
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        if let Err(err) = self.poller.add(session.fd(), slot as u64) {
+            self.free_slots.push(slot);
+            let mut job = session.into_handler();
+            let message = format!("cannot watch the socket for {}: {err}", request.host());
+            job.collection.on_error(SnmpError::new(ErrorKind::SessionError, message));
+            return self.respond(request, job);
+        }
+        self.next_occupant += 1;
+        *self.session_caps.entry(settings.max_sessions).or_default() += 1;
+        self.in_flight += 1;
+        self.slots[slot] = Some(Active {
+            request,
+            settings,
+            session,
+            occupant: self.next_occupant,
+            deadline: None,
+            in_heap: false,
+        });
+        self.drive(slot);
+    }
+
+    /// Waits for sockets or timers (at most `limit`) and handles what happened. Returns true
+    /// when the waker fired.
+    pub(crate) fn turn(&mut self, limit: Option<Duration>) -> bool {
+        let now = Instant::now();
+        let until_timer = self.timers.peek().map(|Reverse((at, _, _))| at.saturating_duration_since(now));
+        let wait = match (until_timer, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut woken = false;
+        let mut ready_slots = Vec::new();
+        match self.poller.wait(wait) {
+            Ok(tokens) => {
+                for token in tokens {
+                    if token == WAKE_TOKEN {
+                        woken = true;
+                    } else {
+                        ready_slots.push(token as usize);
+                    }
+                }
+            }
+            // epoll_wait on a valid epoll fd fails only on bad arguments; don't spin.
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+        for slot in ready_slots {
+            if let Some(active) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                active.session.read(&mut self.ready);
+                self.drive(slot);
+            }
+        }
+        self.expire_timers(Instant::now());
+        woken
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((at, slot, occupant))) = self.timers.peek() {
+            if at > now {
+                return;
+            }
+            self.timers.pop();
+            let Some(active) = self.slots.get_mut(slot).and_then(Option::as_mut) else { continue };
+            if active.occupant != occupant {
+                continue;
+            }
+            active.in_heap = false;
+            match active.deadline {
+                Some(deadline) if deadline <= now => {
+                    active.deadline = None;
+                    active.session.check_timeout();
+                    let job = active.session.handler();
+                    if job.collection.awaiting() && !job.rearm {
+                        // net-snmp's clock has not passed its own expiry yet: look again soon.
+                        self.arm(slot, now + TIMER_SLACK);
+                    }
+                    self.drive(slot);
+                }
+                Some(deadline) => {
+                    active.in_heap = true;
+                    self.timers.push(Reverse((deadline, slot, occupant)));
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn arm(&mut self, slot: usize, deadline: Instant) {
+        let Some(active) = self.slots[slot].as_mut() else { return };
+        active.deadline = Some(deadline);
+        if !active.in_heap {
+            active.in_heap = true;
+            self.timers.push(Reverse((deadline, slot, active.occupant)));
+        }
+    }
+
+    /// After any event on `slot`: restart its timer, send its next PDU, or complete it.
+    fn drive(&mut self, slot: usize) {
+        loop {
+            let Some(active) = self.slots[slot].as_mut() else { return };
+            let timeout = active.settings.timeout;
+            let job = active.session.handler();
+            if job.collection.awaiting() {
+                if std::mem::take(&mut job.rearm) {
+                    self.arm(slot, Instant::now() + timeout);
+                }
+                return;
+            }
+            match job.collection.next_pdu() {
+                Some(spec) => {
+                    job.rearm = true;
+                    active.session.send(&spec);
+                }
+                None => return self.complete(slot),
+            }
+        }
+    }
+
+    fn complete(&mut self, slot: usize) {
+        let Some(active) = self.slots[slot].take() else { return };
+        self.free_slots.push(slot);
+        self.in_flight -= 1;
+        if let Some(count) = self.session_caps.get_mut(&active.settings.max_sessions) {
+            *count -= 1;
+            if *count == 0 {
+                self.session_caps.remove(&active.settings.max_sessions);
+            }
+        }
+        self.poller.delete(active.session.fd());
+        let job = active.session.into_handler();
+        self.respond(active.request, job);
+    }
+
+    fn respond(&mut self, request: Request, job: Job) {
+        let (results, errors, status) = job.collection.finish();
+        self.completed.push(Response { request, status, results, errors });
+    }
+}

@@ -1,0 +1,55 @@
+//! # snmp-stream
+//!
+//! Fast SNMPv1/v2c collection over net-snmp: many GET and WALK requests in flight at once on
+//! one event loop, each answered with one compact binary result buffer.
+//!
+//! | snmp-stream | net-snmp / SNMP |
+//! |---|---|
+//! | [`Request`] | one agent, one or more root OIDs; GET, or WALK (GETBULK on v2c, GETNEXT on v1) |
+//! | [`SessionManager`] | many `snmp_sess_*` single sessions driven by one epoll loop |
+//! | [`Collector`] | a `SessionManager` on its own thread, fed and drained through channels |
+//! | [`Config`] | `-r` retries, `-t` timeout, `-Cr` max-repetitions budget, concurrency |
+//! | [`Response`] | status, structured [`SnmpError`]s, and the result buffer (`docs/FORMAT.md`) |
+//! | [`ResultBuffer`] | a reader for that buffer |
+//!
+//! There is no MIB processing: OIDs are numeric, and values stay in their SNMP types.
+//!
+//! ```no_run
+//! use snmp_stream::{Community, Config, Oid, Request, ResultBuffer, SessionManager, Version};
+//! let community = Community::new("public", Version::V2c)?;
+//! let request = Request::walk("127.0.0.1:1161", community, [Oid::parse("1.3.6.1.2.1.1")?]).build()?;
+//! let mut manager = SessionManager::new(Config::new())?;
+//! manager.add_request(request);
+//! for response in manager.run_all() {
+//!     let buffer = ResultBuffer::parse(&response.results).expect("engine output is valid");
+//!     for record in buffer.records() {
+//!         let record = record.expect("validated by parse");
+//!         println!("{:?} {:?}", record.index().collect::<Vec<_>>(), record.value);
+//!     }
+//! }
+//! # Ok::<(), snmp_stream::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod config;
+mod encode;
+mod engine;
+mod error;
+mod oid;
+mod pdu;
+mod poller;
+mod request;
+mod response;
+mod session;
+mod stream;
+mod walk;
+
+pub use config::Config;
+pub use encode::{tag, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use engine::SessionManager;
+pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
+pub use oid::{Oid, OidRange, MAX_OID_LEN};
+pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
+pub use response::{Response, Status};
+pub use stream::Collector;

@@ -1,0 +1,413 @@
+//! net-snmp single sessions (`snmp_sess_*`), owned: [`Session`] opens one on construction and
+//! closes it on drop; its callback state lives in a box that outlives every callback.
+//!
+//! One of the two modules that touch raw pointers (with `pdu.rs`). The rules it keeps:
+//! - net-snmp is initialised once per process ([`init`]), without reading config files or
+//!   loading MIBs (snmp-stream does no MIB processing).
+//! - A session is used by one thread at a time (`Session` is `Send` but not `Sync`).
+//! - The callback never unwinds into C: its body runs under `catch_unwind`, the panic is
+//!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
+
+use std::any::Any;
+use std::ffi::{c_int, c_void, CStr, CString};
+use std::marker::PhantomData;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use netsnmp_sys as sys;
+
+use crate::error::{ErrorKind, SnmpError};
+use crate::pdu::{RequestPdu, ResponseView};
+use crate::request::Version;
+use crate::walk::PduSpec;
+
+static INIT: Once = Once::new();
+/// net-snmp's session opening touches process-wide counters and lists; serialise it.
+static OPEN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Initialises net-snmp once per process. Every constructor that needs it calls this.
+pub(crate) fn init() {
+    INIT.call_once(|| {
+        // SAFETY: these calls only set library defaults and initialise net-snmp's globals; the
+        // Once guarantees no other thread is inside net-snmp's init at the same time.
+        // `snmp_sess_init` runs `_init_snmp` (transports, request ids) without `init_snmp`'s
+        // config-file reading and MIB loading, which snmp-stream does not want.
+        unsafe {
+            sys::netsnmp_ds_set_boolean(
+                sys::NETSNMP_DS_LIBRARY_ID as c_int,
+                sys::NETSNMP_DS_LIB_DONT_READ_CONFIGS as c_int,
+                1,
+            );
+            sys::netsnmp_ds_set_boolean(
+                sys::NETSNMP_DS_LIBRARY_ID as c_int,
+                sys::NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD as c_int,
+                1,
+            );
+            sys::netsnmp_ds_set_boolean(
+                sys::NETSNMP_DS_LIBRARY_ID as c_int,
+                sys::NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE as c_int,
+                1,
+            );
+            let mut scratch = sys::netsnmp_session::default();
+            sys::snmp_sess_init(&mut scratch);
+        }
+    });
+}
+
+/// What net-snmp tells a session's handler.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// The answer to the PDU in flight.
+    Response(ResponseView<'a>),
+    /// No answer after all retries.
+    TimedOut,
+    /// The PDU was retransmitted (its timer restarted).
+    Resent,
+    /// Sending (or resending) failed.
+    SendFailed(SnmpError),
+    /// A stream transport was closed by the peer.
+    Disconnected,
+}
+
+/// Receives a session's events.
+pub(crate) trait Handler {
+    fn on_event(&mut self, event: Event<'_>);
+}
+
+/// The state a session's callback reaches through net-snmp's `callback_magic`.
+struct CallbackState<H> {
+    handler: H,
+    host: String,
+    /// A panic caught in the callback, resumed once the net-snmp call returns.
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+/// An open net-snmp single session with its handler.
+pub(crate) struct Session<H: Handler> {
+    raw: NonNull<c_void>,
+    /// Boxed so its address is stable for net-snmp; freed in `drop` after the session is closed
+    /// (closing calls the callback for requests still in flight).
+    state: NonNull<CallbackState<H>>,
+    fd: RawFd,
+    _not_sync: PhantomData<std::cell::Cell<()>>,
+}
+
+// SAFETY: a net-snmp single session may move between threads as long as one thread uses it at
+// a time (net-snmp README.thread, "single session API"); `Session` is not `Sync` and every
+// method takes `&mut self`. The handler moves with it, hence `H: Send`.
+unsafe impl<H: Handler + Send> Send for Session<H> {}
+
+impl<H: Handler> std::fmt::Debug for Session<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("fd", &self.fd).finish_non_exhaustive()
+    }
+}
+
+/// Where and how to reach an agent.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    pub host: &'a str,
+    pub community: &'a str,
+    pub version: Version,
+    pub retries: u32,
+    pub timeout: Duration,
+}
+
+/// net-snmp's description of the last error on a session (or the library's, for null).
+fn session_error(raw: *mut c_void) -> (i32, i32, String) {
+    let (mut sys_errno, mut snmp_errno) = (0, 0);
+    let mut text: *mut std::ffi::c_char = std::ptr::null_mut();
+    // SAFETY: snmp_sess_error fills the three out-pointers; `text` is malloc'd (or null) and
+    // ours to free.
+    unsafe {
+        sys::snmp_sess_error(raw, &mut sys_errno, &mut snmp_errno, &mut text);
+    }
+    let message = if text.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-null `text` is a NUL-terminated C string from net-snmp, freed right after.
+        let message = unsafe { CStr::from_ptr(text) }.to_string_lossy().trim().to_owned();
+        // SAFETY: allocated by net-snmp with malloc.
+        unsafe { libc::free(text.cast()) };
+        message
+    };
+    (sys_errno, snmp_errno, message)
+}
+
+/// The message for the library-level error of a failed `snmp_sess_open` (no session exists).
+fn library_error(snmp_errno: c_int) -> String {
+    // SAFETY: snmp_api_errstring returns a pointer to a static (or thread-static) string.
+    let text = unsafe { sys::snmp_api_errstring(snmp_errno) };
+    if text.is_null() {
+        format!("net-snmp error {snmp_errno}")
+    } else {
+        // SAFETY: non-null, NUL-terminated, valid until the next call on this thread.
+        unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
+    }
+}
+
+impl<H: Handler> Session<H> {
+    /// Opens a session to `target` (`snmp_sess_open`: resolves the host, creates the socket).
+    /// On failure the handler is returned with a `SessionError`.
+    pub fn open(target: &Target<'_>, handler: H) -> Result<Self, (SnmpError, H)> {
+        init();
+        let fail =
+            |message: String, handler: H| Err((SnmpError::new(ErrorKind::SessionError, message), handler));
+        let Ok(peer) = CString::new(target.host) else {
+            return fail(format!("host {:?} contains a NUL byte", target.host), handler);
+        };
+        let state = Box::new(CallbackState { handler, host: target.host.to_owned(), panic: None });
+        let state = NonNull::from(Box::leak(state));
+
+        let mut session = sys::netsnmp_session::default();
+        // SAFETY: snmp_sess_init fills a caller-owned struct with defaults.
+        unsafe { sys::snmp_sess_init(&mut session) };
+        session.version = match target.version {
+            Version::V1 => sys::SNMP_VERSION_1 as _,
+            Version::V2c => sys::SNMP_VERSION_2c as _,
+        };
+        session.peername = peer.as_ptr().cast_mut();
+        // net-snmp copies the community and peer name into the session it opens.
+        session.community = target.community.as_ptr().cast_mut();
+        session.community_len = target.community.len();
+        session.retries = target.retries.min(c_int::MAX as u32) as c_int;
+        session.timeout = target.timeout.as_micros().min(i64::MAX as u128) as _;
+        session.callback = Some(callback::<H>);
+        session.callback_magic = state.as_ptr().cast();
+
+        let raw = {
+            let _guard = OPEN_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // SAFETY: `session` is fully initialised; snmp_sess_open copies what it keeps
+            // (peer name, community) and returns an opaque handle or null.
+            let raw = unsafe { sys::snmp_sess_open(&mut session) };
+            match NonNull::new(raw) {
+                Some(raw) => Ok(raw),
+                None => Err((session.s_errno, session.s_snmp_errno)),
+            }
+        };
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err((sys_errno, snmp_errno)) => {
+                // SAFETY: the session never opened, so no callback can reach `state`.
+                let state = unsafe { Box::from_raw(state.as_ptr()) };
+                let mut detail = library_error(snmp_errno);
+                if sys_errno != 0 {
+                    detail = format!("{detail} ({})", std::io::Error::from_raw_os_error(sys_errno));
+                }
+                let error = SnmpError::new(
+                    ErrorKind::SessionError,
+                    format!("cannot open a session to {:?}: {detail}", target.host),
+                )
+                .with_codes(sys_errno, snmp_errno);
+                return Err((error, state.handler));
+            }
+        };
+        // SAFETY: `raw` is an open session; its transport (and socket) live as long as it does.
+        let fd = unsafe { sys::snmp_sess_transport(raw.as_ptr()).as_ref() }.map_or(-1, |t| t.sock);
+        Ok(Session { raw, state, fd, _not_sync: PhantomData })
+    }
+
+    /// The session's socket.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// The handler, between net-snmp calls.
+    pub fn handler(&mut self) -> &mut H {
+        // SAFETY: `state` is live until drop, and no net-snmp call (hence no callback) is
+        // running: those happen only inside `&mut self` methods, which are not active now.
+        unsafe { &mut self.state.as_mut().handler }
+    }
+
+    /// Resumes a panic caught in the callback during the last net-snmp call.
+    fn resume_panic(&mut self) {
+        // SAFETY: as in `handler`: no callback is running.
+        if let Some(payload) = unsafe { self.state.as_mut() }.panic.take() {
+            panic::resume_unwind(payload);
+        }
+    }
+
+    /// Sends the PDU `spec` describes (`snmp_sess_async_send`). A failure is reported to the
+    /// handler as `SendFailed`, like a failure net-snmp reports itself.
+    pub fn send(&mut self, spec: &PduSpec) {
+        let Some(pdu) = RequestPdu::build(spec) else {
+            let error =
+                SnmpError::new(ErrorKind::CreateRequestPdu, "net-snmp could not build the request PDU");
+            self.handler().on_event(Event::SendFailed(error));
+            return;
+        };
+        let raw_pdu = pdu.into_raw();
+        // SAFETY: `raw` is open, `raw_pdu` a valid PDU; on success net-snmp owns and frees it.
+        // The callback may run during this call (send failures); it reaches `state`, which no
+        // Rust reference aliases now.
+        let request_id = unsafe {
+            sys::snmp_sess_async_send(
+                self.raw.as_ptr(),
+                raw_pdu,
+                Some(callback::<H>),
+                self.state.as_ptr().cast(),
+            )
+        };
+        self.resume_panic();
+        if request_id == 0 {
+            // SAFETY: on failure net-snmp leaves the PDU to the caller.
+            drop(unsafe { RequestPdu::from_raw(raw_pdu) });
+            let (sys_errno, snmp_errno, message) = session_error(self.raw.as_ptr());
+            let host = self.host().to_owned();
+            let error = SnmpError::new(ErrorKind::SendError, format!("cannot send to {host}: {message}"))
+                .with_codes(sys_errno, snmp_errno);
+            self.handler().on_event(Event::SendFailed(error));
+        }
+    }
+
+    fn host(&mut self) -> &str {
+        // SAFETY: as in `handler`.
+        unsafe { &self.state.as_ref().host }
+    }
+
+    /// Reads one datagram (`snmp_sess_read2`), which runs the callback for an answer. `ready`
+    /// is scratch space for net-snmp's fd-set interface.
+    pub fn read(&mut self, ready: &mut LargeFdSet) {
+        ready.set(self.fd);
+        // SAFETY: `raw` is open and `ready` initialised; callbacks reach `state` only.
+        unsafe { sys::snmp_sess_read2(self.raw.as_ptr(), ready.as_mut_ptr()) };
+        ready.clear(self.fd);
+        self.resume_panic();
+    }
+
+    /// Lets net-snmp retransmit or time out the PDU in flight (`snmp_sess_timeout`).
+    pub fn check_timeout(&mut self) {
+        // SAFETY: `raw` is open; callbacks reach `state` only.
+        unsafe { sys::snmp_sess_timeout(self.raw.as_ptr()) };
+        self.resume_panic();
+    }
+}
+
+impl<H: Handler> Session<H> {
+    /// Closes the session and returns its handler.
+    pub fn into_handler(self) -> H {
+        let session = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `session` is never used or dropped again; `close` closes it and frees nothing
+        // else, then the state box is taken back exactly once.
+        unsafe {
+            close(session.raw);
+            Box::from_raw(session.state.as_ptr()).handler
+        }
+    }
+}
+
+/// Closes a session. Closing may call the callback (TIMED_OUT for a PDU in flight), so the
+/// callback state must still be alive.
+///
+/// # Safety
+/// `raw` must be open and is closed exactly once.
+unsafe fn close(raw: NonNull<c_void>) {
+    // SAFETY: per the caller.
+    unsafe { sys::snmp_sess_close(raw.as_ptr()) };
+}
+
+impl<H: Handler> Drop for Session<H> {
+    fn drop(&mut self) {
+        // Order matters: the state is freed only after the session is closed.
+        // SAFETY: `raw` is open and closed exactly once, here.
+        unsafe { close(self.raw) };
+        // SAFETY: `state` came from Box::leak in `open`; no callback can run any more.
+        let state = unsafe { Box::from_raw(self.state.as_ptr()) };
+        drop(state);
+    }
+}
+
+/// The C callback for every session (`snmp_callback`). Returns 1: "handled, drop the request".
+extern "C" fn callback<H: Handler>(
+    operation: c_int,
+    _session: *mut sys::netsnmp_session,
+    _request_id: c_int,
+    pdu: *mut sys::netsnmp_pdu,
+    magic: *mut c_void,
+) -> c_int {
+    let Some(state) = NonNull::new(magic.cast::<CallbackState<H>>()) else { return 1 };
+    let state = state.as_ptr();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `magic` is the CallbackState this session was opened with; it lives until
+        // the session is closed, and no Rust reference to it is held during net-snmp calls.
+        let state = unsafe { &mut *state };
+        let event = match operation as u32 {
+            sys::NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE => {
+                // SAFETY: net-snmp passes the parsed response, valid until we return.
+                match unsafe { ResponseView::new(pdu) } {
+                    Some(view) => Event::Response(view),
+                    None => Event::SendFailed(SnmpError::new(
+                        ErrorKind::BadResponsePdu,
+                        format!("{} sent a message net-snmp delivered without a PDU", state.host),
+                    )),
+                }
+            }
+            sys::NETSNMP_CALLBACK_OP_TIMED_OUT => Event::TimedOut,
+            sys::NETSNMP_CALLBACK_OP_RESEND => Event::Resent,
+            sys::NETSNMP_CALLBACK_OP_DISCONNECT => Event::Disconnected,
+            sys::NETSNMP_CALLBACK_OP_SEND_FAILED => Event::SendFailed(SnmpError::new(
+                ErrorKind::SendError,
+                format!("net-snmp could not send to {}", state.host),
+            )),
+            _ => return,
+        };
+        state.handler.on_event(event);
+    }));
+    if let Err(payload) = result {
+        // SAFETY: as above; the closure's borrow has ended.
+        unsafe { (*state).panic = Some(payload) };
+    }
+    1
+}
+
+/// net-snmp's `netsnmp_large_fd_set`: an fd set without FD_SETSIZE's 1024 ceiling, used only
+/// to tell `snmp_sess_read2` which socket is readable.
+pub(crate) struct LargeFdSet {
+    /// Boxed: while the set is small, its `lfs_setptr` points into the struct itself.
+    raw: Box<sys::netsnmp_large_fd_set>,
+}
+
+impl std::fmt::Debug for LargeFdSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LargeFdSet").field("size", &self.raw.lfs_setsize).finish()
+    }
+}
+
+// SAFETY: the set owns its storage (boxed, so its self-pointer stays valid when moved) and is
+// used by one thread at a time (`&mut self`).
+unsafe impl Send for LargeFdSet {}
+
+impl LargeFdSet {
+    pub fn new() -> Self {
+        let mut raw = Box::<sys::netsnmp_large_fd_set>::default();
+        // SAFETY: initialises a zeroed set of FD_SETSIZE bits at a stable address;
+        // netsnmp_large_fd_setfd grows it on demand.
+        unsafe { sys::netsnmp_large_fd_set_init(&mut *raw, libc::FD_SETSIZE as c_int) };
+        LargeFdSet { raw }
+    }
+
+    fn set(&mut self, fd: RawFd) {
+        // SAFETY: the set is initialised; setfd resizes it (zeroing the new part) when `fd` is
+        // beyond its size.
+        unsafe { sys::netsnmp_large_fd_setfd(fd, &mut *self.raw) }
+    }
+
+    fn clear(&mut self, fd: RawFd) {
+        // SAFETY: the set is initialised; clearing an fd beyond its size is a no-op.
+        unsafe { sys::netsnmp_large_fd_clr(fd, &mut *self.raw) }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut sys::netsnmp_large_fd_set {
+        &mut *self.raw
+    }
+}
+
+impl Drop for LargeFdSet {
+    fn drop(&mut self) {
+        // SAFETY: frees what netsnmp_large_fd_set_init/resize allocated, once.
+        unsafe { sys::netsnmp_large_fd_set_cleanup(&mut *self.raw) }
+    }
+}

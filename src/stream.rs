@@ -1,0 +1,152 @@
+//! Streaming collection: a [`Collector`] runs a [`SessionManager`] on its own thread, takes
+//! requests while others are in flight and hands back each response as it completes, on a
+//! crossbeam channel.
+//!
+//! - `submit` blocks when `queue_capacity` requests wait to start (backpressure).
+//! - The engine thread pulls requests only as fast as sessions free up, so the concurrency
+//!   limit stays full without an unbounded queue.
+//! - `close` (or drop) stops intake; everything already submitted still completes and its
+//!   response is delivered before the response channel disconnects.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use crate::config::Config;
+use crate::engine::SessionManager;
+use crate::error::{Error, Result};
+use crate::poller::Waker;
+use crate::request::Request;
+use crate::response::Response;
+
+/// A collection engine on its own thread.
+///
+/// ```no_run
+/// use snmp_stream::{Collector, Community, Config, Oid, Request, Version};
+/// let mut collector = Collector::new(Config::new(), 1024)?;
+/// let community = Community::new("public", Version::V2c)?;
+/// for port in 1161..1171 {
+///     let oids = [Oid::parse("1.3.6.1.2.1.1")?];
+///     collector.submit(Request::walk(format!("127.0.0.1:{port}"), community.clone(), oids).build()?)?;
+/// }
+/// collector.close();
+/// for response in collector.responses() {
+///     println!("{} {:?}", response.request.host(), response.status);
+/// }
+/// # Ok::<(), snmp_stream::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Collector {
+    requests: Option<Sender<Request>>,
+    responses: Receiver<Response>,
+    waker: Arc<Waker>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    /// Starts the engine thread. `config` is the manager config under each request's own;
+    /// `queue_capacity` (at least 1) is how many submitted requests may wait to start.
+    pub fn new(config: Config, queue_capacity: usize) -> Result<Self> {
+        let manager = SessionManager::new(config)?;
+        let waker = Arc::new(Waker::new()?);
+        manager.watch_waker(&waker)?;
+        let (request_tx, request_rx) = bounded(queue_capacity.max(1));
+        let (response_tx, response_rx) = unbounded();
+        let thread_waker = Arc::clone(&waker);
+        let thread = std::thread::Builder::new()
+            .name("snmp-stream-collector".into())
+            .spawn(move || engine_loop(manager, &request_rx, &response_tx, &thread_waker))?;
+        Ok(Collector { requests: Some(request_tx), responses: response_rx, waker, thread: Some(thread) })
+    }
+
+    /// Submits a request, blocking while the queue is full. Fails once the collector is closed.
+    pub fn submit(&self, request: Request) -> Result<()> {
+        let sender = self.requests.as_ref().ok_or(Error::Closed)?;
+        sender.send(request).map_err(|_| Error::Closed)?;
+        self.waker.wake();
+        Ok(())
+    }
+
+    /// The response channel: receive, iterate, or use it in `crossbeam_channel::select!`. It
+    /// disconnects after `close` once every submitted request has been answered.
+    pub fn responses(&self) -> &Receiver<Response> {
+        &self.responses
+    }
+
+    /// Waits up to `timeout` for the next response. `Ok(None)` on timeout; `Err(Closed)` when
+    /// the collector is closed and every response has been received.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Response>> {
+        match self.responses.recv_timeout(timeout) {
+            Ok(response) => Ok(Some(response)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// Takes a response if one is ready.
+    pub fn try_recv(&self) -> Option<Response> {
+        self.responses.try_recv().ok()
+    }
+
+    /// Stops taking requests. Requests already submitted complete; their responses stay
+    /// receivable, then the channel disconnects.
+    pub fn close(&mut self) {
+        if self.requests.take().is_some() {
+            self.waker.wake();
+        }
+    }
+
+    /// Closes and waits for the engine thread to finish every submitted request.
+    pub fn join(mut self) -> Receiver<Response> {
+        self.close();
+        if let Some(thread) = self.thread.take() {
+            // A panic on the engine thread is a bug; surface it here rather than hide it.
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        self.responses.clone()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn engine_loop(
+    mut manager: SessionManager,
+    requests: &Receiver<Request>,
+    responses: &Sender<Response>,
+    waker: &Waker,
+) {
+    let mut open = true;
+    loop {
+        // Pull only what can start soon, so `submit` feels backpressure.
+        let limit = manager.config().resolve(Config::new()).max_sessions as usize;
+        while open && manager.queued() < limit {
+            match requests.try_recv() {
+                Ok(request) => manager.add_request(request),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        manager.admit();
+        for response in manager.take_completed() {
+            // The receiver may have been dropped; the requests still run to completion.
+            let _ = responses.send(response);
+        }
+        if !open && manager.is_idle() {
+            return;
+        }
+        if manager.turn(None) {
+            waker.drain();
+        }
+    }
+}

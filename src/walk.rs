@@ -1,0 +1,677 @@
+//! The state of one request while it is collected: which PDU to send next, and what to do
+//! with each answer. Pure logic, no net-snmp calls, so it is unit-tested with made-up PDUs.
+//!
+//! - **GET**: the targets (root, or root + point index) are sent `max_var_binds_per_pdu` at a
+//!   time. noSuchObject/noSuchInstance values (v2c) and v1 noSuchName error-status are
+//!   per-varbind warnings: the value is recorded as an exception, the rest go on.
+//! - **WALK**: each (root, index range) pair is a *column* with a cursor. On v2c a GETBULK
+//!   carries up to ⌈√N⌉ columns with max-repetitions N / columns (N = the varbind budget); on v1
+//!   a GETNEXT carries up to N columns. Columns are served round-robin. A column ends at
+//!   endOfMibView (v1: noSuchName), when it leaves its root's subtree or its range, or when the
+//!   agent returns an OID not greater than the previous one (recorded as an error: a broken or
+//!   looping agent cannot make a walk run forever).
+//! - **tooBig** halves the request's varbind budget and resends; only a single varbind that is
+//!   too big fails the request.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::config::Settings;
+use crate::encode::{Encoder, Value};
+use crate::error::{status, ErrorKind, SnmpError};
+use crate::oid::{Oid, MAX_OID_LEN};
+use crate::request::{Request, RequestKind, Version};
+use crate::response::Status;
+
+/// One varbind of a response PDU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VarBind<'a> {
+    pub name: &'a [u64],
+    pub value: Value<'a>,
+}
+
+/// A response PDU, as net-snmp parsed it (or as a test makes it up).
+pub(crate) trait PduResponse {
+    fn error_status(&self) -> i64;
+    fn error_index(&self) -> i64;
+    fn var_binds(&self) -> impl Iterator<Item = VarBind<'_>>;
+}
+
+/// The PDU operation to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Get,
+    GetNext,
+    GetBulk { max_repetitions: u32 },
+}
+
+/// The next PDU to send: an operation and the varbind names (values are NULL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PduSpec {
+    pub command: Command,
+    pub names: Vec<Vec<u64>>,
+}
+
+/// A GET target: root, or root + point index.
+#[derive(Debug)]
+struct Target {
+    root_index: u16,
+    root_len: usize,
+    oid: Vec<u64>,
+}
+
+/// A walk column: one root within one index range.
+#[derive(Debug)]
+struct Column {
+    root_index: u16,
+    root: Vec<u64>,
+    /// root + range start: OIDs below it are skipped (the walk starts just before it).
+    lower: Option<Vec<u64>>,
+    /// root + range stop: OIDs after it and outside its subtree end the column.
+    upper: Option<Vec<u64>>,
+    /// The last OID received (at first, the OID the walk starts after).
+    cursor: Vec<u64>,
+}
+
+enum Step {
+    Record,
+    Skip,
+    End,
+    NonIncreasing,
+}
+
+impl Column {
+    fn step(&mut self, var_bind: &VarBind<'_>) -> Step {
+        let name = var_bind.name;
+        if matches!(var_bind.value, Value::EndOfMibView) || !name.starts_with(&self.root) {
+            return Step::End;
+        }
+        if let Some(upper) = &self.upper {
+            if name > upper.as_slice() && !name.starts_with(upper) {
+                return Step::End;
+            }
+        }
+        if name <= self.cursor.as_slice() {
+            return Step::NonIncreasing;
+        }
+        self.cursor.clear();
+        self.cursor.extend_from_slice(name);
+        let below_range = self.lower.as_ref().is_some_and(|lower| name < lower.as_slice());
+        if below_range || matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance) {
+            return Step::Skip;
+        }
+        Step::Record
+    }
+}
+
+/// The OID a walk of `[start, ...)` must GETNEXT from so that `start` itself comes back first.
+fn walk_start(start: &[u64]) -> Vec<u64> {
+    match start.split_last() {
+        // Nothing lies between P and P.0, so GETNEXT(P) returns P.0 or later.
+        Some((0, parent)) => parent.to_vec(),
+        // Between P.(k-1).MAX and P.k lie only P.(k-1).MAX.*: skipped by the lower bound.
+        Some((&last, parent)) => {
+            let mut oid = parent.to_vec();
+            oid.push(last - 1);
+            if oid.len() < MAX_OID_LEN {
+                oid.push(u64::from(u32::MAX));
+            }
+            oid
+        }
+        None => Vec::new(),
+    }
+}
+
+#[derive(Debug)]
+enum Work {
+    Get { targets: Vec<Target>, pending: VecDeque<usize> },
+    Walk { columns: Vec<Column>, pending: VecDeque<usize> },
+}
+
+/// What the PDU in flight asked for: target or column numbers, in varbind order.
+#[derive(Debug)]
+struct InFlight {
+    items: Vec<usize>,
+}
+
+/// One request being collected.
+#[derive(Debug)]
+pub(crate) struct Collection {
+    host: String,
+    version: Version,
+    retries: u32,
+    timeout: Duration,
+    /// Varbinds per PDU; halved on tooBig.
+    budget: u32,
+    work: Work,
+    in_flight: Option<InFlight>,
+    encoder: Encoder,
+    errors: Vec<SnmpError>,
+    failed: bool,
+    started: Instant,
+}
+
+fn subids(oid: &Oid) -> Vec<u64> {
+    oid.as_slice().iter().map(|&s| u64::from(s)).collect()
+}
+
+fn to_oid(subids: &[u64]) -> Oid {
+    // Names come from net-snmp's parser (sub-ids ≤ 2^32-1, ≤ 128 of them) or from our requests.
+    Oid::new(subids.iter().map(|&s| s as u32).collect::<Vec<_>>()).unwrap_or_default()
+}
+
+impl Collection {
+    pub fn new(request: &Request, settings: &Settings, start_us: u64, started: Instant) -> Self {
+        let roots: Vec<&[u32]> = request.oids().iter().map(Oid::as_slice).collect();
+        let encoder = Encoder::new(request.kind(), start_us, request.req_id().unwrap_or_default(), &roots);
+        let work = match request.kind() {
+            RequestKind::Get => {
+                let mut targets = Vec::new();
+                for (root_index, root) in request.oids().iter().enumerate() {
+                    let root_index = root_index as u16; // ≤ MAX_ROOTS, checked by the builder
+                    if request.ranges().is_empty() {
+                        targets.push(Target { root_index, root_len: root.len(), oid: subids(root) });
+                    }
+                    for range in request.ranges() {
+                        let index = range.start().map(Oid::as_slice).unwrap_or_default();
+                        targets.push(Target {
+                            root_index,
+                            root_len: root.len(),
+                            oid: subids(&root.join(index)),
+                        });
+                    }
+                }
+                Work::Get { pending: (0..targets.len()).collect(), targets }
+            }
+            RequestKind::Walk => {
+                let mut columns = Vec::new();
+                for (root_index, root) in request.oids().iter().enumerate() {
+                    let root_index = root_index as u16;
+                    let root_subids = subids(root);
+                    let unbounded = [crate::oid::OidRange::default()];
+                    let ranges = if request.ranges().is_empty() { &unbounded[..] } else { request.ranges() };
+                    for range in ranges {
+                        let lower = range.start().map(|s| subids(&root.join(s.as_slice())));
+                        let upper = range.stop().map(|s| subids(&root.join(s.as_slice())));
+                        let cursor = lower.as_deref().map_or_else(|| root_subids.clone(), walk_start);
+                        columns.push(Column { root_index, root: root_subids.clone(), lower, upper, cursor });
+                    }
+                }
+                Work::Walk { pending: (0..columns.len()).collect(), columns }
+            }
+        };
+        Collection {
+            host: request.host().to_owned(),
+            version: request.community().version(),
+            retries: settings.retries,
+            timeout: settings.timeout,
+            budget: settings.max_var_binds_per_pdu,
+            work,
+            in_flight: None,
+            encoder,
+            errors: Vec::new(),
+            failed: false,
+            started,
+        }
+    }
+
+    /// The next PDU to send, or `None` when the request is complete (or has failed).
+    pub fn next_pdu(&mut self) -> Option<PduSpec> {
+        if self.failed || self.in_flight.is_some() {
+            return None;
+        }
+        let budget = self.budget as usize;
+        let (command, items, names) = match &mut self.work {
+            Work::Get { targets, pending } => {
+                let items: Vec<usize> = pending.drain(..budget.min(pending.len())).collect();
+                let names = items.iter().map(|&t| targets[t].oid.clone()).collect();
+                (Command::Get, items, names)
+            }
+            Work::Walk { columns, pending } => {
+                let (command, width) = match self.version {
+                    Version::V1 => (Command::GetNext, budget.min(pending.len())),
+                    Version::V2c => {
+                        // ⌈√N⌉ columns per GETBULK keeps both the column count and the
+                        // repetitions reasonable for any budget N.
+                        let width = (budget as f64).sqrt().ceil() as usize;
+                        let width = width.clamp(1, pending.len().max(1));
+                        let max_repetitions = (budget / width).max(1) as u32;
+                        (Command::GetBulk { max_repetitions }, width.min(pending.len()))
+                    }
+                };
+                let items: Vec<usize> = pending.drain(..width).collect();
+                let names = items.iter().map(|&c| columns[c].cursor.clone()).collect();
+                (command, items, names)
+            }
+        };
+        if items.is_empty() {
+            return None;
+        }
+        self.in_flight = Some(InFlight { items });
+        Some(PduSpec { command, names })
+    }
+
+    /// True while a PDU is in flight.
+    pub fn awaiting(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    fn elapsed_ms(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_millis()).unwrap_or(u32::MAX)
+    }
+
+    fn fail(&mut self, error: SnmpError) {
+        self.failed = true;
+        self.in_flight = None;
+        self.errors.push(error);
+    }
+
+    /// Puts the items of a PDU back at the front of the queue, in order, except `skip`.
+    fn requeue(&mut self, items: &[usize], skip: Option<usize>) {
+        let pending = match &mut self.work {
+            Work::Get { pending, .. } | Work::Walk { pending, .. } => pending,
+        };
+        for &item in items.iter().rev() {
+            if Some(item) != skip {
+                pending.push_front(item);
+            }
+        }
+    }
+
+    /// The OID the agent's error-index points at (1-based), if it points at one we sent.
+    fn oid_at(&self, items: &[usize], err_index: i64) -> Option<Oid> {
+        let item = *items.get(usize::try_from(err_index).ok()?.checked_sub(1)?)?;
+        Some(match &self.work {
+            Work::Get { targets, .. } => to_oid(&targets[item].oid),
+            Work::Walk { columns, .. } => to_oid(&columns[item].cursor),
+        })
+    }
+
+    /// Handles the agent's answer to the PDU in flight.
+    pub fn on_response(&mut self, response: &impl PduResponse) {
+        let Some(InFlight { items }) = self.in_flight.take() else { return };
+        let err_stat = response.error_status();
+        let err_index = response.error_index();
+        match err_stat {
+            status::NO_ERROR => match self.work {
+                Work::Get { .. } => self.get_values(&items, response),
+                Work::Walk { .. } => self.walk_values(&items, response),
+            },
+            status::TOO_BIG if self.budget > 1 => {
+                self.budget /= 2;
+                self.requeue(&items, None);
+            }
+            status::NO_SUCH_NAME if self.oid_at(&items, err_index).is_some() => {
+                // v1: the varbind at err_index has no value (GET) or no successor (GETNEXT:
+                // that column is at the end of the MIB). The others are asked again.
+                let item = items[err_index as usize - 1];
+                if let Work::Get { targets, .. } = &self.work {
+                    let target = &targets[item];
+                    let (root_index, index) = (target.root_index, target.oid[target.root_len..].to_vec());
+                    let oid = to_oid(&target.oid);
+                    let time_ms = self.elapsed_ms();
+                    self.encoder.record(root_index, &index, &Value::NoSuchInstance, time_ms);
+                    self.errors.push(
+                        SnmpError::error_status(&self.host, err_stat, err_index, Some(oid.clone()))
+                            .into_warning(oid),
+                    );
+                }
+                self.requeue(&items, Some(item));
+            }
+            _ => {
+                let oid = self.oid_at(&items, err_index);
+                self.fail(SnmpError::error_status(&self.host, err_stat, err_index, oid));
+            }
+        }
+    }
+
+    fn get_values(&mut self, items: &[usize], response: &impl PduResponse) {
+        let time_ms = self.elapsed_ms();
+        let Work::Get { targets, .. } = &self.work else { return };
+        let mut answered = 0;
+        let mut failure = None;
+        for (var_bind, &item) in response.var_binds().zip(items) {
+            let target = &targets[item];
+            if var_bind.name != target.oid.as_slice() {
+                failure = Some(
+                    SnmpError::new(
+                        ErrorKind::BadResponsePdu,
+                        format!(
+                            "{} answered {} to a GET of {}",
+                            self.host,
+                            to_oid(var_bind.name),
+                            to_oid(&target.oid)
+                        ),
+                    )
+                    .with_oid(to_oid(&target.oid)),
+                );
+                break;
+            }
+            let index = &target.oid[target.root_len..];
+            if let Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView = var_bind.value {
+                let what = match var_bind.value {
+                    Value::NoSuchObject => "noSuchObject",
+                    Value::NoSuchInstance => "noSuchInstance",
+                    _ => "endOfMibView",
+                };
+                let oid = to_oid(&target.oid);
+                self.errors.push(
+                    SnmpError::new(
+                        ErrorKind::ValueWarning,
+                        format!("{} has no value for {oid} ({what})", self.host),
+                    )
+                    .with_oid(oid),
+                );
+            }
+            self.encoder.record(target.root_index, index, &var_bind.value, time_ms);
+            answered += 1;
+        }
+        if failure.is_none() && answered < items.len() {
+            failure = Some(SnmpError::new(
+                ErrorKind::BadResponsePdu,
+                format!("{} answered {answered} of the {} varbinds of a GET", self.host, items.len()),
+            ));
+        }
+        if let Some(error) = failure {
+            self.fail(error);
+        }
+    }
+
+    fn walk_values(&mut self, items: &[usize], response: &impl PduResponse) {
+        let time_ms = self.elapsed_ms();
+        let Work::Walk { columns, pending } = &mut self.work else { return };
+        let width = items.len();
+        let mut ended = vec![false; width];
+        let mut received = 0usize;
+        for (i, var_bind) in response.var_binds().enumerate() {
+            received += 1;
+            let slot = i % width;
+            if ended[slot] {
+                continue;
+            }
+            let column = &mut columns[items[slot]];
+            match column.step(&var_bind) {
+                Step::Record => {
+                    let index = &var_bind.name[column.root.len()..];
+                    self.encoder.record(column.root_index, index, &var_bind.value, time_ms);
+                }
+                Step::Skip => {}
+                Step::End => ended[slot] = true,
+                Step::NonIncreasing => {
+                    ended[slot] = true;
+                    let oid = to_oid(var_bind.name);
+                    self.errors.push(
+                        SnmpError::new(
+                            ErrorKind::NonIncreasingOid,
+                            format!(
+                                "{} returned {oid} after {}: OID not increasing, walk of {} stopped",
+                                self.host,
+                                to_oid(&column.cursor),
+                                to_oid(&column.root)
+                            ),
+                        )
+                        .with_oid(oid),
+                    );
+                }
+            }
+        }
+        for (slot, &item) in items.iter().enumerate() {
+            if !ended[slot] {
+                pending.push_back(item);
+            }
+        }
+        if received == 0 {
+            self.fail(SnmpError::new(
+                ErrorKind::BadResponsePdu,
+                format!("{} answered a walk request with no varbinds", self.host),
+            ));
+        }
+    }
+
+    /// No answer after all retries.
+    pub fn on_timeout(&mut self) {
+        let tries = self.retries + 1;
+        let message = format!(
+            "no response from {} after {tries} tr{} of {:?} each",
+            self.host,
+            if tries == 1 { "y" } else { "ies" },
+            self.timeout
+        );
+        self.fail(SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT));
+    }
+
+    /// A fatal error from the session layer (send failure, disconnect, ...).
+    pub fn on_error(&mut self, error: SnmpError) {
+        self.fail(error);
+    }
+
+    /// The request is done: the encoded results, the errors and the status.
+    pub fn finish(self) -> (Vec<u8>, Vec<SnmpError>, Status) {
+        let status = if self.failed {
+            Status::Failed
+        } else if self.errors.is_empty() {
+            Status::Successful
+        } else {
+            Status::DoneWithErrors
+        };
+        (self.encoder.finish(), self.errors, status)
+    }
+}
+
+impl SnmpError {
+    /// A v1 noSuchName on one GET varbind: a warning, not a failure.
+    fn into_warning(mut self, oid: Oid) -> Self {
+        self.kind = ErrorKind::ValueWarning;
+        self.message = format!("{} (no value for {oid})", self.message);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::encode::{tag, ResultBuffer};
+    use crate::oid::OidRange;
+    use crate::request::Community;
+
+    struct FakePdu {
+        err_stat: i64,
+        err_index: i64,
+        var_binds: Vec<(Vec<u64>, Value<'static>)>,
+    }
+
+    impl PduResponse for FakePdu {
+        fn error_status(&self) -> i64 {
+            self.err_stat
+        }
+        fn error_index(&self) -> i64 {
+            self.err_index
+        }
+        fn var_binds(&self) -> impl Iterator<Item = VarBind<'_>> {
+            self.var_binds.iter().map(|(name, value)| VarBind { name, value: *value })
+        }
+    }
+
+    fn ok(var_binds: Vec<(Vec<u64>, Value<'static>)>) -> FakePdu {
+        FakePdu { err_stat: 0, err_index: 0, var_binds }
+    }
+
+    fn oid(text: &str) -> Vec<u64> {
+        subids(&Oid::parse(text).unwrap())
+    }
+
+    fn collection(request: Request, budget: u32) -> Collection {
+        let settings = Config::new().max_var_binds_per_pdu(budget).unwrap().resolve(Config::new());
+        Collection::new(&request, &settings, 0, Instant::now())
+    }
+
+    fn walk(version: Version, roots: &[&str]) -> crate::request::RequestBuilder {
+        let community = Community::new("public", version).unwrap();
+        Request::walk("agent", community, roots.iter().map(|r| Oid::parse(r).unwrap()))
+    }
+
+    type Rows = Vec<(u16, Vec<u32>, Vec<u8>)>;
+
+    fn records(c: Collection) -> (Rows, Vec<SnmpError>, Status) {
+        let (buf, errors, status) = c.finish();
+        let parsed = ResultBuffer::parse(&buf).unwrap();
+        let rows = parsed
+            .records()
+            .map(|r| r.unwrap())
+            .map(|r| (r.root_index, r.index().collect(), r.value.to_vec()))
+            .collect();
+        (rows, errors, status)
+    }
+
+    #[test]
+    fn bulk_walk_packs_sqrt_columns_and_splits_repetitions() {
+        let mut c = collection(
+            walk(Version::V2c, &["1.3.1", "1.3.2", "1.3.3", "1.3.4", "1.3.5"]).build().unwrap(),
+            25,
+        );
+        let pdu = c.next_pdu().unwrap();
+        assert_eq!(pdu.command, Command::GetBulk { max_repetitions: 5 });
+        assert_eq!(pdu.names, vec![oid("1.3.1"), oid("1.3.2"), oid("1.3.3"), oid("1.3.4"), oid("1.3.5")]);
+        assert!(c.next_pdu().is_none(), "one PDU in flight at a time");
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 25);
+        assert_eq!(c.next_pdu().unwrap().command, Command::GetBulk { max_repetitions: 25 });
+    }
+
+    #[test]
+    fn walk_records_row_major_bulk_answers_and_ends_columns() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1", "1.3.2"]).build().unwrap(), 4);
+        c.next_pdu().unwrap();
+        // Two columns, two repetitions, row-major; column 2 leaves its subtree in row 2.
+        c.on_response(&ok(vec![
+            (oid("1.3.1.1"), Value::Integer(10)),
+            (oid("1.3.2.1"), Value::Integer(20)),
+            (oid("1.3.1.2"), Value::Integer(11)),
+            (oid("1.3.3.1"), Value::Integer(30)),
+        ]));
+        let next = c.next_pdu().unwrap();
+        assert_eq!(next.names, vec![oid("1.3.1.2")]);
+        assert_eq!(next.command, Command::GetBulk { max_repetitions: 4 });
+        // endOfMibView in a later repetition ends the column within the same PDU.
+        c.on_response(&ok(vec![(oid("1.3.1.3"), Value::Integer(12)), (oid("1.3.1.3"), Value::EndOfMibView)]));
+        assert!(c.next_pdu().is_none());
+        let (rows, errors, status) = records(c);
+        let indexes: Vec<(u16, Vec<u32>)> = rows.iter().map(|r| (r.0, r.1.clone())).collect();
+        assert_eq!(indexes, vec![(0, vec![1]), (1, vec![1]), (0, vec![2]), (0, vec![3])]);
+        assert!(errors.is_empty());
+        assert_eq!(status, Status::Successful);
+    }
+
+    #[test]
+    fn non_increasing_oid_ends_only_that_column() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1", "1.3.2"]).build().unwrap(), 4);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![
+            (oid("1.3.1.5"), Value::Integer(1)),
+            (oid("1.3.2.5"), Value::Integer(2)),
+            (oid("1.3.1.5"), Value::Integer(1)),
+            (oid("1.3.2.6"), Value::Integer(3)),
+        ]));
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.2.6")]);
+        c.on_response(&ok(vec![(oid("1.4"), Value::Integer(0))]));
+        assert!(c.next_pdu().is_none());
+        let (rows, errors, status) = records(c);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, ErrorKind::NonIncreasingOid);
+        assert!(errors[0].message.contains("returned .1.3.1.5 after .1.3.1.5"), "{}", errors[0].message);
+        assert_eq!(status, Status::DoneWithErrors);
+    }
+
+    #[test]
+    fn ranges_start_just_before_start_and_stop_after_stop_subtree() {
+        let range = OidRange::new(Some(Oid::parse("5").unwrap()), Some(Oid::parse("7").unwrap())).unwrap();
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).ranges([range]).build().unwrap(), 10);
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.1.4.4294967295")]);
+        c.on_response(&ok(vec![
+            (oid("1.3.1.4.4294967295.1"), Value::Integer(0)),
+            (oid("1.3.1.5"), Value::Integer(5)),
+            (oid("1.3.1.7.1"), Value::Integer(7)),
+            (oid("1.3.1.8"), Value::Integer(8)),
+        ]));
+        assert!(c.next_pdu().is_none());
+        let (rows, _, _) = records(c);
+        let indexes: Vec<Vec<u32>> = rows.into_iter().map(|r| r.1).collect();
+        assert_eq!(indexes, vec![vec![5], vec![7, 1]]);
+        assert_eq!(walk_start(&[1, 0]), vec![1]);
+    }
+
+    #[test]
+    fn v1_walk_uses_getnext_and_no_such_name_ends_one_column() {
+        let mut c = collection(walk(Version::V1, &["1.3.1", "1.3.2"]).build().unwrap(), 10);
+        let pdu = c.next_pdu().unwrap();
+        assert_eq!(pdu.command, Command::GetNext);
+        assert_eq!(pdu.names.len(), 2);
+        c.on_response(&FakePdu { err_stat: 2, err_index: 1, var_binds: vec![] });
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.2")]);
+        c.on_response(&ok(vec![(oid("1.3.2.1"), Value::Integer(1))]));
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.2.1")]);
+        c.on_response(&FakePdu { err_stat: 2, err_index: 1, var_binds: vec![] });
+        assert!(c.next_pdu().is_none());
+        let (rows, errors, status) = records(c);
+        assert_eq!(rows.len(), 1);
+        assert!(errors.is_empty());
+        assert_eq!(status, Status::Successful);
+    }
+
+    #[test]
+    fn too_big_halves_the_budget_and_resends() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 40);
+        assert_eq!(c.next_pdu().unwrap().command, Command::GetBulk { max_repetitions: 40 });
+        c.on_response(&FakePdu { err_stat: 1, err_index: 0, var_binds: vec![] });
+        assert_eq!(c.next_pdu().unwrap().command, Command::GetBulk { max_repetitions: 20 });
+        let mut single = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 1);
+        single.next_pdu().unwrap();
+        single.on_response(&FakePdu { err_stat: 1, err_index: 0, var_binds: vec![] });
+        assert!(single.next_pdu().is_none());
+        let (_, errors, status) = records(single);
+        assert_eq!(status, Status::Failed);
+        assert!(errors[0].message.contains("tooBig(1)"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn get_records_exceptions_as_warnings_and_checks_names() {
+        let community = Community::new("public", Version::V2c).unwrap();
+        let request = Request::get("agent", community, [Oid::parse("1.3.6.1.2.1.1").unwrap()])
+            .ranges([
+                OidRange::point(Oid::parse("5.0").unwrap()),
+                OidRange::point(Oid::parse("9.0").unwrap()),
+            ])
+            .build()
+            .unwrap();
+        let mut c = collection(request.clone(), 10);
+        let pdu = c.next_pdu().unwrap();
+        assert_eq!(pdu.names, vec![oid("1.3.6.1.2.1.1.5.0"), oid("1.3.6.1.2.1.1.9.0")]);
+        c.on_response(&ok(vec![
+            (oid("1.3.6.1.2.1.1.5.0"), Value::Bytes(tag::OCTET_STRING, b"box")),
+            (oid("1.3.6.1.2.1.1.9.0"), Value::NoSuchInstance),
+        ]));
+        assert!(c.next_pdu().is_none());
+        let (rows, errors, status) = records(c);
+        assert_eq!(rows[0], (0, vec![5, 0], b"box".to_vec()));
+        assert_eq!(rows[1].1, vec![9, 0]);
+        assert_eq!(errors[0].kind, ErrorKind::ValueWarning);
+        assert_eq!(status, Status::DoneWithErrors);
+
+        let mut wrong = collection(request, 10);
+        wrong.next_pdu().unwrap();
+        wrong.on_response(&ok(vec![(oid("1.3.6.1.2.1.1.6.0"), Value::Integer(1))]));
+        let (_, errors, status) = records(wrong);
+        assert_eq!(status, Status::Failed);
+        assert!(errors[0].message.contains("answered .1.3.6.1.2.1.1.6.0 to a GET of .1.3.6.1.2.1.1.5.0"));
+    }
+
+    #[test]
+    fn empty_walk_answer_fails_instead_of_looping() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 10);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![]));
+        assert!(c.next_pdu().is_none());
+        assert_eq!(records(c).2, Status::Failed);
+    }
+}

@@ -1,0 +1,283 @@
+//! GET and WALK against a real snmpd on loopback, checked against net-snmp's own tools.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::snmpd::Snmpd;
+use common::{community, lines, net_snmp, oid, sorted};
+use snmp_stream::{
+    Community, Config, ErrorKind, OidRange, Request, ResultBuffer, SessionManager, Status, Version,
+};
+
+fn run(requests: Vec<Request>, config: Config) -> Vec<snmp_stream::Response> {
+    let count = requests.len();
+    let mut manager = SessionManager::new(config).unwrap();
+    for request in requests {
+        manager.add_request(request);
+    }
+    let responses = manager.run_all();
+    assert_eq!(responses.len(), count, "every request yields exactly one response");
+    assert!(manager.run().is_empty(), "an idle manager returns nothing");
+    responses
+}
+
+fn run_one(request: Request) -> snmp_stream::Response {
+    run(vec![request], Config::new()).pop().unwrap()
+}
+
+const SYSTEM_SCALARS: [&str; 6] = [
+    "1.3.6.1.2.1.1.1.0",
+    "1.3.6.1.2.1.1.2.0",
+    "1.3.6.1.2.1.1.4.0",
+    "1.3.6.1.2.1.1.5.0",
+    "1.3.6.1.2.1.1.6.0",
+    "1.3.6.1.2.1.1.7.0",
+];
+
+#[test]
+fn get_system_group_v1_and_v2c_matches_snmpget() {
+    let agent = Snmpd::start();
+    let expected =
+        net_snmp("snmpget", &[&["-v2c", "-c", "public", &agent.host()][..], &SYSTEM_SCALARS[..]].concat());
+    assert_eq!(expected.len(), 6);
+    for version in [Version::V1, Version::V2c] {
+        let request = Request::get(agent.host(), community(version), SYSTEM_SCALARS.map(oid))
+            .req_id(format!("system-{}", version.name()))
+            .build()
+            .unwrap();
+        let response = run_one(request);
+        assert_eq!(response.status, Status::Successful, "{version:?}: {:?}", response.errors);
+        assert_eq!(lines(&response), expected, "{version:?}");
+        let buffer = ResultBuffer::parse(&response.results).unwrap();
+        assert_eq!(buffer.req_id, format!("system-{}", version.name()).as_bytes());
+        // One PDU answered: all records share one receive time, after the start time.
+        let start = std::time::SystemTime::UNIX_EPOCH + Duration::from_micros(buffer.start_us);
+        assert!(start.elapsed().unwrap() < Duration::from_secs(60));
+    }
+}
+
+#[test]
+fn get_with_point_ranges_and_missing_instances() {
+    let agent = Snmpd::start();
+    // sysName.0, a missing sysName.7, and sysLocation.0 via the index range.
+    let request =
+        Request::get(agent.host(), community(Version::V2c), [oid("1.3.6.1.2.1.1.5"), oid("1.3.6.1.2.1.1.6")])
+            .ranges([OidRange::point(oid("0")), OidRange::point(oid("7"))])
+            .build()
+            .unwrap();
+    let response = run_one(request);
+    assert_eq!(response.status, Status::DoneWithErrors);
+    let got = lines(&response);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].0, ".1.3.6.1.2.1.1.5.0");
+    assert_eq!(got[1], (".1.3.6.1.2.1.1.5.7".into(), "No Such Instance currently exists at this OID".into()));
+    assert_eq!(got[2].0, ".1.3.6.1.2.1.1.6.0");
+    let warnings: Vec<_> = response.errors.iter().map(|e| (e.kind, e.err_oid.clone())).collect();
+    assert_eq!(
+        warnings,
+        vec![
+            (ErrorKind::ValueWarning, Some(oid("1.3.6.1.2.1.1.5.7"))),
+            (ErrorKind::ValueWarning, Some(oid("1.3.6.1.2.1.1.6.7")))
+        ]
+    );
+
+    // v1: the agent answers noSuchName for the whole PDU; only that varbind is lost.
+    let v1 = Request::get(
+        agent.host(),
+        community(Version::V1),
+        [oid("1.3.6.1.2.1.1.5.0"), oid("1.3.6.1.2.1.1.5.9"), oid("1.3.6.1.2.1.1.6.0")],
+    )
+    .build()
+    .unwrap();
+    let response = run_one(v1);
+    assert_eq!(response.status, Status::DoneWithErrors, "{:?}", response.errors);
+    let got = lines(&response);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().any(|(name, value)| name == ".1.3.6.1.2.1.1.6.0" && value.starts_with("Hex-STRING")));
+    assert_eq!(response.errors.len(), 1);
+    assert_eq!(response.errors[0].kind, ErrorKind::ValueWarning);
+    assert_eq!(response.errors[0].err_stat, 2);
+    assert_eq!(response.errors[0].err_oid, Some(oid("1.3.6.1.2.1.1.5.9")));
+}
+
+/// Subtrees whose values do not change while the tests run (installed packages, the
+/// sysORTable, interface names and types).
+const STATIC_SUBTREES: [&str; 4] =
+    ["1.3.6.1.2.1.25.6.3", "1.3.6.1.2.1.1.9", "1.3.6.1.2.1.2.2.1.2", "1.3.6.1.2.1.2.2.1.3"];
+
+#[test]
+fn walk_matches_snmpbulkwalk_varbind_by_varbind() {
+    let agent = Snmpd::start();
+    let mut expected = Vec::new();
+    for subtree in STATIC_SUBTREES {
+        expected.extend(net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", "-Cr25", &agent.host(), subtree]));
+    }
+    assert!(expected.len() > 100, "the agent serves the installed-software table");
+    for (version, budget) in [(Version::V2c, 25), (Version::V2c, 7), (Version::V1, 10)] {
+        let request =
+            Request::walk(agent.host(), community(version), STATIC_SUBTREES.map(oid)).build().unwrap();
+        let config = Config::new().max_var_binds_per_pdu(budget).unwrap();
+        let response = run(vec![request], config).pop().unwrap();
+        assert_eq!(response.status, Status::Successful, "{version:?}: {:?}", response.errors);
+        // Columns are interleaved in the buffer; sorted by OID they equal the walk.
+        assert_eq!(sorted(lines(&response)), sorted(expected.clone()), "{version:?} budget {budget}");
+    }
+}
+
+#[test]
+fn walk_of_a_whole_mib2_subtree_has_the_same_oids_and_types() {
+    let agent = Snmpd::start();
+    // The interfaces and IP subtrees mix every SNMP type; counters may tick between the two
+    // walks, so names and types are compared, and values where they are static.
+    for subtree in ["1.3.6.1.2.1.2", "1.3.6.1.2.1.4", "1.3.6.1.2.1.31"] {
+        let expected = net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", "-Cr25", &agent.host(), subtree]);
+        let request = Request::walk(agent.host(), community(Version::V2c), [oid(subtree)]).build().unwrap();
+        let response = run_one(request);
+        assert_eq!(response.status, Status::Successful);
+        let got = lines(&response);
+        assert_eq!(got.len(), expected.len(), "{subtree}");
+        for (ours, theirs) in got.iter().zip(&expected) {
+            assert_eq!(ours.0, theirs.0);
+            let kind = |v: &str| v.split(':').next().unwrap().to_owned();
+            assert_eq!(kind(&ours.1), kind(&theirs.1), "{}", ours.0);
+            if !theirs.1.starts_with("Counter")
+                && !theirs.1.starts_with("Gauge")
+                && !theirs.0.contains(".2.1.4.31")
+            {
+                assert_eq!(ours.1, theirs.1, "{}", ours.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn ranges_restrict_a_walk() {
+    let agent = Snmpd::start();
+    let table = "1.3.6.1.2.1.25.6.3.1.2"; // hrSWInstalledName, indexed 1..N
+    let all = net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", &agent.host(), table]);
+    assert!(all.len() >= 40);
+    let in_range = |name: &str| {
+        let index: u32 = name.rsplit('.').next().unwrap().parse().unwrap();
+        (5..=9).contains(&index) || (20..=22).contains(&index)
+    };
+    let expected: Vec<_> = all.iter().filter(|(name, _)| in_range(name)).cloned().collect();
+    let r = |a: &str, b: &str| OidRange::new(Some(oid(a)), Some(oid(b))).unwrap();
+    let request = Request::walk(agent.host(), community(Version::V2c), [oid(table)])
+        .ranges([r("20", "22"), r("5", "9")])
+        .build()
+        .unwrap();
+    let response = run_one(request);
+    assert_eq!(response.status, Status::Successful);
+    // Each range is its own column, so their records interleave; sorted, they equal the walk.
+    assert_eq!(sorted(lines(&response)), expected);
+    // Open-ended ranges.
+    let tail = Request::walk(agent.host(), community(Version::V2c), [oid(table)])
+        .ranges([OidRange::new(Some(oid("30")), None).unwrap()])
+        .build()
+        .unwrap();
+    let got = lines(&run_one(tail));
+    let expected_tail: Vec<_> = all
+        .iter()
+        .filter(|(n, _)| n.rsplit('.').next().unwrap().parse::<u32>().unwrap() >= 30)
+        .cloned()
+        .collect();
+    assert_eq!(got, expected_tail);
+}
+
+#[test]
+fn ipv6_agent() {
+    let agent = Snmpd::start();
+    let expected = net_snmp("snmpget", &["-v2c", "-c", "public", &agent.host6(), "1.3.6.1.2.1.1.5.0"]);
+    for host in [agent.host6(), format!("udp6:[::1]:{}", agent.port())] {
+        let request =
+            Request::get(host, community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")]).build().unwrap();
+        let response = run_one(request);
+        assert_eq!(response.status, Status::Successful, "{:?}", response.errors);
+        assert_eq!(lines(&response), expected);
+    }
+    let walk =
+        Request::walk(agent.host6(), community(Version::V2c), [oid("1.3.6.1.2.1.1.9")]).build().unwrap();
+    assert_eq!(
+        lines(&run_one(walk)).len(),
+        net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", &agent.host6(), "1.3.6.1.2.1.1.9"]).len()
+    );
+}
+
+#[test]
+fn dead_agents_time_out_on_time_while_live_ones_complete() {
+    let agent = Snmpd::start();
+    let closed_port = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let timeout = Duration::from_millis(300);
+    let retries = 2;
+    let config = Config::new().timeout(timeout).unwrap().retries(retries).unwrap();
+    let wrong_community = Community::new("not-the-community", Version::V2c).unwrap();
+    let mut requests = vec![
+        Request::walk(agent.host(), wrong_community, [oid("1.3.6.1.2.1.1")])
+            .req_id("wrong-community")
+            .build()
+            .unwrap(),
+        Request::get(format!("127.0.0.1:{closed_port}"), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id("closed-port")
+            .build()
+            .unwrap(),
+    ];
+    for i in 0..20 {
+        requests.push(
+            Request::walk(agent.host(), community(Version::V2c), [oid("1.3.6.1.2.1.25.6.3.1.2")])
+                .req_id(format!("live-{i}"))
+                .build()
+                .unwrap(),
+        );
+    }
+    let started = Instant::now();
+    let mut manager = SessionManager::new(config).unwrap();
+    for request in requests {
+        manager.add_request(request);
+    }
+    let mut finished = Vec::new();
+    while !manager.is_idle() {
+        for response in manager.run() {
+            finished.push((response, started.elapsed()));
+        }
+    }
+    assert_eq!(finished.len(), 22);
+    let budget = timeout * (retries + 1);
+    for (response, elapsed) in &finished {
+        let id = String::from_utf8_lossy(response.request.req_id().unwrap()).into_owned();
+        if id.starts_with("live") {
+            assert_eq!(response.status, Status::Successful, "{id}");
+            assert!(*elapsed < budget, "{id} waited for the dead agents: {elapsed:?}");
+        } else {
+            assert_eq!(response.status, Status::Failed, "{id}");
+            assert_eq!(response.errors.len(), 1);
+            assert_eq!(response.errors[0].kind, ErrorKind::Timeout);
+            assert!(
+                response.errors[0].message.contains("after 3 tries of 300ms each"),
+                "{}",
+                response.errors[0].message
+            );
+            assert!(*elapsed >= budget, "{id} gave up early: {elapsed:?}");
+            assert!(*elapsed < budget + Duration::from_millis(400), "{id} overran: {elapsed:?}");
+            assert_eq!(ResultBuffer::parse(&response.results).unwrap().record_count, 0);
+        }
+    }
+}
+
+#[test]
+fn unresolvable_host_is_a_structured_session_error() {
+    let request =
+        Request::get("no-such-host.invalid:161", community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id("nohost")
+            .build()
+            .unwrap();
+    let response = run_one(request);
+    assert_eq!(response.status, Status::Failed);
+    assert_eq!(response.errors[0].kind, ErrorKind::SessionError);
+    assert!(response.errors[0].message.contains("no-such-host.invalid"), "{}", response.errors[0].message);
+    let buffer = ResultBuffer::parse(&response.results).unwrap();
+    assert_eq!((buffer.req_id, buffer.record_count), (&b"nohost"[..], 0));
+}
