@@ -438,6 +438,20 @@ mod tests {
         assert_eq!(enc.finish(), expected);
     }
 
+    /// `tests/fixtures/golden/all-types-v1.bin` is `sample()`: shared with other readers' tests
+    /// (the Python parser), it pins format version 1. Regenerate it only with a version bump:
+    /// `SNMP_STREAM_WRITE_GOLDEN=1 cargo test --lib golden_file`.
+    #[test]
+    fn golden_file_matches_the_encoder() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/golden/all-types-v1.bin");
+        if std::env::var_os("SNMP_STREAM_WRITE_GOLDEN").is_some() {
+            std::fs::write(path, sample()).unwrap();
+        }
+        let golden = std::fs::read(path).unwrap();
+        assert_eq!(golden, sample());
+        assert_eq!(ResultBuffer::parse(&golden).unwrap().record_count, 8);
+    }
+
     #[test]
     fn every_truncation_is_an_error_with_an_offset() {
         let buf = sample();
