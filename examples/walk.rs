@@ -30,7 +30,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(_, a)| a)
         .collect();
     let [host, oid] = positional[..] else {
-        return Err("usage: walk HOST OID [-v 1|2c] [-c COMMUNITY] [-Cr N] [--repeat N] [--parallel N]".into());
+        return Err(
+            "usage: walk HOST OID [-v 1|2c] [-c COMMUNITY] [-Cr N] [--repeat N] [--parallel N]".into()
+        );
     };
     let version = Version::parse(&flag("-v").unwrap_or_else(|| "2c".into()))?;
     let community = Community::new(flag("-c").unwrap_or_else(|| "public".into()), version)?;

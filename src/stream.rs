@@ -2,9 +2,9 @@
 //! requests while others are in flight and hands back each response as it completes, on a
 //! crossbeam channel.
 //!
-//! - `submit` blocks when `queue_capacity` requests wait to start (backpressure).
-//! - The engine thread pulls requests only as fast as sessions free up, so the concurrency
-//!   limit stays full without an unbounded queue.
+//! - `submit` blocks when `queue_capacity` requests wait to start (backpressure); the engine
+//!   thread holds at most one more, taking requests only as sessions free up, so the
+//!   concurrency limit stays full without an unbounded queue.
 //! - `close` (or drop) stops intake; everything already submitted still completes and its
 //!   response is delivered before the response channel disconnects.
 
@@ -47,7 +47,8 @@ pub struct Collector {
 
 impl Collector {
     /// Starts the engine thread. `config` is the manager config under each request's own;
-    /// `queue_capacity` (at least 1) is how many submitted requests may wait to start.
+    /// `queue_capacity` (at least 1) is how many submitted requests may wait to start (the
+    /// engine thread holds one more).
     pub fn new(config: Config, queue_capacity: usize) -> Result<Self> {
         let manager = SessionManager::new(config)?;
         let waker = Arc::new(Waker::new()?);
@@ -128,16 +129,20 @@ fn engine_loop(
 ) {
     let mut open = true;
     loop {
-        // Pull only what can start soon, so `submit` feels backpressure.
-        let limit = manager.config().resolve(Config::new()).max_sessions as usize;
-        while open && manager.queued() < limit {
+        // Take requests off the channel only while they can start at once: the one that cannot
+        // stays in the manager's queue, the rest wait in the bounded channel, so `submit`
+        // blocks once `queue_capacity` requests (plus that one) wait to start.
+        loop {
+            manager.admit();
+            if !open || manager.queued() > 0 {
+                break;
+            }
             match requests.try_recv() {
                 Ok(request) => manager.add_request(request),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => open = false,
             }
         }
-        manager.admit();
         for response in manager.take_completed() {
             // The receiver may have been dropped; the requests still run to completion.
             let _ = responses.send(response);
