@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what snmp-stream needs on Debian/Ubuntu, skipping what is already there:
 # net-snmp's library and headers, its agent and command-line tools (used by the tests and the
-# demo), libclang for bindgen, and pkg-config.
+# demo), libclang for bindgen, pkg-config, and venv support for the Python package's tests.
 set -euo pipefail
 
 packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config)
@@ -9,6 +9,8 @@ missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
+# Debian's own python3 needs python3-venv for `python3 -m venv` (pyenv's and others have it).
+python3 -c "import ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo=""

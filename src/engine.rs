@@ -153,6 +153,20 @@ impl SessionManager {
         }
     }
 
+    /// Like [`run`](Self::run), but returns after at most `limit` even when nothing completed
+    /// (so a caller can check for interrupts, e.g. Python's Ctrl-C, between calls).
+    pub fn run_for(&mut self, limit: Duration) -> Vec<Response> {
+        let deadline = Instant::now() + limit;
+        loop {
+            self.admit();
+            let now = Instant::now();
+            if !self.completed.is_empty() || self.in_flight == 0 || now >= deadline {
+                return std::mem::take(&mut self.completed);
+            }
+            self.turn(Some(deadline - now));
+        }
+    }
+
     /// Runs until every queued request has completed; returns all responses.
     pub fn run_all(&mut self) -> Vec<Response> {
         let mut responses = Vec::new();

@@ -117,6 +117,7 @@ pub struct Request {
     ranges: Vec<OidRange>,
     req_id: Option<Vec<u8>>,
     config: Config,
+    tag: u64,
 }
 
 /// Longest request id accepted, in bytes.
@@ -172,6 +173,16 @@ impl Request {
     pub fn config(&self) -> Config {
         self.config
     }
+    /// The caller's bookkeeping number; 0 unless set with [`with_tag`](Self::with_tag).
+    pub fn tag(&self) -> u64 {
+        self.tag
+    }
+    /// Sets a number for the caller's own bookkeeping (e.g. to find the object a binding built
+    /// the request from). The engine ignores it; it is not written to the result buffer.
+    pub fn with_tag(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
+    }
 }
 
 /// Builds and validates a [`Request`].
@@ -192,6 +203,7 @@ impl RequestBuilder {
                 ranges: Vec::new(),
                 req_id: None,
                 config: Config::new(),
+                tag: 0,
             },
         }
     }

@@ -1,0 +1,320 @@
+"""The user-facing types and the single-use and low-level APIs.
+
+Requests are validated by the native core when they are built, so a request that exists can be
+sent; bad input raises a subclass of `snmp_stream.errors.InvalidInputError` naming the value.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from snmp_stream import _snmp_stream as native
+from snmp_stream.errors import InvalidCommunityError, InvalidConfigError, InvalidRangeError
+
+OidLike = Union[str, Sequence[int]]
+"""An OID as `"1.3.6.1"`, `".1.3.6.1"` or a sequence of ints."""
+RangeLike = Union["OidRange", OidLike, int, tuple[Union[OidLike, int, None], Union[OidLike, int, None]]]
+"""An index range: an `OidRange`, `(start, stop)` with None open, or a single index (point)."""
+CommunityLike = Union["Community", tuple[str, str], str]
+"""A `Community`, `("public", "v2c")`, or a bare string (v2c)."""
+ConfigLike = Union["Config", Mapping[str, Any]]
+"""A `Config` or a dict of its fields."""
+
+GET = "get"
+WALK = "walk"
+SUCCESSFUL = "successful"
+DONE_WITH_ERRORS = "done_with_errors"
+FAILED = "failed"
+
+
+def _oid_text(oid: OidLike) -> str:
+    return "." + ".".join(str(subid) for subid in native.parse_oid(oid))
+
+
+def _oid_texts(oids: OidLike | Iterable[OidLike]) -> tuple[str, ...]:
+    """One OID (a string or a sequence of ints) or an iterable of them, as dotted texts."""
+    if isinstance(oids, str):
+        return (_oid_text(oids),)
+    items: list[Any] = list(oids)
+    if items and all(isinstance(subid, int) for subid in items):
+        return (_oid_text(items),)
+    return tuple(_oid_text(oid) for oid in items)
+
+
+@dataclass(frozen=True)
+class Community:
+    """A community string and the SNMP version it is used with (`"v1"` or `"v2c"`)."""
+
+    string: str
+    version: str = "v2c"
+
+    def __post_init__(self) -> None:
+        version = {"1": "v1", "v1": "v1", "2c": "v2c", "v2c": "v2c"}.get(str(self.version).lower())
+        if version is None:
+            raise InvalidCommunityError(f"unknown SNMP version {self.version!r} (expected 'v1' or 'v2c')")
+        object.__setattr__(self, "version", version)
+
+    def __repr__(self) -> str:
+        # Communities are credentials.
+        return f"Community('***', {self.version!r})"
+
+    @classmethod
+    def of(cls, value: CommunityLike) -> Community:
+        """Accepts a Community, a `(string, version)` tuple, or a string (v2c)."""
+        if isinstance(value, Community):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, tuple) and len(value) == 2:
+            return cls(*value)
+        raise InvalidCommunityError(f"expected a Community, (string, version) or a string, not {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Collection settings; unset (None) fields fall back to the manager's, then the defaults:
+    retries 3, timeout 1.0 s, max_var_binds_per_pdu 25, max_sessions 256."""
+
+    retries: int | None = None
+    timeout: float | None = None
+    max_var_binds_per_pdu: int | None = None
+    max_sessions: int | None = None
+
+    def __post_init__(self) -> None:
+        # The native manager validates the ranges; build one to check.
+        native.SessionManager(*self._fields())
+
+    def _fields(self) -> tuple[int | None, float | None, int | None, int | None]:
+        return (self.retries, self.timeout, self.max_var_binds_per_pdu, self.max_sessions)
+
+    @classmethod
+    def of(cls, value: ConfigLike | None) -> Config:
+        """Accepts a Config, a dict of its fields, or None (nothing set)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Config):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"retries", "timeout", "max_var_binds_per_pdu", "max_sessions"}
+            if unknown:
+                raise InvalidConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+            return cls(**value)
+        raise InvalidConfigError(f"expected a Config or a dict, not {value!r}")
+
+
+@dataclass(frozen=True)
+class OidRange:
+    """Index range: `start` inclusive, `stop` inclusive with its subtree; None is open."""
+
+    start: OidLike | None = None
+    stop: OidLike | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", None if self.start is None else _oid_text(self.start))
+        object.__setattr__(self, "stop", None if self.stop is None else _oid_text(self.stop))
+
+    @classmethod
+    def of(cls, value: RangeLike) -> OidRange:
+        """Accepts an OidRange, a 2-tuple `(start, stop)` (always a range, so `(1, 48)` is
+        1..=48), or a single index as a string, an int or a list of ints (a point range)."""
+        if isinstance(value, OidRange):
+            return value
+        if isinstance(value, tuple) and len(value) == 2:
+            start, stop = (str(v) if isinstance(v, int) else v for v in value)
+            return cls(start, stop)
+        if isinstance(value, int):
+            value = str(value)
+        if isinstance(value, (str, list)):
+            point = _oid_text(value)
+            return cls(point, point)
+        raise InvalidRangeError(f"expected an OidRange, (start, stop) or an index, not {value!r}")
+
+
+@dataclass(frozen=True)
+class SnmpRequest:
+    """A GET or WALK of one or more root OIDs on one agent.
+
+    `host` is what net-snmp takes: `"10.0.0.1"`, `"router:1161"`, `"udp6:[::1]:161"`,
+    `"tcp:host:161"`. Equal requests compare equal, print readably and pickle.
+    """
+
+    kind: str
+    host: str
+    community: Community
+    oids: tuple[str, ...]
+    ranges: tuple[OidRange, ...] = ()
+    req_id: bytes | None = None
+    config: Config = field(default_factory=Config)
+    _native: native.Request = field(init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        kind: str,
+        host: str,
+        community: CommunityLike,
+        oids: OidLike | Iterable[OidLike],
+        ranges: Iterable[RangeLike] | None = None,
+        req_id: str | bytes | None = None,
+        config: ConfigLike | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "kind", kind)
+        set_(self, "host", host)
+        set_(self, "community", Community.of(community))
+        set_(self, "oids", _oid_texts(oids))
+        set_(self, "ranges", tuple(OidRange.of(r) for r in (ranges or ())))
+        set_(self, "req_id", req_id.encode() if isinstance(req_id, str) else req_id)
+        set_(self, "config", Config.of(config))
+        request = native.Request(
+            kind,
+            host,
+            self.community.string,
+            self.community.version,
+            list(self.oids),
+            [(r.start, r.stop) for r in self.ranges],
+            self.req_id,
+            *self.config._fields(),
+        )
+        set_(self, "_native", request)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            SnmpRequest,
+            (self.kind, self.host, self.community, self.oids, self.ranges, self.req_id, self.config),
+        )
+
+
+@dataclass(frozen=True)
+class SnmpError:
+    """What went wrong while collecting one request (never raised: it is in the response)."""
+
+    kind: str
+    sys_errno: int
+    snmp_errno: int
+    err_stat: int
+    err_index: int
+    err_oid: str | None
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class SnmpResponse:
+    """The outcome of one request: `status` is "successful", "done_with_errors" or "failed";
+    `results` is the result buffer (docs/FORMAT.md) as a numpy uint8 array owning the native
+    allocation (no copy)."""
+
+    request: SnmpRequest
+    status: str
+    results: npt.NDArray[np.uint8]
+    errors: tuple[SnmpError, ...]
+
+    @property
+    def req_id(self) -> bytes | None:
+        return self.request.req_id
+
+    @property
+    def host(self) -> str:
+        return self.request.host
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SnmpResponse):
+            return NotImplemented
+        return (self.request, self.status, self.errors) == (
+            other.request,
+            other.status,
+            other.errors,
+        ) and bool(np.array_equal(self.results, other.results))
+
+    def __hash__(self) -> int:
+        return hash((self.request, self.status, self.errors, self.results.tobytes()))
+
+    def __repr__(self) -> str:
+        return (
+            f"SnmpResponse(host={self.host!r}, req_id={self.req_id!r}, status={self.status!r}, "
+            f"results=<{self.results.size} bytes>, errors={list(self.errors)!r})"
+        )
+
+
+class SessionManager:
+    """The low-level API: queue requests with `add_request`, then call `run()` until it
+    returns None. Each `run()` drives every session (GIL released) until at least one request
+    completes, and returns the completed responses."""
+
+    def __init__(self, config: ConfigLike | None = None) -> None:
+        self.config = Config.of(config)
+        self._native = native.SessionManager(*self.config._fields())
+        self._pending: dict[int, SnmpRequest] = {}
+        self._tags = itertools.count(1)
+
+    def add_request(self, request: SnmpRequest) -> None:
+        tag = next(self._tags)
+        self._pending[tag] = request
+        self._native.add_request(request._native, tag)
+
+    def run(self) -> list[SnmpResponse] | None:
+        completed = self._native.run()
+        if completed is None:
+            return None
+        return [self._response(*item) for item in completed]
+
+    def _response(
+        self,
+        tag: int,
+        status: str,
+        results: npt.NDArray[np.uint8],
+        errors: list[tuple[str, int, int, int, int, str | None, str]],
+    ) -> SnmpResponse:
+        return SnmpResponse(self._pending.pop(tag), status, results, tuple(SnmpError(*e) for e in errors))
+
+    def run_all(self) -> list[SnmpResponse]:
+        """Runs until every queued request has completed."""
+        responses: list[SnmpResponse] = []
+        while (batch := self.run()) is not None:
+            responses.extend(batch)
+        return responses
+
+
+def _single(
+    kind: str,
+    host: str,
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None,
+    req_id: str | bytes | None,
+    config: ConfigLike | None,
+) -> SnmpResponse:
+    manager = SessionManager()
+    manager.add_request(SnmpRequest(kind, host, community, oids, ranges, req_id, config))
+    (response,) = manager.run_all()
+    return response
+
+
+def get(
+    host: str,
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None = None,
+    req_id: str | bytes | None = None,
+    config: ConfigLike | None = None,
+) -> SnmpResponse:
+    """GETs `oids` (with each point index range appended) from one agent."""
+    return _single(GET, host, community, oids, ranges, req_id, config)
+
+
+def walk(
+    host: str,
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None = None,
+    req_id: str | bytes | None = None,
+    config: ConfigLike | None = None,
+) -> SnmpResponse:
+    """Walks the subtrees of `oids` (within the index ranges) on one agent: GETBULK on v2c,
+    GETNEXT on v1."""
+    return _single(WALK, host, community, oids, ranges, req_id, config)

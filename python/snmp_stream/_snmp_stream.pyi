@@ -1,0 +1,48 @@
+"""Type stubs of the native module (kept honest by mypy.stubtest)."""
+
+from collections.abc import Sequence
+from typing import final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Request", "SessionManager", "format_version", "parse_oid"]
+
+_OidLike = str | Sequence[int]
+_ErrorTuple = tuple[str, int, int, int, int, str | None, str]
+_ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple]]
+
+def parse_oid(text: _OidLike) -> list[int]: ...
+def format_version() -> int: ...
+
+@final
+class Request:
+    def __new__(
+        cls,
+        kind: str,
+        host: str,
+        community: str,
+        version: str,
+        oids: Sequence[_OidLike],
+        ranges: Sequence[tuple[_OidLike | None, _OidLike | None]],
+        req_id: bytes | None,
+        retries: int | None,
+        timeout: float | None,
+        max_var_binds_per_pdu: int | None,
+        max_sessions: int | None,
+    ) -> Request: ...
+    def normalized_ranges(self) -> list[tuple[list[int] | None, list[int] | None]]: ...
+
+@final
+class SessionManager:
+    def __new__(
+        cls,
+        retries: int | None = None,
+        timeout: float | None = None,
+        max_var_binds_per_pdu: int | None = None,
+        max_sessions: int | None = None,
+    ) -> SessionManager: ...
+    def add_request(self, request: Request, tag: int) -> None: ...
+    def run(self) -> list[_ResponseTuple] | None: ...
+    def queued(self) -> int: ...
+    def in_flight(self) -> int: ...

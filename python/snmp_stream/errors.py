@@ -1,0 +1,55 @@
+"""The exceptions snmp-stream raises for misuse.
+
+Network and agent problems are never exceptions: they are `SnmpError` entries in the
+response of the request concerned.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectorClosedError",
+    "InvalidCommunityError",
+    "InvalidConfigError",
+    "InvalidHostError",
+    "InvalidInputError",
+    "InvalidOidError",
+    "InvalidRangeError",
+    "InvalidRequestError",
+    "SnmpStreamError",
+]
+
+
+class SnmpStreamError(Exception):
+    """The base of every exception snmp-stream raises."""
+
+
+class InvalidInputError(SnmpStreamError, ValueError):
+    """Bad input: the message names the value and what is wrong with it."""
+
+
+class InvalidOidError(InvalidInputError):
+    """An OID that is not dotted-decimal (or a sequence of ints), or is too long."""
+
+
+class InvalidRangeError(InvalidInputError):
+    """An index range whose start lies after its stop, or a range a GET cannot take."""
+
+
+class InvalidHostError(InvalidInputError):
+    """A host net-snmp cannot take (empty, blanks, bad port, unknown transport)."""
+
+
+class InvalidCommunityError(InvalidInputError):
+    """An empty or over-long community string, or an unknown SNMP version."""
+
+
+class InvalidConfigError(InvalidInputError):
+    """A configuration value out of range."""
+
+
+class InvalidRequestError(InvalidInputError):
+    """A request that cannot be sent as given (no OIDs, ambiguous roots, ...)."""
+
+
+class CollectorClosedError(SnmpStreamError):
+    """The collector was closed and takes no more requests."""

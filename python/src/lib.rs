@@ -1,0 +1,271 @@
+//! `snmp_stream._snmp_stream`: the native half of the Python package. It only converts:
+//! Python values in, owned Rust values to the core crate (with the GIL released while the
+//! engine runs), and Python objects out. Result buffers become numpy arrays without a copy.
+//! The Python half (`python/snmp_stream/`) holds the user-facing classes.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+
+use snmp_stream as core;
+
+/// How long the engine runs with the GIL released before checking for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+/// Raises the `snmp_stream.errors` class that matches a core error.
+fn to_py_err(py: Python<'_>, error: core::Error) -> PyErr {
+    let class = match &error {
+        core::Error::InvalidOid { .. } => "InvalidOidError",
+        core::Error::InvalidRange(_) => "InvalidRangeError",
+        core::Error::InvalidHost { .. } => "InvalidHostError",
+        core::Error::InvalidCommunity(_) => "InvalidCommunityError",
+        core::Error::InvalidConfig { .. } => "InvalidConfigError",
+        core::Error::InvalidRequest(_) => "InvalidRequestError",
+        core::Error::Closed => "CollectorClosedError",
+        _ => "SnmpStreamError",
+    };
+    let message = error.to_string();
+    match py.import("snmp_stream.errors").and_then(|module| module.getattr(class)) {
+        Ok(class) => PyErr::from_type(class.cast_into().expect("errors are exception classes"), message),
+        Err(import_error) => import_error,
+    }
+}
+
+/// An OID given as dotted text or as a sequence of ints.
+fn extract_oid(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<core::Oid> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return core::Oid::parse(text.to_str()?).map_err(|e| to_py_err(py, e));
+    }
+    let subids: Vec<u32> = value.extract().map_err(|_| {
+        to_py_err(
+            py,
+            core::Error::InvalidOid {
+                input: value.repr().map(|r| r.to_string()).unwrap_or_default(),
+                reason:
+                    "expected a dotted string such as \"1.3.6.1\" or a sequence of ints from 0 to 4294967295"
+                        .into(),
+            },
+        )
+    })?;
+    core::Oid::new(subids).map_err(|e| to_py_err(py, e))
+}
+
+fn extract_config(
+    py: Python<'_>,
+    retries: Option<u32>,
+    timeout: Option<f64>,
+    max_var_binds_per_pdu: Option<u32>,
+    max_sessions: Option<u32>,
+) -> PyResult<core::Config> {
+    let err = |e| to_py_err(py, e);
+    let mut config = core::Config::new();
+    if let Some(retries) = retries {
+        config = config.retries(retries).map_err(err)?;
+    }
+    if let Some(seconds) = timeout {
+        let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            to_py_err(
+                py,
+                core::Error::InvalidConfig {
+                    field: "timeout",
+                    reason: format!("{seconds} is not a number of seconds"),
+                },
+            )
+        })?;
+        config = config.timeout(timeout).map_err(err)?;
+    }
+    if let Some(count) = max_var_binds_per_pdu {
+        config = config.max_var_binds_per_pdu(count).map_err(err)?;
+    }
+    if let Some(count) = max_sessions {
+        config = config.max_sessions(count).map_err(err)?;
+    }
+    Ok(config)
+}
+
+/// Parses dotted OID text into a tuple of ints (raises InvalidOidError).
+#[pyfunction]
+fn parse_oid(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    Ok(extract_oid(py, text)?.as_slice().to_vec())
+}
+
+/// An index range from Python: (start, stop), each an OID or None.
+type RangeArg<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
+
+/// A validated request (built by `snmp_stream.SnmpRequest`).
+#[pyclass(frozen, module = "snmp_stream._snmp_stream", name = "Request")]
+struct Request {
+    inner: core::Request,
+}
+
+#[pymethods]
+impl Request {
+    #[new]
+    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, retries, timeout, max_var_binds_per_pdu, max_sessions))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        kind: &str,
+        host: String,
+        community: String,
+        version: &str,
+        oids: Vec<Bound<'_, PyAny>>,
+        ranges: Vec<RangeArg<'_>>,
+        req_id: Option<Vec<u8>>,
+        retries: Option<u32>,
+        timeout: Option<f64>,
+        max_var_binds_per_pdu: Option<u32>,
+        max_sessions: Option<u32>,
+    ) -> PyResult<Self> {
+        let err = |e| to_py_err(py, e);
+        let version = core::Version::parse(version).map_err(err)?;
+        let community = core::Community::new(community, version).map_err(err)?;
+        let oids = oids.iter().map(|o| extract_oid(py, o)).collect::<PyResult<Vec<_>>>()?;
+        let mut parsed_ranges = Vec::with_capacity(ranges.len());
+        for (start, stop) in &ranges {
+            let start = start.as_ref().map(|s| extract_oid(py, s)).transpose()?;
+            let stop = stop.as_ref().map(|s| extract_oid(py, s)).transpose()?;
+            parsed_ranges.push(core::OidRange::new(start, stop).map_err(err)?);
+        }
+        let builder = match kind {
+            "get" => core::Request::get(host, community, oids),
+            "walk" => core::Request::walk(host, community, oids),
+            other => {
+                return Err(err(core::Error::InvalidRequest(format!(
+                    "unknown request kind {other:?} (expected \"get\" or \"walk\")"
+                ))))
+            }
+        };
+        let mut builder = builder.ranges(parsed_ranges).config(extract_config(
+            py,
+            retries,
+            timeout,
+            max_var_binds_per_pdu,
+            max_sessions,
+        )?);
+        if let Some(req_id) = req_id {
+            builder = builder.req_id(req_id);
+        }
+        Ok(Request { inner: builder.build().map_err(err)? })
+    }
+
+    /// The index ranges after sorting and merging, as (start, stop) tuples of ints or None.
+    #[allow(clippy::type_complexity)]
+    fn normalized_ranges(&self) -> Vec<(Option<Vec<u32>>, Option<Vec<u32>>)> {
+        self.inner
+            .ranges()
+            .iter()
+            .map(|r| (r.start().map(|o| o.as_slice().to_vec()), r.stop().map(|o| o.as_slice().to_vec())))
+            .collect()
+    }
+}
+
+/// One response as a tuple: (tag, status, results, errors); errors are tuples of
+/// (kind, sys_errno, snmp_errno, err_stat, err_index, err_oid, message).
+fn response_tuple<'py>(py: Python<'py>, response: core::Response) -> PyResult<Bound<'py, PyTuple>> {
+    let tag = response.request.tag();
+    let errors: Vec<_> = response
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.kind.name(),
+                e.sys_errno,
+                e.snmp_errno,
+                e.err_stat,
+                e.err_index,
+                e.err_oid.as_ref().map(|o| o.to_string()),
+                e.message.clone(),
+            )
+        })
+        .collect();
+    // Hands the Vec's allocation to numpy: no copy (rust-numpy keeps the Vec as the base).
+    let results: Bound<'py, PyArray1<u8>> = response.results.into_pyarray(py);
+    (tag, response.status.name(), results, errors).into_pyobject(py)
+}
+
+/// The engine (`snmp_stream.SessionManager` wraps it).
+#[pyclass(module = "snmp_stream._snmp_stream", name = "SessionManager")]
+struct SessionManager {
+    // The core manager is Send but not Sync; the mutex makes the Python object shareable.
+    inner: Mutex<core::SessionManager>,
+}
+
+impl SessionManager {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, core::SessionManager>> {
+        self.inner.lock().map_err(|_| PyRuntimeError::new_err("a previous call panicked inside the engine"))
+    }
+}
+
+#[pymethods]
+impl SessionManager {
+    #[new]
+    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None))]
+    fn new(
+        py: Python<'_>,
+        retries: Option<u32>,
+        timeout: Option<f64>,
+        max_var_binds_per_pdu: Option<u32>,
+        max_sessions: Option<u32>,
+    ) -> PyResult<Self> {
+        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions)?;
+        let manager = core::SessionManager::new(config).map_err(|e| to_py_err(py, e))?;
+        Ok(SessionManager { inner: Mutex::new(manager) })
+    }
+
+    /// Queues a request under the caller's `tag`.
+    fn add_request(&self, request: &Request, tag: u64) -> PyResult<()> {
+        self.lock()?.add_request(request.inner.clone().with_tag(tag));
+        Ok(())
+    }
+
+    /// Runs until at least one request completes (GIL released; Ctrl-C raises
+    /// KeyboardInterrupt). Returns the completed responses, or None when idle.
+    fn run<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyTuple>>>> {
+        let mut manager = self.lock()?;
+        if manager.is_idle() {
+            return Ok(None);
+        }
+        loop {
+            let engine = &mut *manager;
+            let responses = py.detach(|| engine.run_for(SIGNAL_CHECK));
+            if !responses.is_empty() || manager.is_idle() {
+                return responses
+                    .into_iter()
+                    .map(|r| response_tuple(py, r))
+                    .collect::<PyResult<_>>()
+                    .map(Some);
+            }
+            py.check_signals()?;
+        }
+    }
+
+    /// Requests queued and not yet started.
+    fn queued(&self) -> PyResult<usize> {
+        Ok(self.lock()?.queued())
+    }
+
+    /// Requests in flight.
+    fn in_flight(&self) -> PyResult<usize> {
+        Ok(self.lock()?.in_flight())
+    }
+}
+
+/// The result buffer format version this module writes and reads.
+#[pyfunction]
+fn format_version() -> u8 {
+    core::FORMAT_VERSION
+}
+
+#[pymodule]
+fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Request>()?;
+    m.add_class::<SessionManager>()?;
+    m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
+    m.add_function(wrap_pyfunction!(format_version, m)?)?;
+    Ok(())
+}

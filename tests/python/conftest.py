@@ -1,0 +1,100 @@
+"""Fixtures: a real net-snmp snmpd on 127.0.0.1 and ::1 (tests/fixtures/snmpd.conf)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+class Agent:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.host = f"127.0.0.1:{port}"
+        self.host6 = f"udp6:[::1]:{port}"
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
+            v4.bind(("127.0.0.1", 0))
+            port = int(v4.getsockname()[1])
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6:
+                    v6.bind(("::1", port))
+                    return port
+            except OSError:
+                continue
+
+
+def net_snmp(tool: str, *args: str) -> list[str]:
+    """Runs a net-snmp tool with numeric OIDs and returns its output lines."""
+    out = subprocess.run(
+        [tool, "-On", *args], check=True, capture_output=True, text=True, env={**os.environ, "MIBS": ""}
+    )
+    return out.stdout.splitlines()
+
+
+@pytest.fixture(scope="session")
+def agent() -> Iterator[Agent]:
+    snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(5):
+            port = _free_port()
+            process = subprocess.Popen(
+                [
+                    snmpd,
+                    "-f",
+                    "-Lf",
+                    f"{tmp}/log",
+                    "-C",
+                    "-c",
+                    str(FIXTURES / "snmpd.conf"),
+                    "-p",
+                    f"{tmp}/pid",
+                    f"udp:127.0.0.1:{port},udp6:[::1]:{port}",
+                ],
+                env={**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": tmp},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            probe = [
+                "snmpget",
+                "-v2c",
+                "-c",
+                "public",
+                "-t",
+                "0.2",
+                "-r",
+                "0",
+                f"127.0.0.1:{port}",
+                "1.3.6.1.2.1.1.5.0",
+            ]
+            for _ in range(100):
+                if process.poll() is not None or subprocess.run(probe, capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.05)
+            if process.poll() is None:
+                try:
+                    yield Agent(port)
+                finally:
+                    process.kill()
+                    process.wait()
+                return
+        raise RuntimeError(f"snmpd did not start; see {tmp}/log")
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

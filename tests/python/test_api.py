@@ -1,0 +1,193 @@
+"""The single-use and low-level APIs against a real snmpd."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import snmp_stream
+from conftest import Agent, net_snmp
+from snmp_stream import Community, Config, OidRange, SessionManager, SnmpRequest
+
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SW_NAMES = "1.3.6.1.2.1.25.6.3.1.2"  # hrSWInstalledName: thousands of static rows
+
+
+def records(buffer: np.ndarray) -> list[tuple[int, int, tuple[int, ...], bytes]]:
+    """A tiny reader of docs/FORMAT.md v1, independent of the Rust one."""
+    data = buffer.tobytes()
+    assert data[:4] == b"SNMS" and data[4] == 1
+    count, root_count, req_id_len = struct.unpack_from("<III", data, 16)
+    pos = 28 + req_id_len
+    for _ in range(root_count):
+        pos += 1 + 4 * data[pos]
+    out = []
+    for _ in range(count):
+        root, type_, index_len, _time = struct.unpack_from("<HBBI", data, pos)
+        pos += 8
+        index = struct.unpack_from(f"<{index_len}I", data, pos)
+        pos += 4 * index_len
+        (value_len,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        out.append((root, type_, index, data[pos : pos + value_len]))
+        pos += value_len
+    assert pos == len(data)
+    return out
+
+
+@pytest.mark.parametrize("version", ["v1", "v2c"])
+def test_get_system_name(agent: Agent, version: str) -> None:
+    expected = net_snmp("snmpget", "-v2c", "-c", "public", "-Oqv", agent.host, SYS_NAME)[0]
+    response = snmp_stream.get(agent.host, ("public", version), SYS_NAME, req_id="sys")
+    assert response.status == snmp_stream.SUCCESSFUL
+    assert response.errors == ()
+    assert response.req_id == b"sys"
+    [(root, type_, index, value)] = records(response.results)
+    assert (root, type_, index) == (0, 0x04, ())
+    assert value.decode() == expected.strip('"')
+
+
+def test_walk_matches_snmpbulkwalk(agent: Agent) -> None:
+    expected = net_snmp("snmpbulkwalk", "-v2c", "-c", "public", "-Oq", agent.host, SW_NAMES)
+    for oid in [SW_NAMES, [int(s) for s in SW_NAMES.split(".")], "." + SW_NAMES]:
+        response = snmp_stream.walk(agent.host6, "public", oid)
+        assert response.status == "successful"
+        got = records(response.results)
+        assert len(got) == len(expected) > 100
+        assert [r[2][0] for r in got] == [int(line.split()[0].rsplit(".", 1)[1]) for line in expected]
+
+
+def test_results_are_numpy_without_copy(agent: Agent) -> None:
+    response = snmp_stream.walk(agent.host, "public", "1.3.6.1.2.1.1")
+    assert response.results.dtype == np.uint8 and response.results.ndim == 1
+    # The array's memory belongs to the Rust Vec the engine filled (rust-numpy's container).
+    assert type(response.results.base).__name__ == "PySliceContainer"
+    assert not response.results.flags.owndata
+
+
+def test_ranges_restrict_a_walk(agent: Agent) -> None:
+    response = snmp_stream.walk(
+        agent.host, "public", SW_NAMES, ranges=[("5", "9"), OidRange("20", "22"), "30"]
+    )
+    assert sorted(r[2][0] for r in records(response.results)) == [5, 6, 7, 8, 9, 20, 21, 22, 30]
+
+
+def test_dead_agent_is_a_structured_error_not_an_exception(closed_port: int) -> None:
+    started = time.monotonic()
+    response = snmp_stream.get(
+        f"127.0.0.1:{closed_port}", "public", SYS_NAME, config={"timeout": 0.2, "retries": 1}
+    )
+    assert 0.4 <= time.monotonic() - started < 1.5
+    assert response.status == snmp_stream.FAILED
+    [error] = response.errors
+    assert error.kind == "timeout" and "no response" in error.message
+    assert records(response.results) == []
+
+
+def test_session_manager_runs_many_and_returns_none_when_idle(agent: Agent, closed_port: int) -> None:
+    manager = SessionManager(Config(timeout=0.3, retries=0, max_sessions=50))
+    assert manager.run() is None
+    requests = [SnmpRequest("walk", agent.host, "public", "1.3.6.1.2.1.1", req_id=f"{i}") for i in range(100)]
+    requests.append(SnmpRequest("get", f"127.0.0.1:{closed_port}", "public", SYS_NAME, req_id="dead"))
+    for request in requests:
+        manager.add_request(request)
+    responses = manager.run_all()
+    assert sorted(r.req_id or b"" for r in responses) == sorted(r.req_id or b"" for r in requests)
+    assert {r.req_id: r.status for r in responses}[b"dead"] == "failed"
+    assert all(
+        r.request is q
+        for r, q in zip(
+            sorted(responses, key=lambda r: r.req_id or b""), sorted(requests, key=lambda r: r.req_id or b"")
+        )
+    )
+    assert manager.run() is None
+
+
+def test_gil_is_released_during_a_walk(agent: Agent) -> None:
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    started = time.monotonic()
+    manager = SessionManager(Config(max_var_binds_per_pdu=5))
+    for _ in range(20):
+        manager.add_request(SnmpRequest("walk", agent.host, "public", SW_NAMES))
+    manager.run_all()
+    elapsed = time.monotonic() - started
+    stop.set()
+    counter.join()
+    assert elapsed > 0.2
+    # With the GIL held for the whole walk the counter would barely move.
+    assert ticks > elapsed * 1000 * 0.3, (ticks, elapsed)
+
+
+def test_types_pickle_compare_and_print() -> None:
+    request = SnmpRequest(
+        "walk",
+        "127.0.0.1:1161",
+        Community("secret", "1"),
+        [(1, 3, 6, 1, 2, 1, 2, 2, 1, 2)],
+        ranges=[(1, 48)],
+        req_id=b"r1",
+        config={"timeout": 0.5},
+    )
+    assert request.oids == (".1.3.6.1.2.1.2.2.1.2",)
+    assert request.community.version == "v1"
+    assert request.ranges == (OidRange(".1", ".48"),)
+    assert pickle.loads(pickle.dumps(request)) == request
+    assert "secret" not in repr(request)
+    assert "Config(retries=None, timeout=0.5" in repr(request)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: SnmpRequest("get", "h", "public", "1.3.six"), snmp_stream.InvalidOidError, '"six"'),
+        (lambda: SnmpRequest("get", "h", "public", []), snmp_stream.InvalidRequestError, "no OIDs"),
+        (
+            lambda: SnmpRequest("walk", "h", "public", ["1.3.6.1", "1.3.6.1.2"]),
+            snmp_stream.InvalidRequestError,
+            "ambiguous root OIDs",
+        ),
+        (
+            lambda: SnmpRequest("get", "h", "public", "1.3.6", ranges=[("1", "5")]),
+            snmp_stream.InvalidRangeError,
+            "single-index",
+        ),
+        (
+            lambda: SnmpRequest("walk", "h", "public", "1.3.6", ranges=[("9", "2")]),
+            snmp_stream.InvalidRangeError,
+            "start .9 is after stop .2",
+        ),
+        (lambda: SnmpRequest("get", "bad host", "public", "1.3.6"), snmp_stream.InvalidHostError, "bad host"),
+        (lambda: SnmpRequest("get", "h:99999", "public", "1.3.6"), snmp_stream.InvalidHostError, "99999"),
+        (lambda: SnmpRequest("get", "h", "", "1.3.6"), snmp_stream.InvalidCommunityError, "empty"),
+        (
+            lambda: SnmpRequest("get", "h", ("public", "v3"), "1.3.6"),
+            snmp_stream.InvalidCommunityError,
+            "'v3'",
+        ),
+        (lambda: SnmpRequest("scan", "h", "public", "1.3.6"), snmp_stream.InvalidRequestError, '"scan"'),
+        (lambda: Config(timeout=0), snmp_stream.InvalidConfigError, "timeout"),
+        (lambda: Config(max_sessions=0), snmp_stream.InvalidConfigError, "max_sessions"),
+        (lambda: Config.of({"timeuot": 1}), snmp_stream.InvalidConfigError, "timeuot"),
+    ],
+)
+def test_bad_input_raises_a_value_error_naming_it(call: object, error: type, fragment: str) -> None:
+    with pytest.raises(error) as raised:
+        call()  # type: ignore[operator]
+    assert isinstance(raised.value, ValueError)
+    assert isinstance(raised.value, snmp_stream.SnmpStreamError)
+    assert fragment in str(raised.value)
