@@ -2,7 +2,10 @@
 //! many WALK and GET requests through one [`Collector`] (IPv4 and IPv6, v1 and v2c, plus a few
 //! dead targets), and prints a table per subtree and a summary.
 //!
-//! `cargo run --release --example demo -- [--requests N] [--sessions N]`
+//! `cargo run --release --example demo -- [--requests N] [--sessions N] [--serve [PORT]]`
+//!
+//! `--serve` keeps the agent running afterwards on 127.0.0.1 and ::1 (port 11161 unless
+//! given) until Ctrl-C, for trying the README's Python and Rust snippets against it.
 
 #[path = "../tests/common/snmpd.rs"]
 #[allow(dead_code)]
@@ -43,12 +46,20 @@ fn arg(name: &str, default: usize) -> usize {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let requests = arg("--requests", 200);
     let sessions = arg("--sessions", 64) as u32;
+    let args: Vec<String> = std::env::args().collect();
+    let serve = args
+        .iter()
+        .position(|a| a == "--serve")
+        .map(|i| args.get(i + 1).and_then(|p| p.parse::<u16>().ok()).unwrap_or(11161));
     eprintln!("starting snmpd on 127.0.0.1 and ::1 ...");
-    let agent = snmpd::Snmpd::start();
+    let agent = match serve {
+        Some(port) => snmpd::Snmpd::start_on_port(port),
+        None => snmpd::Snmpd::start(),
+    };
     let dead = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
 
     let config = Config::new().max_sessions(sessions)?.timeout(Duration::from_millis(500))?.retries(1)?;
-    let mut collector = Collector::new(config, 1024)?;
+    let collector = Collector::new(config, 1024)?;
     let started = Instant::now();
     let mut submitted_at = BTreeMap::new();
     for i in 0..requests {
@@ -130,6 +141,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if let Some(first) = failures.first() {
         println!("{} failed on purpose (dead target), e.g. {first}", failures.len());
+    }
+    if serve.is_some() {
+        println!(
+            "\nsnmpd (community \"public\") keeps serving on {} and {} until Ctrl-C",
+            agent.host(),
+            agent.host6()
+        );
+        loop {
+            std::thread::park();
+        }
     }
     Ok(())
 }

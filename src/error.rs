@@ -59,7 +59,7 @@ impl fmt::Display for Error {
             Error::InvalidCommunity(reason) => write!(f, "invalid community: {reason}"),
             Error::InvalidConfig { field, reason } => write!(f, "invalid config {field}: {reason}"),
             Error::InvalidRequest(reason) => write!(f, "invalid request: {reason}"),
-            Error::Closed => f.write_str("the collector is closed and takes no more requests"),
+            Error::Closed => f.write_str("the collector is closed: it takes no more requests"),
             Error::Io(err) => write!(f, "system error: {err}"),
         }
     }

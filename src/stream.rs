@@ -7,12 +7,17 @@
 //!   concurrency limit stays full without an unbounded queue.
 //! - `close` (or drop) stops intake; everything already submitted still completes and its
 //!   response is delivered before the response channel disconnects.
+//! - `abort` drops everything in flight at once (its sockets closed, no responses): for a
+//!   consumer that is gone, e.g. after Ctrl-C.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{
+    bounded, unbounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TryRecvError,
+};
 
 use crate::config::Config;
 use crate::engine::SessionManager;
@@ -25,7 +30,7 @@ use crate::response::Response;
 ///
 /// ```no_run
 /// use snmp_stream::{Collector, Community, Config, Oid, Request, Version};
-/// let mut collector = Collector::new(Config::new(), 1024)?;
+/// let collector = Collector::new(Config::new(), 1024)?;
 /// let community = Community::new("public", Version::V2c)?;
 /// for port in 1161..1171 {
 ///     let oids = [Oid::parse("1.3.6.1.2.1.1")?];
@@ -39,10 +44,19 @@ use crate::response::Response;
 /// ```
 #[derive(Debug)]
 pub struct Collector {
-    requests: Option<Sender<Request>>,
+    /// `None` once closed. Behind a lock so `close` works through `&self` while other threads
+    /// submit (a submit clones the sender and sends without holding the lock).
+    requests: Mutex<Option<Sender<Request>>>,
     responses: Receiver<Response>,
-    waker: Arc<Waker>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the engine thread and the collector handle share.
+#[derive(Debug)]
+struct Shared {
+    waker: Waker,
+    aborted: AtomicBool,
 }
 
 impl Collector {
@@ -51,23 +65,46 @@ impl Collector {
     /// engine thread holds one more).
     pub fn new(config: Config, queue_capacity: usize) -> Result<Self> {
         let manager = SessionManager::new(config)?;
-        let waker = Arc::new(Waker::new()?);
-        manager.watch_waker(&waker)?;
+        let shared = Arc::new(Shared { waker: Waker::new()?, aborted: AtomicBool::new(false) });
+        manager.watch_waker(&shared.waker)?;
         let (request_tx, request_rx) = bounded(queue_capacity.max(1));
         let (response_tx, response_rx) = unbounded();
-        let thread_waker = Arc::clone(&waker);
+        let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("snmp-stream-collector".into())
-            .spawn(move || engine_loop(manager, &request_rx, &response_tx, &thread_waker))?;
-        Ok(Collector { requests: Some(request_tx), responses: response_rx, waker, thread: Some(thread) })
+            .spawn(move || engine_loop(manager, &request_rx, &response_tx, &thread_shared))?;
+        Ok(Collector {
+            requests: Mutex::new(Some(request_tx)),
+            responses: response_rx,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn sender(&self) -> Result<Sender<Request>> {
+        let requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        requests.clone().ok_or(Error::Closed)
     }
 
     /// Submits a request, blocking while the queue is full. Fails once the collector is closed.
     pub fn submit(&self, request: Request) -> Result<()> {
-        let sender = self.requests.as_ref().ok_or(Error::Closed)?;
-        sender.send(request).map_err(|_| Error::Closed)?;
-        self.waker.wake();
+        self.sender()?.send(request).map_err(|_| Error::Closed)?;
+        self.shared.waker.wake();
         Ok(())
+    }
+
+    /// Submits a request, waiting at most `timeout` for room in the queue. Returns the request
+    /// back (`Ok(Some(request))`) when the queue stayed full, so a caller can check for
+    /// interrupts and try again.
+    pub fn submit_timeout(&self, request: Request, timeout: Duration) -> Result<Option<Request>> {
+        match self.sender()?.send_timeout(request, timeout) {
+            Ok(()) => {
+                self.shared.waker.wake();
+                Ok(None)
+            }
+            Err(SendTimeoutError::Timeout(request)) => Ok(Some(request)),
+            Err(SendTimeoutError::Disconnected(_)) => Err(Error::Closed),
+        }
     }
 
     /// The response channel: receive, iterate, or use it in `crossbeam_channel::select!`. It
@@ -93,10 +130,21 @@ impl Collector {
 
     /// Stops taking requests. Requests already submitted complete; their responses stay
     /// receivable, then the channel disconnects.
-    pub fn close(&mut self) {
-        if self.requests.take().is_some() {
-            self.waker.wake();
+    pub fn close(&self) {
+        let sender = self.requests.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if sender.is_some() {
+            drop(sender);
+            self.shared.waker.wake();
         }
+    }
+
+    /// Closes, and drops every request queued or in flight without a response (their sessions
+    /// and sockets are closed at once). The response channel disconnects after the responses
+    /// already delivered.
+    pub fn abort(&self) {
+        self.shared.aborted.store(true, Ordering::SeqCst);
+        self.close();
+        self.shared.waker.wake();
     }
 
     /// Closes and waits for the engine thread to finish every submitted request.
@@ -125,10 +173,13 @@ fn engine_loop(
     mut manager: SessionManager,
     requests: &Receiver<Request>,
     responses: &Sender<Response>,
-    waker: &Waker,
+    shared: &Shared,
 ) {
     let mut open = true;
     loop {
+        if shared.aborted.load(Ordering::SeqCst) {
+            return; // dropping the manager closes every session
+        }
         // Take requests off the channel only while they can start at once: the one that cannot
         // stays in the manager's queue, the rest wait in the bounded channel, so `submit`
         // blocks once `queue_capacity` requests (plus that one) wait to start.
@@ -151,7 +202,7 @@ fn engine_loop(
             return;
         }
         if manager.turn(None) {
-            waker.drain();
+            shared.waker.drain();
         }
     }
 }

@@ -117,7 +117,7 @@ fn collector_streams_responses_while_requests_are_submitted() {
     // 16 in flight, 16 queued in the engine, 64 in the channel: 300 submits must wait for
     // answers, so answers flow while the submitting goes on.
     let config = Config::new().max_sessions(16).unwrap();
-    let mut collector = Collector::new(config, 64).unwrap();
+    let collector = Collector::new(config, 64).unwrap();
     let received = Arc::new(AtomicUsize::new(0));
     let receiver = {
         let responses = collector.responses().clone();
@@ -344,4 +344,30 @@ fn submit_blocks_once_queue_capacity_requests_wait_to_start() {
          {queue_capacity}: {} requests wait to start",
         before_any_completion - in_flight
     );
+}
+
+/// `abort` drops what is in flight at once: no waiting for a silent agent's timeouts.
+#[test]
+fn abort_drops_requests_in_flight_at_once() {
+    let _serial = serial();
+    let silent = FakeAgent::start(Behavior::Silent);
+    let config = Config::new().timeout(Duration::from_secs(30)).unwrap().retries(0).unwrap();
+    let collector = Collector::new(config, 64).unwrap();
+    for i in 0..20 {
+        let request = Request::get(silent.host(), community(Version::V2c), [oid(SYS_NAME)])
+            .req_id(format!("{i}"))
+            .build()
+            .unwrap();
+        collector.submit(request).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while silent.requests_seen() < 20 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(silent.requests_seen(), 20, "all requests were in flight");
+    let started = Instant::now();
+    collector.abort();
+    let responses = collector.join();
+    assert!(started.elapsed() < Duration::from_secs(1), "abort waited {:?}", started.elapsed());
+    assert_eq!(responses.iter().count(), 0);
 }

@@ -4,6 +4,7 @@ Collection runs in native code with the GIL released; each request's varbinds co
 numpy uint8 buffer (format: docs/FORMAT.md) instead of a Python object per varbind.
 """
 
+from snmp_stream import aio
 from snmp_stream._api import (
     DONE_WITH_ERRORS,
     FAILED,
@@ -18,9 +19,12 @@ from snmp_stream._api import (
     SnmpRequest,
     SnmpResponse,
     get,
+    get_many,
     walk,
+    walk_many,
 )
 from snmp_stream._snmp_stream import format_version
+from snmp_stream._stream import Collector, stream
 from snmp_stream.errors import (
     CollectorClosedError,
     InvalidCommunityError,
@@ -39,6 +43,7 @@ __all__ = [
     "GET",
     "SUCCESSFUL",
     "WALK",
+    "Collector",
     "CollectorClosedError",
     "Community",
     "Config",
@@ -55,7 +60,11 @@ __all__ = [
     "SnmpRequest",
     "SnmpResponse",
     "SnmpStreamError",
+    "aio",
     "format_version",
     "get",
+    "get_many",
+    "stream",
     "walk",
+    "walk_many",
 ]

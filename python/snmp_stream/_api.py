@@ -241,6 +241,16 @@ class SnmpResponse:
         )
 
 
+NativeErrors = list[tuple[str, int, int, int, int, Union[str, None], str]]
+
+
+def _response(
+    request: SnmpRequest, status: str, results: npt.NDArray[np.uint8], errors: NativeErrors
+) -> SnmpResponse:
+    """Builds a response from the native module's tuple."""
+    return SnmpResponse(request, status, results, tuple(SnmpError(*e) for e in errors))
+
+
 class SessionManager:
     """The low-level API: queue requests with `add_request`, then call `run()` until it
     returns None. Each `run()` drives every session (GIL released) until at least one request
@@ -261,16 +271,10 @@ class SessionManager:
         completed = self._native.run()
         if completed is None:
             return None
-        return [self._response(*item) for item in completed]
-
-    def _response(
-        self,
-        tag: int,
-        status: str,
-        results: npt.NDArray[np.uint8],
-        errors: list[tuple[str, int, int, int, int, str | None, str]],
-    ) -> SnmpResponse:
-        return SnmpResponse(self._pending.pop(tag), status, results, tuple(SnmpError(*e) for e in errors))
+        return [
+            _response(self._pending.pop(tag), status, results, errors)
+            for tag, status, results, errors in completed
+        ]
 
     def run_all(self) -> list[SnmpResponse]:
         """Runs until every queued request has completed."""
@@ -278,6 +282,47 @@ class SessionManager:
         while (batch := self.run()) is not None:
             responses.extend(batch)
         return responses
+
+
+def _many(
+    kind: str,
+    hosts: Iterable[str],
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None,
+    config: ConfigLike | None,
+) -> list[SnmpResponse]:
+    oid_texts, range_list = _oid_texts(oids), list(ranges or ())
+    requests = [SnmpRequest(kind, host, community, oid_texts, range_list, host, config) for host in hosts]
+    manager = SessionManager(config)
+    for request in requests:
+        manager.add_request(request)
+    by_request = {id(r.request): r for r in manager.run_all()}
+    return [by_request[id(request)] for request in requests]
+
+
+def get_many(
+    hosts: Iterable[str],
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None = None,
+    config: ConfigLike | None = None,
+) -> list[SnmpResponse]:
+    """GETs the same OIDs from many agents in parallel; responses in the order of `hosts`,
+    each with the host as its req_id. `config` (e.g. `max_sessions`) applies to the run."""
+    return _many(GET, hosts, community, oids, ranges, config)
+
+
+def walk_many(
+    hosts: Iterable[str],
+    community: CommunityLike,
+    oids: OidLike | Iterable[OidLike],
+    ranges: Iterable[RangeLike] | None = None,
+    config: ConfigLike | None = None,
+) -> list[SnmpResponse]:
+    """Walks the same subtrees on many agents in parallel; responses in the order of `hosts`,
+    each with the host as its req_id."""
+    return _many(WALK, hosts, community, oids, ranges, config)
 
 
 def _single(

@@ -6,7 +6,7 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Request", "SessionManager", "format_version", "parse_oid"]
+__all__ = ["Collector", "Request", "SessionManager", "format_version", "parse_oid"]
 
 _OidLike = str | Sequence[int]
 _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
@@ -46,3 +46,18 @@ class SessionManager:
     def run(self) -> list[_ResponseTuple] | None: ...
     def queued(self) -> int: ...
     def in_flight(self) -> int: ...
+
+@final
+class Collector:
+    def __new__(
+        cls,
+        retries: int | None = None,
+        timeout: float | None = None,
+        max_var_binds_per_pdu: int | None = None,
+        max_sessions: int | None = None,
+        queue_capacity: int = 1024,
+    ) -> Collector: ...
+    def submit(self, request: Request, tag: int) -> None: ...
+    def receive(self, timeout: float | None = None) -> _ResponseTuple | None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...

@@ -4,10 +4,10 @@
 //! The Python half (`python/snmp_stream/`) holds the user-facing classes.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -255,6 +255,92 @@ impl SessionManager {
     }
 }
 
+/// The streaming engine on its own thread (`snmp_stream.Collector` wraps it).
+#[pyclass(module = "snmp_stream._snmp_stream", name = "Collector")]
+struct Collector {
+    inner: core::Collector,
+}
+
+#[pymethods]
+impl Collector {
+    #[new]
+    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, queue_capacity=1024))]
+    fn new(
+        py: Python<'_>,
+        retries: Option<u32>,
+        timeout: Option<f64>,
+        max_var_binds_per_pdu: Option<u32>,
+        max_sessions: Option<u32>,
+        queue_capacity: usize,
+    ) -> PyResult<Self> {
+        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions)?;
+        let inner = core::Collector::new(config, queue_capacity).map_err(|e| to_py_err(py, e))?;
+        Ok(Collector { inner })
+    }
+
+    /// Submits a request under the caller's `tag`, waiting (GIL released, Ctrl-C checked)
+    /// while the queue is full. Raises CollectorClosedError once closed.
+    fn submit(&self, py: Python<'_>, request: &Request, tag: u64) -> PyResult<()> {
+        let inner = &self.inner;
+        let mut pending = request.inner.clone().with_tag(tag);
+        loop {
+            match py.detach(move || inner.submit_timeout(pending, SIGNAL_CHECK)) {
+                Ok(None) => return Ok(()),
+                Ok(Some(back)) => {
+                    pending = back;
+                    py.check_signals()?;
+                }
+                Err(error) => return Err(to_py_err(py, error)),
+            }
+        }
+    }
+
+    /// The next response, waiting up to `timeout` seconds (None: as long as it takes), with
+    /// the GIL released and Ctrl-C checked. None on timeout; raises CollectorClosedError once
+    /// closed and every response has been received.
+    #[pyo3(signature = (timeout=None))]
+    fn receive<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let deadline = match timeout {
+            Some(seconds) => Some(
+                Instant::now()
+                    + Duration::try_from_secs_f64(seconds.max(0.0)).map_err(|_| {
+                        PyValueError::new_err(format!("timeout {seconds} is not a number of seconds"))
+                    })?,
+            ),
+            None => None,
+        };
+        let inner = &self.inner;
+        loop {
+            let slice = deadline
+                .map_or(SIGNAL_CHECK, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK));
+            match py.detach(move || inner.recv_timeout(slice)) {
+                Ok(Some(response)) => return response_tuple(py, response).map(Some),
+                Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
+                Ok(None) => py.check_signals()?,
+                Err(error) => return Err(to_py_err(py, error)),
+            }
+        }
+    }
+
+    /// Stops taking requests; those submitted still complete.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Stops taking requests and drops those queued or in flight without responses.
+    fn abort(&self) {
+        self.inner.abort();
+    }
+}
+
+impl Drop for Collector {
+    /// Nobody can receive from a collector Python has freed: drop its work at once rather than
+    /// block the freeing thread (which holds the GIL) until the last timeout.
+    fn drop(&mut self) {
+        self.inner.abort();
+    }
+}
+
 /// The result buffer format version this module writes and reads.
 #[pyfunction]
 fn format_version() -> u8 {
@@ -265,6 +351,7 @@ fn format_version() -> u8 {
 fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Request>()?;
     m.add_class::<SessionManager>()?;
+    m.add_class::<Collector>()?;
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     Ok(())

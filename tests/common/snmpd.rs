@@ -34,6 +34,25 @@ fn free_port() -> u16 {
     }
 }
 
+trait DieWithParent {
+    fn die_with_parent(&mut self) -> &mut Self;
+}
+
+impl DieWithParent for Command {
+    /// The agent gets SIGTERM when the process that started it dies, however it dies (a
+    /// killed test run, a demo stopped with `kill`), so no snmpd is left behind.
+    fn die_with_parent(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches only the child being started.
+        unsafe {
+            self.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            })
+        }
+    }
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
@@ -44,7 +63,16 @@ impl Snmpd {
         Snmpd::start_with_config(&fixture("snmpd.conf"))
     }
 
+    /// Starts snmpd on a given port (for the demo's `--serve`); panics if it cannot bind.
+    pub fn start_on_port(port: u16) -> Snmpd {
+        Snmpd::launch(&fixture("snmpd.conf"), Some(port))
+    }
+
     pub fn start_with_config(config: &Path) -> Snmpd {
+        Snmpd::launch(config, None)
+    }
+
+    fn launch(config: &Path, fixed_port: Option<u16>) -> Snmpd {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "snmp-stream-snmpd-{}-{}",
@@ -53,7 +81,7 @@ impl Snmpd {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let child = Command::new(snmpd_binary())
                 .args(["-f", "-Lf"])
                 .arg(dir.join("snmpd.log"))
@@ -68,6 +96,7 @@ impl Snmpd {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
+                .die_with_parent()
                 .spawn()
                 .expect("start snmpd");
             let mut agent = Snmpd { child, port, dir: dir.clone() };

@@ -7,8 +7,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,28 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def assert_gil_released(work: Callable[[], object]) -> None:
+    """Runs `work` while another Python thread counts millisecond sleeps: if `work` held the
+    GIL throughout, the counter would barely move."""
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    started = time.monotonic()
+    try:
+        work()
+    finally:
+        stop.set()
+        counter.join()
+    elapsed = time.monotonic() - started
+    assert elapsed > 0.2, "the work is long enough to tell"
+    assert ticks > elapsed * 1000 * 0.3, (ticks, elapsed)
