@@ -77,6 +77,8 @@ fn main() {
     for function in [
         "snmp_sess_init",
         "snmp_sess_open",
+        "snmp_sess_add_ex",
+        "netsnmp_tdomain_transport_full",
         "snmp_sess_close",
         "snmp_sess_session",
         "snmp_sess_transport",
@@ -121,6 +123,7 @@ fn main() {
         "SNMPERR_.*",
         "MAX_OID_LEN",
         "SNMP_MAX_RCV_MSG_SIZE",
+        "UCD_MSG_FLAG_RESPONSE_PDU",
     ] {
         builder = builder.allowlist_var(var);
     }

@@ -49,10 +49,6 @@ pub mod tag {
     pub const OPAQUE: u8 = 0x44;
     /// Counter64: u64 LE.
     pub const COUNTER64: u8 = 0x46;
-    /// net-snmp's Opaque-wrapped float: f32 LE.
-    pub const OPAQUE_FLOAT: u8 = 0x78;
-    /// net-snmp's Opaque-wrapped double: f64 LE.
-    pub const OPAQUE_DOUBLE: u8 = 0x79;
     /// noSuchObject (GET only): no bytes.
     pub const NO_SUCH_OBJECT: u8 = 0x80;
     /// noSuchInstance (GET only; also v1 noSuchName): no bytes.
@@ -67,13 +63,12 @@ pub(crate) enum Value<'a> {
     Integer(i64),
     /// Counter32, Gauge32, TimeTicks, UInteger32 (tag kept).
     Unsigned(u8, u32),
-    /// Counter64 and net-snmp's Opaque-wrapped 64-bit types (tag kept).
+    /// Counter64 (tag kept).
     Unsigned64(u8, u64),
-    /// OCTET STRING, IpAddress, Opaque, NSAP, and unknown types (tag kept).
+    /// OCTET STRING, IpAddress, Opaque (with whatever it wraps), NSAP, and unknown types (tag
+    /// kept).
     Bytes(u8, &'a [u8]),
     ObjectId(&'a [u64]),
-    Float(f32),
-    Double(f64),
     Null,
     NoSuchObject,
     NoSuchInstance,
@@ -141,14 +136,6 @@ impl Encoder {
             Value::Unsigned64(t, v) => {
                 put_value(buf, &v.to_le_bytes());
                 t
-            }
-            Value::Float(v) => {
-                put_value(buf, &v.to_le_bytes());
-                tag::OPAQUE_FLOAT
-            }
-            Value::Double(v) => {
-                put_value(buf, &v.to_le_bytes());
-                tag::OPAQUE_DOUBLE
             }
             Value::Bytes(t, bytes) => {
                 put_value(buf, bytes);

@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod ber;
 mod config;
 mod encode;
 mod engine;

@@ -7,6 +7,8 @@
 //! - A session is used by one thread at a time (`Session` is `Send` but not `Sync`).
 //! - The callback never unwinds into C: its body runs under `catch_unwind`, the panic is
 //!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
+//! - Sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the message
+//!   header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
 
 use std::any::Any;
 use std::ffi::{c_int, c_void, CStr, CString};
@@ -19,8 +21,9 @@ use std::time::Duration;
 
 use netsnmp_sys as sys;
 
+use crate::ber::{self, Message};
 use crate::error::{ErrorKind, SnmpError};
-use crate::pdu::{RequestPdu, ResponseView};
+use crate::pdu::RequestPdu;
 use crate::request::Version;
 use crate::walk::PduSpec;
 
@@ -60,8 +63,8 @@ pub(crate) fn init() {
 /// What net-snmp tells a session's handler.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
-    /// The answer to the PDU in flight.
-    Response(ResponseView<'a>),
+    /// The answer to the PDU in flight, decoded from the datagram by [`ber`].
+    Response(Message<'a>),
     /// No answer after all retries.
     TimedOut,
     /// The PDU was retransmitted (its timer restarted).
@@ -83,6 +86,9 @@ struct CallbackState<H> {
     host: String,
     /// A panic caught in the callback, resumed once the net-snmp call returns.
     panic: Option<Box<dyn Any + Send>>,
+    /// The datagram the parse hook just read: net-snmp keeps it alive while it calls the
+    /// callback for it, which decodes the varbinds from it.
+    packet: Option<(*const u8, usize)>,
 }
 
 /// An open net-snmp single session with its handler.
@@ -159,7 +165,8 @@ impl<H: Handler> Session<H> {
         let Ok(peer) = CString::new(target.host) else {
             return fail(format!("host {:?} contains a NUL byte", target.host), handler);
         };
-        let state = Box::new(CallbackState { handler, host: target.host.to_owned(), panic: None });
+        let state =
+            Box::new(CallbackState { handler, host: target.host.to_owned(), panic: None, packet: None });
         let state = NonNull::from(Box::leak(state));
 
         let mut session = sys::netsnmp_session::default();
@@ -180,12 +187,37 @@ impl<H: Handler> Session<H> {
 
         let raw = {
             let _guard = OPEN_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // SAFETY: `session` is fully initialised; snmp_sess_open copies what it keeps
-            // (peer name, community) and returns an opaque handle or null.
-            let raw = unsafe { sys::snmp_sess_open(&mut session) };
-            match NonNull::new(raw) {
-                Some(raw) => Ok(raw),
-                None => Err((session.s_errno, session.s_snmp_errno)),
+            // SAFETY: the peer name and defaults are valid C strings; the transport is resolved
+            // and created as snmp_sess_open does it (UDP unless the name says otherwise).
+            let transport = unsafe {
+                sys::netsnmp_tdomain_transport_full(
+                    c"snmp".as_ptr(),
+                    peer.as_ptr(),
+                    0,
+                    c"udp,udp6".as_ptr(),
+                    std::ptr::null(),
+                )
+            };
+            if transport.is_null() {
+                Err((0, sys::SNMPERR_BAD_ADDRESS))
+            } else {
+                // SAFETY: `session` is initialised and `transport` fresh; snmp_sess_add_ex opens
+                // the transport, copies what it keeps from `session`, and installs our parse
+                // hook (the other hooks keep net-snmp's defaults). It returns null on failure.
+                let raw = unsafe {
+                    sys::snmp_sess_add_ex(
+                        &mut session,
+                        transport,
+                        None,
+                        Some(parse_hook::<H>),
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    )
+                };
+                NonNull::new(raw).ok_or((session.s_errno, session.s_snmp_errno))
             }
         };
         let raw = match raw {
@@ -325,7 +357,7 @@ extern "C" fn callback<H: Handler>(
     operation: c_int,
     _session: *mut sys::netsnmp_session,
     _request_id: c_int,
-    pdu: *mut sys::netsnmp_pdu,
+    _pdu: *mut sys::netsnmp_pdu,
     magic: *mut c_void,
 ) -> c_int {
     let Some(state) = NonNull::new(magic.cast::<CallbackState<H>>()) else { return 1 };
@@ -336,13 +368,13 @@ extern "C" fn callback<H: Handler>(
         let state = unsafe { &mut *state };
         let event = match operation as u32 {
             sys::NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE => {
-                // SAFETY: net-snmp passes the parsed response, valid until we return.
-                match unsafe { ResponseView::new(pdu) } {
-                    Some(view) => Event::Response(view),
-                    None => Event::SendFailed(SnmpError::new(
-                        ErrorKind::BadResponsePdu,
-                        format!("{} sent a message net-snmp delivered without a PDU", state.host),
-                    )),
+                let Some((data, length)) = state.packet.take() else { return };
+                // SAFETY: the parse hook stored this datagram for the PDU net-snmp is now
+                // delivering; net-snmp frees it only after this callback returns.
+                let packet = unsafe { std::slice::from_raw_parts(data, length) };
+                match ber::parse_message(packet) {
+                    Ok(message) => Event::Response(message),
+                    Err(_) => return, // the parse hook accepted it, so this cannot happen
                 }
             }
             sys::NETSNMP_CALLBACK_OP_TIMED_OUT => Event::TimedOut,
@@ -361,6 +393,43 @@ extern "C" fn callback<H: Handler>(
         unsafe { (*state).panic = Some(payload) };
     }
     1
+}
+
+/// The session's parse hook (net-snmp's `hook_parse`): reads the message header into `pdu`
+/// (what net-snmp needs to match the answer to its request) and leaves the varbinds in the
+/// datagram, which the callback decodes. Returns non-zero to make net-snmp drop the datagram.
+unsafe extern "C" fn parse_hook<H: Handler>(
+    session: *mut sys::netsnmp_session,
+    pdu: *mut sys::netsnmp_pdu,
+    data: *mut u8,
+    length: usize,
+) -> c_int {
+    const DROP: c_int = sys::SNMPERR_ASN_PARSE_ERR;
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        if data.is_null() || pdu.is_null() || session.is_null() {
+            return DROP;
+        }
+        // SAFETY: net-snmp passes the received datagram (`length` bytes), alive until it has
+        // handled the PDU, and the PDU it created for it.
+        let (packet, pdu) = unsafe { (std::slice::from_raw_parts(data, length), &mut *pdu) };
+        let Ok(message) = ber::parse_message(packet) else { return DROP };
+        if i32::from(message.command) != sys::SNMP_MSG_RESPONSE {
+            return DROP;
+        }
+        pdu.version = message.version;
+        pdu.command = sys::SNMP_MSG_RESPONSE;
+        pdu.reqid = message.request_id;
+        pdu.errstat = message.error_status;
+        pdu.errindex = message.error_index;
+        pdu.flags |= sys::UCD_MSG_FLAG_RESPONSE_PDU as sys::u_long;
+        // SAFETY: `callback_magic` of our sessions is their CallbackState<H>, alive while the
+        // session is open; no Rust reference to it is held during net-snmp calls.
+        if let Some(state) = unsafe { (*session).callback_magic.cast::<CallbackState<H>>().as_mut() } {
+            state.packet = Some((data.cast_const(), length));
+        }
+        0
+    }));
+    result.unwrap_or(DROP)
 }
 
 /// net-snmp's `netsnmp_large_fd_set`: an fd set without FD_SETSIZE's 1024 ceiling, used only

@@ -30,11 +30,13 @@ pub(crate) struct VarBind<'a> {
     pub value: Value<'a>,
 }
 
-/// A response PDU, as net-snmp parsed it (or as a test makes it up).
+/// A response PDU (decoded from the datagram, or made up by a test).
 pub(crate) trait PduResponse {
     fn error_status(&self) -> i64;
     fn error_index(&self) -> i64;
-    fn var_binds(&self) -> impl Iterator<Item = VarBind<'_>>;
+    /// Calls `visit` with each varbind, in order. Fails, after visiting the varbinds before
+    /// it, when the list is malformed.
+    fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str>;
 }
 
 /// The PDU operation to send.
@@ -328,43 +330,40 @@ impl Collection {
     fn get_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
         let Work::Get { targets, .. } = &self.work else { return };
+        let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
         let mut answered = 0;
         let mut failure = None;
-        for (var_bind, &item) in response.var_binds().zip(items) {
+        let decoded = response.for_each_var_bind(&mut |var_bind| {
+            let Some(&item) = items.get(answered) else { return };
+            if failure.is_some() {
+                return;
+            }
             let target = &targets[item];
             if var_bind.name != target.oid.as_slice() {
-                failure = Some(
-                    SnmpError::new(
-                        ErrorKind::BadResponsePdu,
-                        format!(
-                            "{} answered {} to a GET of {}",
-                            self.host,
-                            to_oid(var_bind.name),
-                            to_oid(&target.oid)
-                        ),
-                    )
-                    .with_oid(to_oid(&target.oid)),
-                );
-                break;
+                let (got, asked) = (to_oid(var_bind.name), to_oid(&target.oid));
+                let message = format!("{host} answered {got} to a GET of {asked}");
+                failure = Some(SnmpError::new(ErrorKind::BadResponsePdu, message).with_oid(asked));
+                return;
             }
-            let index = &target.oid[target.root_len..];
-            if let Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView = var_bind.value {
-                let what = match var_bind.value {
-                    Value::NoSuchObject => "noSuchObject",
-                    Value::NoSuchInstance => "noSuchInstance",
-                    _ => "endOfMibView",
-                };
+            let exception = match var_bind.value {
+                Value::NoSuchObject => Some("noSuchObject"),
+                Value::NoSuchInstance => Some("noSuchInstance"),
+                Value::EndOfMibView => Some("endOfMibView"),
+                _ => None,
+            };
+            if let Some(what) = exception {
                 let oid = to_oid(&target.oid);
-                self.errors.push(
-                    SnmpError::new(
-                        ErrorKind::ValueWarning,
-                        format!("{} has no value for {oid} ({what})", self.host),
-                    )
-                    .with_oid(oid),
-                );
+                let message = format!("{host} has no value for {oid} ({what})");
+                errors.push(SnmpError::new(ErrorKind::ValueWarning, message).with_oid(oid));
             }
-            self.encoder.record(target.root_index, index, &var_bind.value, time_ms);
+            encoder.record(target.root_index, &target.oid[target.root_len..], &var_bind.value, time_ms);
             answered += 1;
+        });
+        if let Err(reason) = decoded {
+            failure.get_or_insert_with(|| {
+                let message = format!("{} sent a malformed varbind ({reason})", self.host);
+                SnmpError::new(ErrorKind::BadResponsePdu, message)
+            });
         }
         if failure.is_none() && answered < items.len() {
             failure = Some(SnmpError::new(
@@ -380,47 +379,47 @@ impl Collection {
     fn walk_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
         let Work::Walk { columns, pending } = &mut self.work else { return };
+        let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
         let width = items.len();
         let mut ended = vec![false; width];
         let mut received = 0usize;
-        for (i, var_bind) in response.var_binds().enumerate() {
+        let decoded = response.for_each_var_bind(&mut |var_bind| {
+            let slot = received % width;
             received += 1;
-            let slot = i % width;
             if ended[slot] {
-                continue;
+                return;
             }
             let column = &mut columns[items[slot]];
             match column.step(&var_bind) {
                 Step::Record => {
                     let index = &var_bind.name[column.root.len()..];
-                    self.encoder.record(column.root_index, index, &var_bind.value, time_ms);
+                    encoder.record(column.root_index, index, &var_bind.value, time_ms);
                 }
                 Step::Skip => {}
                 Step::End => ended[slot] = true,
                 Step::NonIncreasing => {
                     ended[slot] = true;
                     let oid = to_oid(var_bind.name);
-                    self.errors.push(
-                        SnmpError::new(
-                            ErrorKind::NonIncreasingOid,
-                            format!(
-                                "{} returned {oid} after {}: OID not increasing, walk of {} stopped",
-                                self.host,
-                                to_oid(&column.cursor),
-                                to_oid(&column.root)
-                            ),
-                        )
-                        .with_oid(oid),
+                    let message = format!(
+                        "{host} returned {oid} after {}: OID not increasing, walk of {} stopped",
+                        to_oid(&column.cursor),
+                        to_oid(&column.root)
                     );
+                    errors.push(SnmpError::new(ErrorKind::NonIncreasingOid, message).with_oid(oid));
                 }
             }
-        }
+        });
         for (slot, &item) in items.iter().enumerate() {
             if !ended[slot] {
                 pending.push_back(item);
             }
         }
-        if received == 0 {
+        if let Err(reason) = decoded {
+            self.fail(SnmpError::new(
+                ErrorKind::BadResponsePdu,
+                format!("{} sent a malformed varbind ({reason})", self.host),
+            ));
+        } else if received == 0 {
             self.fail(SnmpError::new(
                 ErrorKind::BadResponsePdu,
                 format!("{} answered a walk request with no varbinds", self.host),
@@ -488,8 +487,11 @@ mod tests {
         fn error_index(&self) -> i64 {
             self.err_index
         }
-        fn var_binds(&self) -> impl Iterator<Item = VarBind<'_>> {
-            self.var_binds.iter().map(|(name, value)| VarBind { name, value: *value })
+        fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str> {
+            for (name, value) in &self.var_binds {
+                visit(VarBind { name, value: *value });
+            }
+            Ok(())
         }
     }
 

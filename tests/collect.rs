@@ -205,6 +205,21 @@ fn ipv6_agent() {
 }
 
 #[test]
+fn tcp_agent() {
+    let agent = Snmpd::start();
+    let expected =
+        net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", &agent.host_tcp(), "1.3.6.1.2.1.25.6.3.1.2"]);
+    for version in [Version::V2c, Version::V1] {
+        let walk = Request::walk(agent.host_tcp(), community(version), [oid("1.3.6.1.2.1.25.6.3.1.2")])
+            .build()
+            .unwrap();
+        let response = run_one(walk);
+        assert_eq!(response.status, Status::Successful, "{version:?}: {:?}", response.errors);
+        assert_eq!(lines(&response), expected, "{version:?}");
+    }
+}
+
+#[test]
 fn dead_agents_time_out_on_time_while_live_ones_complete() {
     let agent = Snmpd::start();
     let closed_port = {

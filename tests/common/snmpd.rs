@@ -23,12 +23,13 @@ fn snmpd_binary() -> PathBuf {
     panic!("snmpd not found: install Debian's `snmpd` package (the README's setup does)");
 }
 
-/// A UDP port free on both 127.0.0.1 and ::1 right now.
+/// A port free for UDP on 127.0.0.1 and ::1 and for TCP on 127.0.0.1 right now.
 fn free_port() -> u16 {
     loop {
         let v4 = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = v4.local_addr().unwrap().port();
-        if UdpSocket::bind(("::1", port)).is_ok() {
+        if UdpSocket::bind(("::1", port)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
@@ -90,7 +91,7 @@ impl Snmpd {
                 .arg(config)
                 .arg("-p")
                 .arg(dir.join("snmpd.pid"))
-                .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port}"))
+                .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port},tcp:127.0.0.1:{port}"))
                 .env("SNMP_PERSISTENT_DIR", &dir)
                 .env("MIBS", "")
                 .stdin(Stdio::null())
@@ -142,6 +143,11 @@ impl Snmpd {
     /// `udp6:[::1]:PORT`
     pub fn host6(&self) -> String {
         format!("udp6:[::1]:{}", self.port)
+    }
+
+    /// `tcp:127.0.0.1:PORT`
+    pub fn host_tcp(&self) -> String {
+        format!("tcp:127.0.0.1:{}", self.port)
     }
 }
 

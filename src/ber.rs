@@ -1,0 +1,330 @@
+//! A BER reader for SNMPv1/v2c response messages (RFC 3416 PDUs, X.690 encoding).
+//!
+//! net-snmp keeps the sessions, sockets, retries and timeouts, but its parser allocates a
+//! `netsnmp_variable_list` (and often its value) per varbind. snmp-stream installs a parse hook
+//! on each session that reads only the message header with [`parse_message`]; the varbinds are
+//! then decoded here, straight from the received datagram, without an allocation per varbind.
+//!
+//! Values decode as net-snmp decodes them: INTEGER as a sign-extended 64-bit value,
+//! Counter32/Gauge32/TimeTicks/UInteger32 as 32-bit unsigned, Counter64 as 64-bit unsigned, and
+//! everything else (strings, IpAddress, Opaque, unknown tags) as its octets.
+
+use crate::encode::Value;
+use crate::walk::{PduResponse, VarBind};
+
+/// The fixed part of an SNMP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Message<'a> {
+    pub version: i64,
+    pub command: u8,
+    pub request_id: i64,
+    pub error_status: i64,
+    pub error_index: i64,
+    /// The contents of the varbind-list SEQUENCE.
+    pub var_binds: &'a [u8],
+}
+
+impl PduResponse for Message<'_> {
+    fn error_status(&self) -> i64 {
+        self.error_status
+    }
+
+    fn error_index(&self) -> i64 {
+        self.error_index
+    }
+
+    fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), DecodeError> {
+        for_each_var_bind(self.var_binds, visit)
+    }
+}
+
+/// Why a message or varbind could not be read.
+pub(crate) type DecodeError = &'static str;
+
+const SEQUENCE: u8 = 0x30;
+const INTEGER: u8 = 0x02;
+const OCTET_STRING: u8 = 0x04;
+const NULL: u8 = 0x05;
+const OBJECT_ID: u8 = 0x06;
+const COUNTER32: u8 = 0x41;
+const GAUGE32: u8 = 0x42;
+const TIMETICKS: u8 = 0x43;
+const COUNTER64: u8 = 0x46;
+const UINTEGER32: u8 = 0x47;
+const NO_SUCH_OBJECT: u8 = 0x80;
+const NO_SUCH_INSTANCE: u8 = 0x81;
+const END_OF_MIB_VIEW: u8 = 0x82;
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Reads one TLV: its tag and contents.
+    fn tlv(&mut self) -> Result<(u8, &'a [u8]), DecodeError> {
+        let (&tag, rest) = self.bytes.split_first().ok_or("truncated tag")?;
+        if tag & 0x1f == 0x1f {
+            return Err("multi-byte tags are not used by SNMP");
+        }
+        let (&first, mut rest) = rest.split_first().ok_or("truncated length")?;
+        let length = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let count = usize::from(first & 0x7f);
+            if count == 0 || count > 4 || rest.len() < count {
+                return Err("bad length");
+            }
+            let (digits, after) = rest.split_at(count);
+            rest = after;
+            digits.iter().fold(0usize, |n, &d| (n << 8) | usize::from(d))
+        };
+        if rest.len() < length {
+            return Err("truncated contents");
+        }
+        let (contents, after) = rest.split_at(length);
+        self.bytes = after;
+        Ok((tag, contents))
+    }
+
+    fn expect(&mut self, tag: u8, what: DecodeError) -> Result<&'a [u8], DecodeError> {
+        match self.tlv()? {
+            (t, contents) if t == tag => Ok(contents),
+            _ => Err(what),
+        }
+    }
+
+    fn integer(&mut self) -> Result<i64, DecodeError> {
+        signed(self.expect(INTEGER, "expected an INTEGER")?)
+    }
+}
+
+fn signed(contents: &[u8]) -> Result<i64, DecodeError> {
+    if contents.is_empty() || contents.len() > 8 {
+        return Err("bad INTEGER length");
+    }
+    let negative = contents[0] & 0x80 != 0;
+    Ok(contents.iter().fold(if negative { -1i64 } else { 0 }, |n, &b| (n << 8) | i64::from(b)))
+}
+
+/// An unsigned value of at most `bits` bits, with the optional leading zero byte BER needs
+/// when the top bit is set.
+fn unsigned(contents: &[u8], bits: u32) -> Result<u64, DecodeError> {
+    let max_len = (bits / 8) as usize + 1;
+    if contents.is_empty() || contents.len() > max_len || (contents.len() == max_len && contents[0] != 0) {
+        return Err("bad unsigned length");
+    }
+    Ok(contents.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b)))
+}
+
+/// Decodes an OBJECT IDENTIFIER's contents into `out` (X.690 §8.19), sub-ids ≤ 2^32-1.
+fn object_id(contents: &[u8], out: &mut Vec<u64>) -> Result<(), DecodeError> {
+    out.clear();
+    let mut value: u64 = 0;
+    let mut first = true;
+    for (i, &byte) in contents.iter().enumerate() {
+        value = (value << 7) | u64::from(byte & 0x7f);
+        if value > u64::from(u32::MAX) + 80 {
+            return Err("OID sub-identifier too large");
+        }
+        if byte & 0x80 != 0 {
+            if i + 1 == contents.len() {
+                return Err("truncated OID sub-identifier");
+            }
+            continue;
+        }
+        if first {
+            let (a, b) = match value {
+                0..=39 => (0, value),
+                40..=79 => (1, value - 40),
+                _ => (2, value - 80),
+            };
+            out.extend_from_slice(&[a, b]);
+            first = false;
+        } else {
+            if value > u64::from(u32::MAX) {
+                return Err("OID sub-identifier too large");
+            }
+            out.push(value);
+        }
+        value = 0;
+    }
+    if out.len() > crate::oid::MAX_OID_LEN {
+        return Err("OID too long");
+    }
+    Ok(())
+}
+
+/// Reads a v1/v2c message header: version, community (skipped), PDU type, request-id,
+/// error-status, error-index, and locates the varbind list.
+pub(crate) fn parse_message(packet: &[u8]) -> Result<Message<'_>, DecodeError> {
+    let mut outer = Reader { bytes: packet };
+    let mut message = Reader { bytes: outer.expect(SEQUENCE, "not an SNMP message")? };
+    let version = message.integer()?;
+    message.expect(OCTET_STRING, "expected the community")?;
+    let (command, pdu) = message.tlv()?;
+    if command & 0xe0 != 0xa0 {
+        return Err("not a PDU");
+    }
+    let mut pdu = Reader { bytes: pdu };
+    let request_id = pdu.integer()?;
+    let error_status = pdu.integer()?;
+    let error_index = pdu.integer()?;
+    let var_binds = pdu.expect(SEQUENCE, "expected the varbind list")?;
+    Ok(Message { version, command, request_id, error_status, error_index, var_binds })
+}
+
+/// Calls `visit` with each varbind of a varbind list, in order. Stops at the first malformed
+/// varbind and returns why.
+pub(crate) fn for_each_var_bind(
+    var_binds: &[u8],
+    visit: &mut dyn FnMut(VarBind<'_>),
+) -> Result<(), DecodeError> {
+    let mut list = Reader { bytes: var_binds };
+    let mut name = Vec::with_capacity(32);
+    let mut oid_value = Vec::new();
+    while !list.bytes.is_empty() {
+        let mut var_bind = Reader { bytes: list.expect(SEQUENCE, "expected a varbind")? };
+        object_id(var_bind.expect(OBJECT_ID, "expected the varbind name")?, &mut name)?;
+        let (tag, contents) = var_bind.tlv()?;
+        let value = match tag {
+            INTEGER => Value::Integer(signed(contents)?),
+            COUNTER32 | GAUGE32 | TIMETICKS | UINTEGER32 => {
+                Value::Unsigned(tag, unsigned(contents, 32)? as u32)
+            }
+            COUNTER64 => Value::Unsigned64(tag, unsigned(contents, 64)?),
+            OBJECT_ID => {
+                object_id(contents, &mut oid_value)?;
+                Value::ObjectId(&oid_value)
+            }
+            NULL => Value::Null,
+            NO_SUCH_OBJECT => Value::NoSuchObject,
+            NO_SUCH_INSTANCE => Value::NoSuchInstance,
+            END_OF_MIB_VIEW => Value::EndOfMibView,
+            _ => Value::Bytes(tag, contents),
+        };
+        visit(VarBind { name: &name, value });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GETBULK response from snmpd (captured): sysDescr.0 = "Linux", sysObjectID.0,
+    /// sysUpTime.0, and a Counter64 / negative INTEGER / IpAddress / endOfMibView built by hand.
+    fn message(var_binds: &[u8]) -> Vec<u8> {
+        let mut list = vec![0x30];
+        push_len(&mut list, var_binds.len());
+        list.extend_from_slice(var_binds);
+        let mut pdu = vec![0x02, 0x02, 0x30, 0x39, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00];
+        pdu.extend_from_slice(&list);
+        let mut body = vec![0x02, 0x01, 0x01, 0x04, 0x06];
+        body.extend_from_slice(b"public");
+        body.push(0xa2);
+        push_len(&mut body, pdu.len());
+        body.extend_from_slice(&pdu);
+        let mut out = vec![0x30];
+        push_len(&mut out, body.len());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    fn push_len(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+        }
+    }
+
+    fn var_bind(name: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut inner = vec![0x06, name.len() as u8];
+        inner.extend_from_slice(name);
+        inner.extend_from_slice(value);
+        let mut out = vec![0x30, inner.len() as u8];
+        out.extend_from_slice(&inner);
+        out
+    }
+
+    fn decode(packet: &[u8]) -> (Message<'_>, Vec<(Vec<u64>, String)>) {
+        let message = parse_message(packet).unwrap();
+        let mut seen = Vec::new();
+        for_each_var_bind(message.var_binds, &mut |vb| {
+            seen.push((vb.name.to_vec(), format!("{:?}", vb.value)))
+        })
+        .unwrap();
+        (message, seen)
+    }
+
+    #[test]
+    fn reads_header_and_every_value_type() {
+        let sys_descr = [0x2b, 6, 1, 2, 1, 1, 1, 0];
+        let mut list = var_bind(&sys_descr, &[0x04, 0x05, b'L', b'i', b'n', b'u', b'x']);
+        list.extend(var_bind(&sys_descr, &[0x06, 0x03, 0x2b, 0x86, 0x01])); // .1.3.769
+        list.extend(var_bind(&sys_descr, &[0x43, 0x05, 0x00, 0xff, 0xff, 0xff, 0xff])); // TimeTicks 2^32-1
+        list.extend(var_bind(
+            &sys_descr,
+            &[0x46, 0x09, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe],
+        ));
+        list.extend(var_bind(&sys_descr, &[0x02, 0x02, 0xff, 0x38])); // -200
+        list.extend(var_bind(&sys_descr, &[0x40, 0x04, 10, 0, 0, 1]));
+        list.extend(var_bind(&[0x2b, 0x06, 0x01, 0x8f, 0xff, 0xff, 0xff, 0x7f], &[0x82, 0x00]));
+        let packet = message(&list);
+        let (header, seen) = decode(&packet);
+        assert_eq!((header.version, header.command, header.request_id), (1, 0xa2, 12345));
+        assert_eq!((header.error_status, header.error_index), (0, 0));
+        let values: Vec<&str> = seen.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "Bytes(4, [76, 105, 110, 117, 120])",
+                "ObjectId([1, 3, 769])",
+                "Unsigned(67, 4294967295)",
+                "Unsigned64(70, 18446744073709551614)",
+                "Integer(-200)",
+                "Bytes(64, [10, 0, 0, 1])",
+                "EndOfMibView",
+            ]
+        );
+        assert_eq!(seen[0].0, vec![1, 3, 6, 1, 2, 1, 1, 1, 0]);
+        assert_eq!(seen[6].0, vec![1, 3, 6, 1, u64::from(u32::MAX)]);
+    }
+
+    #[test]
+    fn long_lengths_and_first_arc_two() {
+        let long_string = vec![b'x'; 300];
+        let mut value = vec![0x04, 0x82, 0x01, 0x2c];
+        value.extend_from_slice(&long_string);
+        let mut inner = vec![0x06, 0x02, 0x88, 0x37]; // 2.999
+        inner.extend_from_slice(&value);
+        let mut list = vec![0x30, 0x82, (inner.len() >> 8) as u8, inner.len() as u8];
+        list.extend_from_slice(&inner);
+        let packet = message(&list);
+        let (_, seen) = decode(&packet);
+        assert_eq!(seen[0].0, vec![2, 999]);
+        assert!(seen[0].1.starts_with("Bytes(4, [120, 120"));
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_never_a_panic() {
+        let sys_descr = [0x2b, 6, 1, 2, 1, 1, 1, 0];
+        let packet = message(&var_bind(&sys_descr, &[0x02, 0x01, 0x05]));
+        for cut in 0..packet.len() {
+            if let Ok(message) = parse_message(&packet[..cut]) {
+                let _ = for_each_var_bind(message.var_binds, &mut |_| {});
+            }
+        }
+        for bad_value in
+            [&[0x02, 0x00][..], &[0x02, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9], &[0x41, 0x05, 1, 0, 0, 0, 0]]
+        {
+            let packet = message(&var_bind(&sys_descr, bad_value));
+            let header = parse_message(&packet).unwrap();
+            assert!(for_each_var_bind(header.var_binds, &mut |_| {}).is_err(), "{bad_value:?}");
+        }
+        let too_big_subid = message(&var_bind(&[0x2b, 0x90, 0x80, 0x80, 0x80, 0x00], &[0x05, 0x00]));
+        let header = parse_message(&too_big_subid).unwrap();
+        assert!(for_each_var_bind(header.var_binds, &mut |_| {}).is_err());
+        assert!(parse_message(b"\x30\x03\x02\x01\x01").is_err());
+    }
+}
