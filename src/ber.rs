@@ -306,6 +306,41 @@ mod tests {
         assert!(seen[0].1.starts_with("Bytes(4, [120, 120"));
     }
 
+    /// Mutated and truncated datagrams (a deterministic xorshift stream) never panic, and what
+    /// decodes has sane names.
+    #[test]
+    fn mutated_datagrams_never_panic() {
+        let sys_descr = [0x2b, 6, 1, 2, 1, 1, 1, 0];
+        let mut list = var_bind(&sys_descr, &[0x04, 0x05, b'L', b'i', b'n', b'u', b'x']);
+        list.extend(var_bind(
+            &sys_descr,
+            &[0x46, 0x09, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe],
+        ));
+        list.extend(var_bind(&sys_descr, &[0x06, 0x03, 0x2b, 0x86, 0x01]));
+        let original = message(&list);
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut packet = original.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % packet.len();
+                packet[at] = next() as u8;
+            }
+            packet.truncate((next() as usize) % (packet.len() + 1));
+            if let Ok(message) = parse_message(&packet) {
+                let _ = for_each_var_bind(message.var_binds, &mut |vb| {
+                    assert!(vb.name.len() <= crate::oid::MAX_OID_LEN);
+                    assert!(vb.name.iter().all(|&s| s <= u64::from(u32::MAX)));
+                });
+            }
+        }
+    }
+
     #[test]
     fn malformed_input_is_an_error_never_a_panic() {
         let sys_descr = [0x2b, 6, 1, 2, 1, 1, 1, 0];
