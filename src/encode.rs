@@ -263,16 +263,21 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
     /// The index sub-ids (the response OID minus its root).
     pub fn index(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
         self.index.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
     }
+
+    /// The index as stored: u32 little-endian sub-ids.
+    pub(crate) fn index_bytes(&self) -> &'a [u8] {
+        self.index
+    }
 }
 
 impl<'a> ResultBuffer<'a> {
-    /// Parses the header and checks every record's bounds and root index.
-    pub fn parse(buf: &'a [u8]) -> Result<Self, FormatError> {
+    /// Parses the header only (records are checked as they are read).
+    pub(crate) fn parse_header(buf: &'a [u8]) -> Result<Self, FormatError> {
         let mut r = Reader { buf, pos: 0 };
         let magic = r.take(4, "magic")?;
         if magic != MAGIC {
@@ -302,19 +307,31 @@ impl<'a> ResultBuffer<'a> {
             let bytes = r.take(len * 4, "root OID")?;
             roots.push(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
         }
-        let parsed = ResultBuffer { kind, start_us, req_id, roots, record_count, records_at: r.pos, buf };
-        let mut walker = parsed.raw_records();
-        for _ in 0..record_count {
-            walker.next_record()?;
+        Ok(ResultBuffer { kind, start_us, req_id, roots, record_count, records_at: r.pos, buf })
+    }
+
+    /// Parses the header and checks every record's bounds and root index.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, FormatError> {
+        let parsed = Self::parse_header(buf)?;
+        parsed.visit_records(|_| {})?;
+        Ok(parsed)
+    }
+
+    /// Calls `visit` with each record in order, checking bounds, root indexes and that nothing
+    /// follows the last record (one pass: for readers that decode as they go).
+    pub(crate) fn visit_records(&self, mut visit: impl FnMut(Record<'a>)) -> Result<(), FormatError> {
+        let mut walker = self.raw_records();
+        for _ in 0..self.record_count {
+            visit(walker.next_record()?);
         }
         let end = walker.reader.pos;
-        if end != buf.len() {
+        if end != self.buf.len() {
             return Err(FormatError {
                 offset: end,
-                message: format!("{} unexpected bytes after the last record", buf.len() - end),
+                message: format!("{} unexpected bytes after the last record", self.buf.len() - end),
             });
         }
-        Ok(parsed)
+        Ok(())
     }
 
     fn raw_records(&self) -> RecordWalker<'a> {

@@ -38,6 +38,7 @@ mod encode;
 mod engine;
 mod error;
 mod oid;
+mod parse;
 mod pdu;
 mod poller;
 mod request;
@@ -51,6 +52,7 @@ pub use encode::{tag, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
+pub use parse::{ColumnData, IndexField, Length, ParsedTable, TableSpec, ValueKind};
 pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
 pub use response::{Response, Status};
 pub use stream::Collector;

@@ -4,7 +4,7 @@ Collection runs in native code with the GIL released; each request's varbinds co
 numpy uint8 buffer (format: docs/FORMAT.md) instead of a Python object per varbind.
 """
 
-from snmp_stream import aio
+from snmp_stream import aio, parse, recipes
 from snmp_stream._api import (
     DONE_WITH_ERRORS,
     FAILED,
@@ -26,6 +26,7 @@ from snmp_stream._api import (
 from snmp_stream._snmp_stream import format_version
 from snmp_stream._stream import Collector, stream
 from snmp_stream.errors import (
+    BufferFormatError,
     CollectorClosedError,
     InvalidCommunityError,
     InvalidConfigError,
@@ -34,6 +35,7 @@ from snmp_stream.errors import (
     InvalidOidError,
     InvalidRangeError,
     InvalidRequestError,
+    InvalidSpecError,
     SnmpStreamError,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "GET",
     "SUCCESSFUL",
     "WALK",
+    "BufferFormatError",
     "Collector",
     "CollectorClosedError",
     "Community",
@@ -54,6 +57,7 @@ __all__ = [
     "InvalidOidError",
     "InvalidRangeError",
     "InvalidRequestError",
+    "InvalidSpecError",
     "OidRange",
     "SessionManager",
     "SnmpError",
@@ -64,6 +68,8 @@ __all__ = [
     "format_version",
     "get",
     "get_many",
+    "parse",
+    "recipes",
     "stream",
     "walk",
     "walk_many",

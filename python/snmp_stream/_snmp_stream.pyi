@@ -1,12 +1,12 @@
 """Type stubs of the native module (kept honest by mypy.stubtest)."""
 
 from collections.abc import Sequence
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Collector", "Request", "SessionManager", "format_version", "parse_oid"]
+__all__ = ["Collector", "Request", "SessionManager", "format_version", "parse_oid", "parse_table"]
 
 _OidLike = str | Sequence[int]
 _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
@@ -14,6 +14,15 @@ _ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple]]
 
 def parse_oid(text: _OidLike) -> list[int]: ...
 def format_version() -> int: ...
+def parse_table(
+    index: Sequence[tuple[str, str, int | str, str]],
+    columns: Sequence[tuple[str, _OidLike, str]],
+    buffers: Sequence[npt.NDArray[np.uint8] | bytes],
+) -> tuple[
+    npt.NDArray[np.uint32],
+    list[bytes],
+    list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]],
+]: ...
 
 @final
 class Request:

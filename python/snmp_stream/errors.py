@@ -7,6 +7,7 @@ response of the request concerned.
 from __future__ import annotations
 
 __all__ = [
+    "BufferFormatError",
     "CollectorClosedError",
     "InvalidCommunityError",
     "InvalidConfigError",
@@ -15,6 +16,7 @@ __all__ = [
     "InvalidOidError",
     "InvalidRangeError",
     "InvalidRequestError",
+    "InvalidSpecError",
     "SnmpStreamError",
 ]
 
@@ -53,3 +55,12 @@ class InvalidRequestError(InvalidInputError):
 
 class CollectorClosedError(SnmpStreamError):
     """The collector was closed and takes no more requests."""
+
+
+class InvalidSpecError(InvalidInputError):
+    """A table spec that cannot be applied (unknown value kind, bad index length, ...)."""
+
+
+class BufferFormatError(SnmpStreamError, ValueError):
+    """A result buffer that is truncated, corrupted or of an unknown format version; the
+    message names the buffer, the byte offset and the problem."""

@@ -16,6 +16,14 @@ use snmp_stream as core;
 /// How long the engine runs with the GIL released before checking for Ctrl-C.
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
+/// Raises `snmp_stream.errors.<class>` with `message`.
+fn raise(py: Python<'_>, class: &str, message: String) -> PyErr {
+    match py.import("snmp_stream.errors").and_then(|module| module.getattr(class)) {
+        Ok(class) => PyErr::from_type(class.cast_into().expect("errors are exception classes"), message),
+        Err(import_error) => import_error,
+    }
+}
+
 /// Raises the `snmp_stream.errors` class that matches a core error.
 fn to_py_err(py: Python<'_>, error: core::Error) -> PyErr {
     let class = match &error {
@@ -28,11 +36,7 @@ fn to_py_err(py: Python<'_>, error: core::Error) -> PyErr {
         core::Error::Closed => "CollectorClosedError",
         _ => "SnmpStreamError",
     };
-    let message = error.to_string();
-    match py.import("snmp_stream.errors").and_then(|module| module.getattr(class)) {
-        Ok(class) => PyErr::from_type(class.cast_into().expect("errors are exception classes"), message),
-        Err(import_error) => import_error,
-    }
+    raise(py, class, error.to_string())
 }
 
 /// An OID given as dotted text or as a sequence of ints.
@@ -341,6 +345,162 @@ impl Drop for Collector {
     }
 }
 
+fn value_kind(py: Python<'_>, name: &str) -> PyResult<core::ValueKind> {
+    Ok(match name {
+        "integer" => core::ValueKind::Integer,
+        "unsigned" => core::ValueKind::Unsigned,
+        "counter64" => core::ValueKind::Counter64,
+        "timeticks" => core::ValueKind::TimeTicks,
+        "bytes" => core::ValueKind::Octets,
+        "utf8" => core::ValueKind::Utf8,
+        "hex" => core::ValueKind::Hex,
+        "mac" => core::ValueKind::Mac,
+        "ip_address" => core::ValueKind::IpAddress,
+        "inet_address" => core::ValueKind::InetAddress,
+        "oid" => core::ValueKind::ObjectId,
+        other => return Err(raise(py, "InvalidSpecError", format!("unknown value kind {other:?}"))),
+    })
+}
+
+/// An index field: (name, "integer" | "octets" | "oid", length, kind), where length is an int
+/// (fixed sub-ids), "prefixed" or "implied".
+type IndexArg<'py> = (String, String, Bound<'py, PyAny>, String);
+
+fn index_field(
+    py: Python<'_>,
+    (name, field, length, kind): &IndexArg<'_>,
+) -> PyResult<(String, core::IndexField)> {
+    let length = if let Ok(n) = length.extract::<usize>() {
+        core::Length::Fixed(n)
+    } else {
+        match length.extract::<String>().ok().as_deref() {
+            Some("prefixed") => core::Length::Prefixed,
+            Some("implied") => core::Length::Implied,
+            _ => {
+                let message =
+                    format!("index field {name:?}: length must be a count, \"prefixed\" or \"implied\"");
+                return Err(raise(py, "InvalidSpecError", message));
+            }
+        }
+    };
+    let field = match field.as_str() {
+        "integer" => core::IndexField::Integer,
+        "octets" => core::IndexField::Octets(length, value_kind(py, kind)?),
+        "oid" => core::IndexField::ObjectId(length),
+        other => {
+            return Err(raise(
+                py,
+                "InvalidSpecError",
+                format!("index field {name:?}: unknown type {other:?}"),
+            ))
+        }
+    };
+    Ok((name.clone(), field))
+}
+
+/// A buffer given as a numpy uint8 array or any bytes-like object.
+enum BufferArg<'py> {
+    Array(numpy::PyReadonlyArray1<'py, u8>),
+    Bytes(Bound<'py, pyo3::types::PyBytes>),
+}
+
+impl BufferArg<'_> {
+    fn as_slice(&self) -> PyResult<&[u8]> {
+        match self {
+            BufferArg::Array(array) => array.as_slice().map_err(|e| PyValueError::new_err(e.to_string())),
+            BufferArg::Bytes(bytes) => Ok(bytes.as_bytes()),
+        }
+    }
+}
+
+fn buffer_arg<'py>(value: &Bound<'py, PyAny>) -> PyResult<BufferArg<'py>> {
+    if let Ok(array) = value.extract::<numpy::PyReadonlyArray1<'py, u8>>() {
+        return Ok(BufferArg::Array(array));
+    }
+    if let Ok(bytes) = value.cast::<pyo3::types::PyBytes>() {
+        return Ok(BufferArg::Bytes(bytes.clone()));
+    }
+    let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "a result buffer is a numpy uint8 array or bytes, not {type_name}"
+    )))
+}
+
+/// Decodes result buffers with a table spec (GIL released while decoding). Returns
+/// (row → buffer number, [req_id per buffer], [(name, kind, values, valid)]), where kind is
+/// "int", "uint", "text" or "bytes"; text and bytes values are object arrays (None if null).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn parse_table<'py>(
+    py: Python<'py>,
+    index: Vec<IndexArg<'py>>,
+    columns: Vec<(String, Bound<'py, PyAny>, String)>,
+    buffers: Vec<Bound<'py, PyAny>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Vec<Vec<u8>>,
+    Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+)> {
+    let spec = core::TableSpec {
+        index: index.iter().map(|field| index_field(py, field)).collect::<PyResult<_>>()?,
+        columns: columns
+            .iter()
+            .map(|(name, oid, kind)| Ok((name.clone(), extract_oid(py, oid)?, value_kind(py, kind)?)))
+            .collect::<PyResult<_>>()?,
+    };
+    let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
+    let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let parsed = py
+        .detach(|| spec.parse(&slices))
+        .map_err(|(buffer, error)| raise(py, "BufferFormatError", format!("buffer {buffer}: {error}")))?;
+    let req_ids = slices
+        .iter()
+        .map(|s| core::ResultBuffer::parse(s).map(|b| b.req_id.to_vec()).unwrap_or_default())
+        .collect();
+    let mut out = Vec::with_capacity(parsed.columns.len());
+    for (name, column) in parsed.columns {
+        let entry: (&'static str, Bound<'py, PyAny>, Bound<'py, PyAny>) = match column {
+            core::ColumnData::Int { values, valid } => {
+                ("int", values.into_pyarray(py).into_any(), valid.into_pyarray(py).into_any())
+            }
+            core::ColumnData::UInt { values, valid } => {
+                ("uint", values.into_pyarray(py).into_any(), valid.into_pyarray(py).into_any())
+            }
+            core::ColumnData::Text { offsets, data, valid } => {
+                let objects = (0..valid.len())
+                    .map(|i| {
+                        if valid[i] {
+                            // Rendered by the core as UTF-8.
+                            let text =
+                                std::str::from_utf8(&data[offsets[i]..offsets[i + 1]]).unwrap_or_default();
+                            PyString::new(py, text).into_any().unbind()
+                        } else {
+                            py.None()
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                ("text", PyArray1::from_vec(py, objects).into_any(), valid.into_pyarray(py).into_any())
+            }
+            core::ColumnData::Bytes { offsets, data, valid } => {
+                let objects = (0..valid.len())
+                    .map(|i| {
+                        if valid[i] {
+                            pyo3::types::PyBytes::new(py, &data[offsets[i]..offsets[i + 1]])
+                                .into_any()
+                                .unbind()
+                        } else {
+                            py.None()
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                ("bytes", PyArray1::from_vec(py, objects).into_any(), valid.into_pyarray(py).into_any())
+            }
+        };
+        out.push((name, entry.0, entry.1, entry.2));
+    }
+    Ok((parsed.buffer.into_pyarray(py), req_ids, out))
+}
+
 /// The result buffer format version this module writes and reads.
 #[pyfunction]
 fn format_version() -> u8 {
@@ -354,5 +514,6 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Collector>()?;
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     Ok(())
 }

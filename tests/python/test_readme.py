@@ -1,4 +1,5 @@
-"""The README's Python snippets run as written (against the test agent instead of the demo's)."""
+"""The Python snippets of the README and docs/ run as written (against the test agent
+instead of the demo's), each file's snippets in order in one namespace."""
 
 from __future__ import annotations
 
@@ -11,20 +12,24 @@ import pytest
 
 from conftest import Agent
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "PARSER.md"]
 
 
-@pytest.mark.parametrize("snippet", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
-def test_readme_snippet_runs(agent: Agent, snippet: str) -> None:
-    code = snippet.replace(":11161", f":{agent.port}")
+def snippets(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_doc_snippets_run(agent: Agent, path: Path) -> None:
+    blocks = snippets(path)
+    assert blocks, f"{path.name} has Python snippets"
+    namespace: dict[str, object] = {"__name__": "__doc__"}
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+        for block in blocks:
+            exec(compile(block.replace(":11161", f":{agent.port}"), str(path), "exec"), namespace)
     printed = output.getvalue()
-    assert printed, "every snippet prints something"
     assert "failed" not in printed and "Error" not in printed, printed
-
-
-def test_readme_has_the_snippets() -> None:
-    assert len(SNIPPETS) >= 3
+    if path.name == "README.md":
+        assert printed.count("\n") >= 8, printed

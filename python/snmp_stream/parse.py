@@ -1,0 +1,309 @@
+"""Turning result buffers into columns: describe a table, decode natively.
+
+There is no MIB: a `Table` says how a table's index sub-ids split into fields (the INDEX clause
+of its MIB) and which column OIDs to read with which value type. Decoding runs in native code
+(the GIL released), with no Python loop per row; collecting and parsing are separate steps, so
+buffers can be shipped and parsed elsewhere.
+
+```python
+from snmp_stream import parse as p
+
+if_table = p.Table(
+    index=[p.integer("ifIndex")],
+    columns=[
+        p.column("ifDescr", "1.3.6.1.2.1.2.2.1.2", p.UTF8),
+        p.column("ifInOctets", "1.3.6.1.2.1.2.2.1.10", p.COUNTER32),
+    ],
+)
+responses = snmp_stream.walk_many(hosts, "public", if_table.oids)
+frame = if_table.to_pandas(responses)   # one row per (host, ifIndex)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from snmp_stream import _snmp_stream as native
+from snmp_stream._api import OidLike, SnmpResponse, _oid_text
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+    import pyarrow
+
+__all__ = [
+    "BYTES",
+    "COUNTER32",
+    "COUNTER64",
+    "GAUGE32",
+    "HEX",
+    "INET_ADDRESS",
+    "INTEGER",
+    "IP_ADDRESS",
+    "MAC",
+    "OID",
+    "TIMEDELTA",
+    "TIMETICKS",
+    "UNSIGNED",
+    "UTF8",
+    "Column",
+    "IndexField",
+    "Table",
+    "column",
+    "fixed_string",
+    "implied_oid",
+    "implied_string",
+    "inet_address",
+    "inet_address_type",
+    "integer",
+    "ip_address",
+    "mac",
+    "octets",
+    "oid",
+    "string",
+]
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """How a value is decoded: `kind` is the native decoder, `timedelta` converts ticks."""
+
+    kind: str
+    timedelta: bool = False
+
+
+INTEGER = ValueType("integer")
+"""INTEGER / Integer32 (also enumerations) → int64."""
+UNSIGNED = ValueType("unsigned")
+"""Counter32, Gauge32 / Unsigned32 or TimeTicks → uint64."""
+COUNTER32 = UNSIGNED
+GAUGE32 = UNSIGNED
+COUNTER64 = ValueType("counter64")
+"""Counter64 → uint64."""
+TIMETICKS = ValueType("timeticks")
+"""TimeTicks → uint64 hundredths of a second."""
+TIMEDELTA = ValueType("timeticks", timedelta=True)
+"""TimeTicks → numpy timedelta64[ms]."""
+BYTES = ValueType("bytes")
+"""OCTET STRING → bytes."""
+UTF8 = ValueType("utf8")
+"""OCTET STRING → str (invalid UTF-8 becomes U+FFFD)."""
+HEX = ValueType("hex")
+"""OCTET STRING → lowercase hex str."""
+MAC = ValueType("mac")
+"""OCTET STRING → "00:1a:2b:3c:4d:5e"."""
+IP_ADDRESS = ValueType("ip_address")
+"""IpAddress → "10.0.0.1"."""
+INET_ADDRESS = ValueType("inet_address")
+"""InetAddress (OCTET STRING) → text by length: IPv4, IPv6, IPv4z/IPv6z ("addr%zone")."""
+OID = ValueType("oid")
+"""OBJECT IDENTIFIER → ".1.3.6..."."""
+
+Length = Union[int, str]
+
+
+@dataclass(frozen=True)
+class IndexField:
+    """One field of a table's INDEX: `field` is "integer", "octets" or "oid"; `length` a count
+    of sub-ids, "prefixed" (a length sub-id first) or "implied" (the rest; last field only)."""
+
+    name: str
+    field: str
+    length: Length = 1
+    value: ValueType = INTEGER
+
+
+def integer(name: str) -> IndexField:
+    """An integer index field (one sub-id): ifIndex, an enumeration such as InetAddressType."""
+    return IndexField(name, "integer")
+
+
+inet_address_type = integer
+"""InetAddressType (an enumeration: 1 ipv4, 2 ipv6, 3 ipv4z, 4 ipv6z, 16 dns)."""
+
+
+def octets(name: str, length: Length, value: ValueType = BYTES) -> IndexField:
+    """An OCTET STRING index field, one octet per sub-id, rendered as `value`."""
+    return IndexField(name, "octets", length, value)
+
+
+def string(name: str, value: ValueType = UTF8) -> IndexField:
+    """A variable-length string (length-prefixed) index field."""
+    return octets(name, "prefixed", value)
+
+
+def implied_string(name: str, value: ValueType = UTF8) -> IndexField:
+    """An IMPLIED string: the rest of the index (last field only)."""
+    return octets(name, "implied", value)
+
+
+def fixed_string(name: str, size: int, value: ValueType = UTF8) -> IndexField:
+    """A fixed-size string of `size` octets."""
+    return octets(name, size, value)
+
+
+def ip_address(name: str) -> IndexField:
+    """An IpAddress index field (4 sub-ids)."""
+    return octets(name, 4, IP_ADDRESS)
+
+
+def inet_address(name: str) -> IndexField:
+    """An InetAddress index field (length-prefixed), rendered by length."""
+    return octets(name, "prefixed", INET_ADDRESS)
+
+
+def mac(name: str) -> IndexField:
+    """A MAC address index field (PhysAddress of 6 sub-ids)."""
+    return octets(name, 6, MAC)
+
+
+def oid(name: str) -> IndexField:
+    """A length-prefixed OBJECT IDENTIFIER index field."""
+    return IndexField(name, "oid", "prefixed", OID)
+
+
+def implied_oid(name: str) -> IndexField:
+    """An IMPLIED OBJECT IDENTIFIER: the rest of the index (last field only)."""
+    return IndexField(name, "oid", "implied", OID)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: its name, its OID (without index) and how to decode its values."""
+
+    name: str
+    oid: str
+    value: ValueType
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "oid", _oid_text(self.oid))
+
+
+def column(name: str, oid: OidLike, value: ValueType) -> Column:
+    """A table column."""
+    return Column(name, oid, value)  # type: ignore[arg-type]
+
+
+Source = Union[SnmpResponse, npt.NDArray[np.uint8], bytes]
+"""A result buffer: a response, its `.results` array, or the same bytes shipped elsewhere."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: index fields and columns. Rows are outer-joined on (buffer, index)."""
+
+    index: tuple[IndexField, ...]
+    columns: tuple[Column, ...]
+
+    def __init__(self, index: Iterable[IndexField], columns: Iterable[Column]) -> None:
+        object.__setattr__(self, "index", tuple(index))
+        object.__setattr__(self, "columns", tuple(columns))
+        names = [f.name for f in self.index] + [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates or not self.columns:
+            from snmp_stream.errors import InvalidSpecError
+
+            problem = f"duplicate names {duplicates}" if duplicates else "no columns"
+            raise InvalidSpecError(f"table spec has {problem}")
+
+    @property
+    def oids(self) -> list[str]:
+        """The column OIDs, to walk (or GET with index ranges)."""
+        return [c.oid for c in self.columns]
+
+    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
+        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
+        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
+        rows, req_ids, decoded = native.parse_table(
+            [(f.name, f.field, f.length, f.value.kind) for f in self.index],
+            [(c.name, c.oid, c.value.kind) for c in self.columns],
+            buffers,
+        )
+        timedeltas = {f.name for f in self.index if f.value.timedelta} | {
+            c.name for c in self.columns if c.value.timedelta
+        }
+        out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
+        for name, kind, values, valid in decoded:
+            out[name] = (kind, values, valid, name in timedeltas)
+        return out, responses
+
+    def to_numpy(self, sources: Source | Sequence[Source]) -> dict[str, np.ndarray[Any, Any]]:
+        """One numpy array per index field and column, plus "req_id" (and "host" for
+        responses). Integers are int64/uint64 masked arrays where a row has no value; text
+        and bytes are object arrays with None."""
+        decoded, responses = self._decode(sources)
+        rows = decoded.pop("_buffer")
+        out: dict[str, np.ndarray[Any, Any]] = _sources(rows, decoded.pop("_req_ids"), responses)
+        for name, (kind, values, valid, timedelta) in decoded.items():
+            if timedelta:
+                values = (values * 10).astype("timedelta64[ms]")
+            if kind in ("int", "uint"):
+                out[name] = values if valid.all() else np.ma.MaskedArray(values, mask=~valid)
+            else:
+                out[name] = values
+        return out
+
+    def to_pandas(self, sources: Source | Sequence[Source]) -> pandas.DataFrame:
+        """A DataFrame: one row per (buffer, index); integers use pandas' nullable dtypes."""
+        import pandas as pd
+
+        decoded, responses = self._decode(sources)
+        rows = decoded.pop("_buffer")
+        data: dict[str, Any] = dict(_sources(rows, decoded.pop("_req_ids"), responses))
+        for name, (kind, values, valid, timedelta) in decoded.items():
+            if timedelta:
+                series = pd.Series((values * 10).astype("timedelta64[ms]"))
+                series[~valid] = pd.NaT
+                data[name] = series
+            elif kind == "int" or kind == "uint":
+                data[name] = pd.arrays.IntegerArray(values, ~valid)
+            else:
+                data[name] = values
+        return pd.DataFrame(data)
+
+    def to_arrow(self, sources: Source | Sequence[Source]) -> pyarrow.Table:
+        """A pyarrow Table (needs the `pyarrow` package)."""
+        import pyarrow as pa
+
+        decoded, responses = self._decode(sources)
+        rows = decoded.pop("_buffer")
+        arrays: dict[str, Any] = {
+            name: pa.array(values)
+            for name, values in _sources(rows, decoded.pop("_req_ids"), responses).items()
+        }
+        for name, (kind, values, valid, timedelta) in decoded.items():
+            if timedelta:
+                values = (values * 10).astype("timedelta64[ms]")
+            arrays[name] = pa.array(values, mask=~valid) if kind in ("int", "uint") else pa.array(values)
+        return pa.table(arrays)
+
+    def to_polars(self, sources: Source | Sequence[Source]) -> polars.DataFrame:
+        """A polars DataFrame (needs the `polars` and `pyarrow` packages)."""
+        import polars as pl
+
+        return pl.from_arrow(self.to_arrow(sources))  # type: ignore[return-value]
+
+
+def _is_single(sources: object) -> bool:
+    return isinstance(sources, (SnmpResponse, bytes)) or (
+        isinstance(sources, np.ndarray) and sources.ndim == 1
+    )
+
+
+def _sources(
+    rows: npt.NDArray[np.uint32], req_ids: list[bytes], responses: list[SnmpResponse | None]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The per-row source columns: req_id (from the buffers) and, for responses, host."""
+    ids = np.array([r.decode(errors="replace") if r else None for r in req_ids], dtype=object)
+    out: dict[str, np.ndarray[Any, Any]] = {"req_id": ids[rows] if len(ids) else np.array([], dtype=object)}
+    if responses and all(r is not None for r in responses):
+        hosts = np.array([r.host for r in responses if r is not None], dtype=object)
+        out["host"] = hosts[rows]
+    return out

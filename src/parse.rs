@@ -1,0 +1,619 @@
+//! Result buffers to columns: a [`TableSpec`] (how the index sub-ids split into fields, and
+//! which root OIDs are the table's columns) applied to one or many buffers gives one row per
+//! (buffer, index) and one column per field, outer-joined: a row exists when any column has a
+//! value at that index, and the others are null there.
+//!
+//! There is no MIB: the spec is the description of the table (SNMPv2-SMI INDEX clause rules,
+//! RFC 2578 §7.7: integers are one sub-id, fixed-size strings N sub-ids, variable-size strings
+//! and OIDs are length-prefixed unless IMPLIED and last).
+//!
+//! Decoding makes one pass over the records, borrowing index and value bytes from the
+//! buffers, then renders each column in row order; nothing is allocated per record.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::encode::{tag, FormatError, ResultBuffer};
+use crate::oid::Oid;
+
+/// How a value (or an index field's octets) is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// INTEGER / Integer32 → i64.
+    Integer,
+    /// Counter32, Gauge32/Unsigned32, TimeTicks → u64.
+    Unsigned,
+    /// Counter64 → u64.
+    Counter64,
+    /// TimeTicks only → u64 hundredths of a second.
+    TimeTicks,
+    /// OCTET STRING (or Opaque) → the octets.
+    Octets,
+    /// OCTET STRING → text (UTF-8; invalid sequences become U+FFFD).
+    Utf8,
+    /// OCTET STRING → lowercase hex, no separators.
+    Hex,
+    /// OCTET STRING of 6 octets → `00:1a:2b:3c:4d:5e` (other lengths: colon-separated hex).
+    Mac,
+    /// IpAddress → dotted quad.
+    IpAddress,
+    /// InetAddress (OCTET STRING) → text by length: 4 IPv4, 16 IPv6, 8 IPv4z, 20 IPv6z
+    /// (`addr%zone`), 0 empty, other lengths hex.
+    InetAddress,
+    /// OBJECT IDENTIFIER → `.1.3.6...`.
+    ObjectId,
+}
+
+/// How many sub-ids an index field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Length {
+    /// Exactly this many sub-ids (e.g. 4 for IpAddress, 6 for a MAC).
+    Fixed(usize),
+    /// A length sub-id, then that many sub-ids.
+    Prefixed,
+    /// All remaining sub-ids (IMPLIED; only for the last field).
+    Implied,
+}
+
+/// One field of a table's INDEX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IndexField {
+    /// One sub-id, as an unsigned integer (also enumerations such as InetAddressType).
+    Integer,
+    /// A string of octets, one per sub-id (each must be ≤ 255), rendered as `kind`.
+    Octets(Length, ValueKind),
+    /// An OBJECT IDENTIFIER, rendered `.1.3...`.
+    ObjectId(Length),
+}
+
+/// A table: index fields (name, field) and value columns (name, root OID, kind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// The index fields, in INDEX order.
+    pub index: Vec<(String, IndexField)>,
+    /// The columns: name, root OID (the column's OID, without index), how to render values.
+    pub columns: Vec<(String, Oid, ValueKind)>,
+}
+
+/// A decoded column. Null rows have `valid[row] == false` (and a zero / empty value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnData {
+    /// Signed integers.
+    Int {
+        /// One per row (0 where null).
+        values: Vec<i64>,
+        /// False where the row has no value.
+        valid: Vec<bool>,
+    },
+    /// Unsigned integers.
+    UInt {
+        /// One per row (0 where null).
+        values: Vec<u64>,
+        /// False where the row has no value.
+        valid: Vec<bool>,
+    },
+    /// UTF-8 text.
+    Text {
+        /// Row `i` is `data[offsets[i]..offsets[i + 1]]` (rows + 1 entries).
+        offsets: Vec<usize>,
+        /// All rows' text, concatenated.
+        data: Vec<u8>,
+        /// False where the row has no value.
+        valid: Vec<bool>,
+    },
+    /// Raw octets.
+    Bytes {
+        /// Row `i` is `data[offsets[i]..offsets[i + 1]]` (rows + 1 entries).
+        offsets: Vec<usize>,
+        /// All rows' octets, concatenated.
+        data: Vec<u8>,
+        /// False where the row has no value.
+        valid: Vec<bool>,
+    },
+}
+
+impl ColumnData {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Int { valid, .. }
+            | ColumnData::UInt { valid, .. }
+            | ColumnData::Text { valid, .. }
+            | ColumnData::Bytes { valid, .. } => valid.len(),
+        }
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The decoded table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedTable {
+    /// For each row, which of the input buffers it came from.
+    pub buffer: Vec<u32>,
+    /// The index fields, then the columns, in spec order.
+    pub columns: Vec<(String, ColumnData)>,
+}
+
+/// A fast hasher for index keys (FxHash's multiply-rotate; keys are not attacker-chosen
+/// collisions worth defending against here).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        }
+        for &byte in chunks.remainder() {
+            self.add(u64::from(byte));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A value found for a (row, column): its type tag and bytes, borrowed from a buffer.
+type Cell<'a> = Option<(u8, &'a [u8])>;
+
+impl TableSpec {
+    /// Decodes `buffers` (each a result buffer, e.g. one per host) into one table.
+    pub fn parse<B: AsRef<[u8]>>(&self, buffers: &[B]) -> Result<ParsedTable, (usize, FormatError)> {
+        let mut rows: Vec<(u32, &[u8])> = Vec::new(); // (buffer, index bytes)
+        let mut cells: Vec<Vec<Cell<'_>>> = vec![Vec::new(); self.columns.len()];
+        let mut row_of: HashMap<&[u8], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+        for (buffer_no, buffer) in buffers.iter().enumerate() {
+            let parsed = ResultBuffer::parse_header(buffer.as_ref()).map_err(|e| (buffer_no, e))?;
+            // Which spec column each of this buffer's roots feeds.
+            let root_column: Vec<Option<usize>> = parsed
+                .roots
+                .iter()
+                .map(|root| self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root.as_slice()))
+                .collect();
+            // Rows are at most the records over the columns present; reserve for that.
+            let present = root_column.iter().flatten().count().max(1);
+            rows.reserve(parsed.record_count as usize / present);
+            for column_cells in &mut cells {
+                column_cells.reserve(rows.capacity().saturating_sub(column_cells.len()));
+            }
+            row_of.clear();
+            // Columns of one table come in the same index order, so the row after the last one
+            // a column used is usually the next one it needs: try it before hashing.
+            let mut next_row: Vec<usize> = vec![usize::MAX; self.columns.len()];
+            parsed
+                .visit_records(|record| {
+                    let Some(column) = root_column[usize::from(record.root_index)] else { return };
+                    let index = record.index_bytes();
+                    let guess = next_row[column];
+                    let row = if guess < rows.len() && rows[guess].1 == index {
+                        guess
+                    } else {
+                        *row_of.entry(index).or_insert_with(|| {
+                            rows.push((buffer_no as u32, index));
+                            (rows.len() - 1) as u32
+                        }) as usize
+                    };
+                    next_row[column] = row + 1;
+                    let column_cells = &mut cells[column];
+                    if column_cells.len() <= row {
+                        column_cells.resize(rows.len().max(row + 1), None);
+                    }
+                    column_cells[row] = Some((record.value_type, record.value));
+                })
+                .map_err(|e| (buffer_no, e))?;
+        }
+        for column_cells in &mut cells {
+            column_cells.resize(rows.len(), None);
+        }
+        let order = row_order(&rows);
+        let mut columns = Vec::with_capacity(self.index.len() + self.columns.len());
+        let indexes: Vec<&[u8]> = order.iter().map(|&r| rows[r].1).collect();
+        for (position, (name, field)) in self.index.iter().enumerate() {
+            columns.push((name.clone(), index_column(&self.index, position, *field, &indexes)));
+        }
+        for ((name, _, kind), column_cells) in self.columns.iter().zip(&cells) {
+            let ordered = order.iter().map(|&r| column_cells[r]);
+            columns.push((name.clone(), value_column(*kind, ordered)));
+        }
+        Ok(ParsedTable { buffer: order.iter().map(|&r| rows[r].0).collect(), columns })
+    }
+}
+
+/// Rows sorted by buffer, then index (numerically); usually already in order.
+fn row_order(rows: &[(u32, &[u8])]) -> Vec<usize> {
+    let key_cmp = |a: &(u32, &[u8]), b: &(u32, &[u8])| a.0.cmp(&b.0).then_with(|| index_cmp(a.1, b.1));
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    if rows.windows(2).any(|w| key_cmp(&w[0], &w[1]).is_gt()) {
+        order.sort_by(|&a, &b| key_cmp(&rows[a], &rows[b]));
+    }
+    order
+}
+
+/// Compares two indexes (u32 LE sub-ids) numerically.
+fn index_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        if x != y {
+            return le_u32(x).cmp(&le_u32(y));
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn le_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// Splits an index (u32 LE sub-ids) into the spec's fields; `None` when it does not fit.
+fn split_index<'a>(fields: &[(String, IndexField)], index: &'a [u8]) -> Option<Vec<&'a [u8]>> {
+    let mut rest = index;
+    let mut parts = Vec::with_capacity(fields.len());
+    for (position, (_, field)) in fields.iter().enumerate() {
+        let last = position + 1 == fields.len();
+        let length = match field {
+            IndexField::Integer => Length::Fixed(1),
+            IndexField::Octets(length, _) | IndexField::ObjectId(length) => *length,
+        };
+        let take = match length {
+            Length::Fixed(n) => n,
+            Length::Prefixed => {
+                let count = le_u32(rest.get(..4)?) as usize;
+                rest = &rest[4..];
+                count
+            }
+            Length::Implied if last => rest.len() / 4,
+            Length::Implied => return None,
+        };
+        let bytes = rest.get(..take.checked_mul(4)?)?;
+        parts.push(bytes);
+        rest = &rest[bytes.len()..];
+    }
+    rest.is_empty().then_some(parts)
+}
+
+fn index_column(
+    fields: &[(String, IndexField)],
+    position: usize,
+    field: IndexField,
+    indexes: &[&[u8]],
+) -> ColumnData {
+    let parts = indexes.iter().map(|index| split_index(fields, index).map(|parts| parts[position]));
+    match field {
+        IndexField::Integer => {
+            let mut values = Vec::with_capacity(indexes.len());
+            let mut valid = Vec::with_capacity(indexes.len());
+            for part in parts {
+                values.push(part.map_or(0, |p| u64::from(le_u32(p))));
+                valid.push(part.is_some());
+            }
+            ColumnData::UInt { values, valid }
+        }
+        IndexField::Octets(_, kind) => {
+            // Each sub-id is one octet; a sub-id above 255 makes the field null.
+            let octets: Vec<Option<Vec<u8>>> = parts
+                .map(|part| part?.chunks_exact(4).map(|s| u8::try_from(le_u32(s)).ok()).collect())
+                .collect();
+            let tag = if kind == ValueKind::IpAddress { tag::IP_ADDRESS } else { tag::OCTET_STRING };
+            value_column(kind, octets.iter().map(|o| o.as_deref().map(|bytes| (tag, bytes))))
+        }
+        IndexField::ObjectId(_) => {
+            value_column(ValueKind::ObjectId, parts.map(|part| part.map(|p| (tag::OBJECT_ID, p))))
+        }
+    }
+}
+
+/// Renders one column from its cells in row order.
+fn value_column<'a>(kind: ValueKind, cells: impl Iterator<Item = Cell<'a>>) -> ColumnData {
+    match kind {
+        ValueKind::Integer => {
+            let (mut values, mut valid) = (Vec::new(), Vec::new());
+            for cell in cells {
+                let value = match cell {
+                    Some((tag::INTEGER, bytes)) if bytes.len() == 4 => {
+                        Some(i64::from(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])))
+                    }
+                    Some((tag::INTEGER, bytes)) if bytes.len() == 8 => {
+                        bytes.try_into().ok().map(i64::from_le_bytes)
+                    }
+                    _ => None,
+                };
+                values.push(value.unwrap_or(0));
+                valid.push(value.is_some());
+            }
+            ColumnData::Int { values, valid }
+        }
+        ValueKind::Unsigned | ValueKind::TimeTicks | ValueKind::Counter64 => {
+            let accepts = |t: u8| match kind {
+                ValueKind::Unsigned => matches!(t, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | 0x47),
+                ValueKind::TimeTicks => t == tag::TIMETICKS,
+                _ => t == tag::COUNTER64,
+            };
+            let (mut values, mut valid) = (Vec::new(), Vec::new());
+            for cell in cells {
+                let value = match cell {
+                    Some((t, bytes)) if accepts(t) && bytes.len() == 4 => Some(u64::from(le_u32(bytes))),
+                    Some((t, bytes)) if accepts(t) && bytes.len() == 8 => {
+                        bytes.try_into().ok().map(u64::from_le_bytes)
+                    }
+                    _ => None,
+                };
+                values.push(value.unwrap_or(0));
+                valid.push(value.is_some());
+            }
+            ColumnData::UInt { values, valid }
+        }
+        ValueKind::Octets => {
+            let (mut offsets, mut data, mut valid) = (vec![0], Vec::new(), Vec::new());
+            for cell in cells {
+                let bytes = match cell {
+                    Some((tag::OCTET_STRING | tag::OPAQUE | tag::IP_ADDRESS, bytes)) => Some(bytes),
+                    _ => None,
+                };
+                data.extend_from_slice(bytes.unwrap_or_default());
+                offsets.push(data.len());
+                valid.push(bytes.is_some());
+            }
+            ColumnData::Bytes { offsets, data, valid }
+        }
+        _ => {
+            let (mut offsets, mut data, mut valid) = (vec![0], String::new(), Vec::new());
+            for cell in cells {
+                let ok = match cell {
+                    Some((t, bytes)) => render_text(kind, t, bytes, &mut data),
+                    None => false,
+                };
+                offsets.push(data.len());
+                valid.push(ok);
+            }
+            ColumnData::Text { offsets, data: data.into_bytes(), valid }
+        }
+    }
+}
+
+/// Appends `bytes` (of SNMP type `t`) rendered as `kind` to `out`; false on a type mismatch.
+fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut String) -> bool {
+    let hex = |out: &mut String, separator: &str| {
+        for (i, byte) in bytes.iter().enumerate() {
+            if i > 0 {
+                out.push_str(separator);
+            }
+            let _ = write!(out, "{byte:02x}");
+        }
+    };
+    match (kind, t) {
+        (ValueKind::Utf8, tag::OCTET_STRING) => match std::str::from_utf8(bytes) {
+            Ok(text) => out.push_str(text),
+            Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+        },
+        (ValueKind::Hex, tag::OCTET_STRING | tag::OPAQUE) => hex(out, ""),
+        (ValueKind::Mac, tag::OCTET_STRING) => hex(out, ":"),
+        (ValueKind::IpAddress, tag::IP_ADDRESS | tag::OCTET_STRING) if bytes.len() == 4 => {
+            let _ = write!(out, "{}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]));
+        }
+        (ValueKind::InetAddress, tag::OCTET_STRING | tag::IP_ADDRESS) => render_inet(bytes, out),
+        (ValueKind::ObjectId, tag::OBJECT_ID) => {
+            let mut digits = [0u8; 10];
+            for mut subid in bytes.chunks_exact(4).map(le_u32) {
+                // Decimal by hand: `write!` costs more than the rest of the row.
+                let mut at = digits.len();
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (subid % 10) as u8;
+                    subid /= 10;
+                    if subid == 0 {
+                        break;
+                    }
+                }
+                out.push('.');
+                out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// InetAddress by length (INET-ADDRESS-MIB): ipv4(4), ipv6(16), ipv4z(8), ipv6z(20).
+fn render_inet(bytes: &[u8], out: &mut String) {
+    let zone = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or_default());
+    let _ = match bytes.len() {
+        0 => Ok(()),
+        4 => write!(out, "{}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3])),
+        16 => write!(out, "{}", v6(bytes)),
+        8 => write!(out, "{}%{}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]), zone(&bytes[4..])),
+        20 => write!(out, "{}%{}", v6(&bytes[..16]), zone(&bytes[16..])),
+        _ => {
+            for byte in bytes {
+                let _ = write!(out, "{byte:02x}");
+            }
+            Ok(())
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{Encoder, Value};
+    use crate::request::RequestKind;
+
+    fn oid(text: &str) -> Oid {
+        Oid::parse(text).unwrap()
+    }
+
+    fn buffer(roots: &[&str], records: &[(u16, &[u64], Value<'_>)]) -> Vec<u8> {
+        let roots: Vec<Oid> = roots.iter().map(|r| oid(r)).collect();
+        let slices: Vec<&[u32]> = roots.iter().map(Oid::as_slice).collect();
+        let mut encoder = Encoder::new(RequestKind::Walk, 0, b"", &slices);
+        for (root, index, value) in records {
+            encoder.record(*root, index, value, 0);
+        }
+        encoder.finish()
+    }
+
+    fn text(column: &ColumnData) -> Vec<Option<String>> {
+        let ColumnData::Text { offsets, data, valid } = column else { panic!("not text: {column:?}") };
+        (0..valid.len())
+            .map(|i| valid[i].then(|| String::from_utf8(data[offsets[i]..offsets[i + 1]].to_vec()).unwrap()))
+            .collect()
+    }
+
+    fn uint(column: &ColumnData) -> Vec<Option<u64>> {
+        let ColumnData::UInt { values, valid } = column else { panic!("not uint: {column:?}") };
+        values.iter().zip(valid).map(|(v, ok)| ok.then_some(*v)).collect()
+    }
+
+    const IF_DESCR: &str = "1.3.6.1.2.1.2.2.1.2";
+    const IF_IN_OCTETS: &str = "1.3.6.1.2.1.2.2.1.10";
+
+    fn if_table() -> TableSpec {
+        TableSpec {
+            index: vec![("ifIndex".into(), IndexField::Integer)],
+            columns: vec![
+                ("ifDescr".into(), oid(IF_DESCR), ValueKind::Utf8),
+                ("ifInOctets".into(), oid(IF_IN_OCTETS), ValueKind::Unsigned),
+            ],
+        }
+    }
+
+    #[test]
+    fn outer_joins_columns_sorts_rows_and_nulls_gaps() {
+        let host_a = buffer(
+            &[IF_DESCR, IF_IN_OCTETS],
+            &[
+                (0, &[2], Value::Bytes(tag::OCTET_STRING, b"eth0")),
+                (1, &[2], Value::Unsigned(tag::COUNTER32, 20)),
+                (0, &[1], Value::Bytes(tag::OCTET_STRING, b"lo")),
+                (1, &[1], Value::Unsigned(tag::COUNTER32, 10)),
+                (0, &[3], Value::Bytes(tag::OCTET_STRING, b"eth1")),
+                (1, &[4], Value::Unsigned(tag::COUNTER32, 40)),
+            ],
+        );
+        let host_b = buffer(&[IF_IN_OCTETS], &[(0, &[1], Value::Unsigned(tag::COUNTER32, 7))]);
+        let table = if_table().parse(&[host_a, host_b]).unwrap();
+        assert_eq!(table.buffer, vec![0, 0, 0, 0, 1]);
+        assert_eq!(table.columns[0].0, "ifIndex");
+        assert_eq!(uint(&table.columns[0].1), [1, 2, 3, 4, 1].map(Some));
+        assert_eq!(
+            text(&table.columns[1].1),
+            vec![Some("lo".into()), Some("eth0".into()), Some("eth1".into()), None, None]
+        );
+        assert_eq!(uint(&table.columns[2].1), vec![Some(10), Some(20), None, Some(40), Some(7)]);
+    }
+
+    #[test]
+    fn type_mismatches_and_exceptions_are_null() {
+        let buf = buffer(
+            &[IF_DESCR, IF_IN_OCTETS],
+            &[
+                (0, &[1], Value::Integer(5)),
+                (1, &[1], Value::Unsigned64(tag::COUNTER64, 5)),
+                (0, &[2], Value::NoSuchInstance),
+                (1, &[2], Value::Unsigned(tag::GAUGE32, 9)),
+            ],
+        );
+        let table = if_table().parse(&[buf]).unwrap();
+        assert_eq!(text(&table.columns[1].1), vec![None, None]);
+        assert_eq!(uint(&table.columns[2].1), vec![None, Some(9)]);
+    }
+
+    #[test]
+    fn composite_indexes_split_into_fields() {
+        // ipNetToPhysicalTable: ifIndex, InetAddressType, InetAddress (length-prefixed).
+        let phys = "1.3.6.1.2.1.4.35.1.4";
+        let spec = TableSpec {
+            index: vec![
+                ("ifIndex".into(), IndexField::Integer),
+                ("type".into(), IndexField::Integer),
+                ("address".into(), IndexField::Octets(Length::Prefixed, ValueKind::InetAddress)),
+            ],
+            columns: vec![("mac".into(), oid(phys), ValueKind::Mac)],
+        };
+        let v6: Vec<u64> = [2u64, 16, 0xfe, 0x80].into_iter().chain([0; 13]).chain([1]).collect();
+        let buf = buffer(
+            &[phys],
+            &[
+                (
+                    0,
+                    &[3, 1, 4, 192, 0, 2, 1],
+                    Value::Bytes(tag::OCTET_STRING, &[0, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]),
+                ),
+                (0, &[[3].as_slice(), &v6].concat(), Value::Bytes(tag::OCTET_STRING, &[2, 0, 0, 0, 0, 1])),
+                (0, &[3, 1, 4, 300, 0, 0, 1], Value::Bytes(tag::OCTET_STRING, &[1])),
+            ],
+        );
+        let table = spec.parse(&[buf]).unwrap();
+        assert_eq!(uint(&table.columns[1].1), vec![Some(1), Some(1), Some(2)]);
+        assert_eq!(text(&table.columns[2].1), vec![Some("192.0.2.1".into()), None, Some("fe80::1".into())]);
+        assert_eq!(
+            text(&table.columns[3].1),
+            vec![Some("00:1a:2b:3c:4d:5e".into()), Some("01".into()), Some("02:00:00:00:00:01".into())]
+        );
+
+        // ipCidrRouteTable: dest, mask, tos, next hop; IMPLIED and OID fields.
+        let route = "1.3.6.1.2.1.4.24.4.1.5";
+        let spec = TableSpec {
+            index: vec![
+                ("dest".into(), IndexField::Octets(Length::Fixed(4), ValueKind::IpAddress)),
+                ("mask".into(), IndexField::Octets(Length::Fixed(4), ValueKind::IpAddress)),
+                ("tos".into(), IndexField::Integer),
+                ("policy".into(), IndexField::ObjectId(Length::Prefixed)),
+                ("name".into(), IndexField::Octets(Length::Implied, ValueKind::Utf8)),
+            ],
+            columns: vec![("ifIndex".into(), oid(route), ValueKind::Integer)],
+        };
+        let index = [10, 0, 0, 0, 255, 0, 0, 0, 0, 2, 0, 0, u64::from(b'g'), u64::from(b'w')];
+        let buf = buffer(&[route], &[(0, &index, Value::Integer(-3))]);
+        let table = spec.parse(&[buf]).unwrap();
+        assert_eq!(text(&table.columns[0].1), vec![Some("10.0.0.0".into())]);
+        assert_eq!(text(&table.columns[1].1), vec![Some("255.0.0.0".into())]);
+        assert_eq!(text(&table.columns[3].1), vec![Some(".0.0".into())]);
+        assert_eq!(text(&table.columns[4].1), vec![Some("gw".into())]);
+        assert_eq!(table.columns[5].1, ColumnData::Int { values: vec![-3], valid: vec![true] });
+    }
+
+    #[test]
+    fn bad_buffers_name_the_buffer_and_offset() {
+        let good = buffer(&[IF_DESCR], &[]);
+        let mut bad = good.clone();
+        bad.truncate(10);
+        let (which, error) = if_table().parse(&[good, bad]).unwrap_err();
+        assert_eq!(which, 1);
+        assert!(error.message.contains("truncated"), "{error}");
+    }
+
+    #[test]
+    fn inet_addresses_render_by_length() {
+        let mut out = String::new();
+        for (bytes, expected) in [
+            (&[10, 1, 2, 3][..], "10.1.2.3"),
+            (&[10, 1, 2, 3, 0, 0, 0, 7], "10.1.2.3%7"),
+            (&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2], "fe80::1%2"),
+            (&[1, 2, 3], "010203"),
+        ] {
+            out.clear();
+            render_inet(bytes, &mut out);
+            assert_eq!(out, expected);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+"""The parser and its recipes, checked against net-snmp's own walk of a real snmpd."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import pickle
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import snmp_stream
+from conftest import Agent
+from snmp_stream import parse as p
+from snmp_stream import recipes
+
+GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden" / "all-types-v1.bin"
+
+
+def net_snmp_walk(host: str, oid: str) -> list[tuple[list[int], str, str]]:
+    """snmpbulkwalk -On -Ox -Ot: (full OID sub-ids, type, value text) per varbind."""
+    out = subprocess.run(
+        ["snmpbulkwalk", "-v2c", "-c", "public", "-On", "-Ox", "-Ot", "-Oe", host, oid],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MIBS": ""},
+    ).stdout
+    rows: list[tuple[list[int], str, str]] = []
+    for line in out.splitlines():
+        if line.startswith("."):
+            name, _, value = line.partition(" = ")
+            kind, _, text = value.partition(": ") if ": " in value else ("", "", value)
+            rows.append(([int(s) for s in name[1:].split(".")], kind, text.strip()))
+        elif rows:  # hex continuation line
+            rows[-1] = (rows[-1][0], rows[-1][1], rows[-1][2] + " " + line.strip())
+    # net-snmp falls back to a GET of an empty column, and prints why it ended.
+    return [r for r in rows if "No more variables" not in r[2] and "No Such" not in r[2]]
+
+
+def octets(kind: str, text: str) -> bytes:
+    if kind == "Hex-STRING":
+        return bytes.fromhex(text)
+    return text.strip('"').encode()
+
+
+def render(value_type: p.ValueType, kind: str, text: str) -> Any:
+    """net-snmp's text as the parser renders it (an independent implementation)."""
+    if value_type.kind in ("integer", "unsigned", "counter64", "timeticks"):
+        return int(text.split()[0])
+    if value_type.kind == "utf8":
+        return octets(kind, text).decode(errors="replace")
+    if value_type.kind == "mac":
+        return ":".join(f"{b:02x}" for b in octets(kind, text))
+    if value_type.kind == "ip_address":
+        return text
+    if value_type.kind == "oid":
+        return text
+    raise AssertionError(value_type)
+
+
+def inet(address: bytes) -> str:
+    if len(address) in (4, 16):
+        return str(ipaddress.ip_address(address))
+    return address.hex()
+
+
+def split_index(table: p.Table, subids: list[int]) -> tuple[Any, ...]:
+    """Splits an index by the spec (an independent implementation of RFC 2578 §7.7)."""
+    out: list[Any] = []
+    for field in table.index:
+        if field.field == "integer":
+            out.append(subids.pop(0))
+            continue
+        count = (
+            subids.pop(0)
+            if field.length == "prefixed"
+            else len(subids)
+            if field.length == "implied"
+            else field.length
+        )
+        part, subids = subids[: int(count)], subids[int(count) :]
+        if field.field == "oid":
+            out.append("." + ".".join(map(str, part)))
+        elif field.value is p.IP_ADDRESS:
+            out.append(".".join(map(str, part)))
+        elif field.value is p.INET_ADDRESS:
+            out.append(inet(bytes(part)))
+        elif field.value is p.MAC:
+            out.append(":".join(f"{b:02x}" for b in part))
+        else:
+            out.append(bytes(part).decode())
+    assert not subids
+    return tuple(out)
+
+
+def expected_rows(table: p.Table, host: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for col in table.columns:
+        prefix = [int(s) for s in col.oid[1:].split(".")]
+        for name, kind, text in net_snmp_walk(host, col.oid):
+            if name[: len(prefix)] != prefix:
+                continue
+            rows.setdefault(split_index(table, name[len(prefix) :]), {})[col.name] = render(
+                col.value, kind, text
+            )
+    return rows
+
+
+def actual_rows(table: p.Table, frame: pd.DataFrame) -> dict[tuple[Any, ...], dict[str, Any]]:
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in frame.to_dict("records"):
+        key = tuple(record[f.name] for f in table.index)
+        rows[key] = {c.name: record[c.name] for c in table.columns if not pd.isna(record[c.name])}
+    return rows
+
+
+STATIC = ["IF_TABLE", "IP_NET_TO_MEDIA", "IP_NET_TO_PHYSICAL", "IP_CIDR_ROUTE", "INET_CIDR_ROUTE"]
+
+
+@pytest.mark.parametrize("name", STATIC)
+def test_recipes_decode_what_snmpbulkwalk_shows(agent: Agent, name: str) -> None:
+    table: p.Table = getattr(recipes, name)
+    response = snmp_stream.walk(agent.host, "public", table.oids)
+    assert response.status == "successful"
+    frame = table.to_pandas(response)
+    volatile = {c.name for c in table.columns if c.value.kind in ("unsigned", "counter64", "timeticks")}
+    expected = expected_rows(table, agent.host)
+    actual = actual_rows(table, frame)
+    assert len(frame) == len(expected) > 0
+    assert actual.keys() == expected.keys()
+    for key, values in expected.items():
+        for column, value in values.items():
+            if column not in volatile:  # counters and timers move between the two walks
+                assert actual[key][column] == value, (key, column)
+    assert list(frame.columns[:2]) == ["req_id", "host"]
+    assert set(frame["host"]) == {agent.host}
+
+
+def test_interfaces_join_if_and_ifx_tables_across_hosts(agent: Agent) -> None:
+    hosts = [agent.host, agent.host6]
+    responses = snmp_stream.walk_many(hosts, "public", recipes.INTERFACES.oids)
+    frame = recipes.INTERFACES.to_pandas(responses)
+    names = [
+        line.split()[-1].strip('"')
+        for line in subprocess.run(
+            ["snmpbulkwalk", "-v2c", "-c", "public", "-Oqv", agent.host, "1.3.6.1.2.1.31.1.1.1.1"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()
+    ]
+    assert len(frame) == 2 * len(names)
+    assert list(frame["host"]) == [agent.host] * len(names) + [agent.host6] * len(names)
+    assert list(frame["req_id"]) == list(frame["host"])  # walk_many uses the host as req_id
+    assert list(frame["ifName"][: len(names)]) == names
+    assert str(frame["ifHCInOctets"].dtype) == "UInt64"
+    assert str(frame["ifType"].dtype) == "Int64"
+
+
+def test_system_group_get_is_one_row_per_agent(agent: Agent, closed_port: int) -> None:
+    responses = snmp_stream.get_many(
+        [agent.host, f"127.0.0.1:{closed_port}"],
+        "public",
+        recipes.SYSTEM.oids,
+        config={"timeout": 0.2, "retries": 0},
+    )
+    frame = recipes.SYSTEM.to_pandas(responses)
+    assert len(frame) == 1  # the dead agent has no rows
+    assert frame["sysName"][0] == "snmp-stream-test"
+    assert frame["sysLocation"][0] == "snmp-stream test lab"
+    assert frame["sysObjectID"][0].startswith(".1.3.6.1.4.1.8072")
+    assert frame["sysServices"][0] == 72
+
+
+def test_outputs_numpy_arrow_polars_and_timedelta(agent: Agent) -> None:
+    table = p.Table(
+        [p.integer("ifIndex")],
+        [
+            p.column("ifDescr", "1.3.6.1.2.1.2.2.1.2", p.UTF8),
+            p.column("ifLastChange", "1.3.6.1.2.1.2.2.1.9", p.TIMEDELTA),
+            p.column("ifMtu", "1.3.6.1.2.1.2.2.1.4", p.INTEGER),
+            p.column("ifPhysAddress", "1.3.6.1.2.1.2.2.1.6", p.BYTES),
+        ],
+    )
+    response = snmp_stream.walk(agent.host, "public", table.oids)
+    arrays = table.to_numpy(response)
+    assert arrays["ifIndex"].dtype == np.uint64 and arrays["ifMtu"].dtype == np.int64
+    assert arrays["ifLastChange"].dtype == np.dtype("timedelta64[ms]")
+    assert arrays["ifDescr"].dtype == object and isinstance(arrays["ifDescr"][0], str)
+    assert isinstance(arrays["ifPhysAddress"][0], bytes)
+    arrow = table.to_arrow(response)
+    assert arrow.num_rows == len(arrays["ifIndex"])
+    assert arrow.column("ifDescr").to_pylist() == list(arrays["ifDescr"])
+    polars_frame = table.to_polars(response)
+    assert polars_frame["ifMtu"].to_list() == list(arrays["ifMtu"])
+
+
+def test_buffers_parse_anywhere_after_shipping(agent: Agent) -> None:
+    response = snmp_stream.walk(agent.host, "public", recipes.IF_TABLE.oids, req_id="router-1")
+    shipped = pickle.dumps(response.results.tobytes())  # e.g. over a message bus
+    frame = recipes.IF_TABLE.to_pandas(pickle.loads(shipped))
+    assert set(frame["req_id"]) == {"router-1"}
+    assert "host" not in frame.columns
+    assert frame.drop(columns="req_id").equals(
+        recipes.IF_TABLE.to_pandas(response).drop(columns=["req_id", "host"])
+    )
+
+
+def test_golden_buffer_decodes() -> None:
+    golden = GOLDEN.read_bytes()
+    table = p.Table(
+        [p.integer("ifIndex")],
+        [
+            p.column("ifDescr", "1.3.6.1.2.1.2.2.1.2", p.UTF8),
+            p.column("ifHCInOctets", "1.3.6.1.2.1.31.1.1.1.6", p.COUNTER64),
+        ],
+    )
+    arrays = table.to_numpy(golden)
+    # The record at index .4.1 does not fit an integer index: its ifIndex is null (masked).
+    assert arrays["ifIndex"].tolist() == [1, 2, 3, None, 5, 6, 7]
+    assert arrays["ifDescr"][0] == "lo" and arrays["ifDescr"][1] is None  # INTEGER: a type mismatch
+    assert arrays["ifHCInOctets"][0] == 2**64 - 2
+    assert arrays["req_id"][0] == "job-7"
+
+
+def test_bad_buffers_and_specs_raise_clear_errors() -> None:
+    golden = GOLDEN.read_bytes()
+    with pytest.raises(
+        snmp_stream.BufferFormatError, match=r"buffer 1: bad result buffer at byte \d+: truncated"
+    ):
+        recipes.IF_TABLE.to_numpy([golden, golden[:40]])
+    with pytest.raises(snmp_stream.BufferFormatError, match="format version 9"):
+        recipes.IF_TABLE.to_numpy(golden[:4] + b"\x09" + golden[5:])
+    with pytest.raises(snmp_stream.InvalidSpecError, match="unknown value kind"):
+        p.Table([], [p.column("x", "1.3", p.ValueType("float"))]).to_numpy(golden)
+    with pytest.raises(snmp_stream.InvalidSpecError, match="duplicate names"):
+        p.Table([p.integer("a")], [p.column("a", "1.3", p.INTEGER)])
+    with pytest.raises(snmp_stream.InvalidOidError):
+        p.column("x", "1.3.x", p.INTEGER)
+    with pytest.raises(TypeError, match="numpy uint8 array or bytes"):
+        recipes.IF_TABLE.to_numpy(["not a buffer"])  # type: ignore[list-item]
