@@ -11,12 +11,17 @@ Two context managers and a CLI (run as root; needs iproute2, snmpd and the snmp 
   namespace deleted, which removes its veths (the host end included).
 - `loopback_agents(count)`: `count` plain snmpd processes on free 127.0.0.1 ports; yields
   their "127.0.0.1:PORT" hosts.
+- `delayed_agents(count, delay_ms, rows)`: `count` snmpd processes on free 127.0.0.1 ports with
+  the bench/delayagent module loaded: a synthetic table of `rows` rows x 5 columns under
+  1.3.6.1.4.1.99999.1 whose every request PDU is answered `delay_ms` late without blocking the
+  agent (an artificial round-trip time, since loopback has none). Yields the hosts.
 
 Both use tests/fixtures/snmpd.conf (community "public"). All traffic goes to 127.0.0.1 or to
 the namespaces created here.
 
     python3 bench/agents.py netns --interfaces 10000 --routes 5000   # prints counts, waits for Enter
     python3 bench/agents.py loopback --count 4                       # prints hosts, waits for Enter
+    python3 bench/agents.py delayed --count 4 --delay-ms 20 --rows 1000  # same, delayed agents
     python3 bench/agents.py selftest                                 # small end-to-end check, exit 0/1
 """
 from __future__ import annotations
@@ -28,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -65,11 +71,14 @@ def _run(command: list[str], stdin: str | None = None, check: bool = True) -> su
     return result
 
 
-def _start_snmpd(listen: str, tmp: str, prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
-    """Starts snmpd in the foreground on `listen` with the fixture config, state and log in `tmp`."""
-    command = [*(prefix or []), _snmpd(), "-f", "-Lf", f"{tmp}/snmpd.log", "-C", "-c", str(CONFIG),
-               "-p", f"{tmp}/snmpd.pid", listen]
-    env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": tmp}
+def _start_snmpd(listen: str, tmp: str, prefix: list[str] | None = None, config: Path | str = CONFIG,
+                 options: list[str] | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Starts snmpd in the foreground on `listen` with `config` (default: the fixture config),
+    state and log in `tmp`. `tmp` is also SNMP_PERSISTENT_DIR, where snmpd writes its own
+    snmpd.conf on exit: never put `config` there."""
+    command = [*(prefix or []), _snmpd(), "-f", "-Lf", f"{tmp}/snmpd.log", "-C", "-c", str(config),
+               *(options or []), "-p", f"{tmp}/snmpd.pid", listen]
+    env = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": tmp, **(env or {})}
     return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -85,10 +94,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_ready(host: str, process: subprocess.Popen[bytes], timeout: float, log: str | None = None) -> float:
-    """Polls sysName.0 on `host` until it answers; returns the seconds waited."""
+def wait_ready(host: str, process: subprocess.Popen[bytes], timeout: float, log: str | None = None,
+               oid: str = SYS_NAME, probe_timeout: float = 0.5) -> float:
+    """Polls `oid` (default sysName.0) on `host` until it answers; returns the seconds waited."""
     start = time.perf_counter()
-    probe = ["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.5", "-r", "0", host, SYS_NAME]
+    probe = ["snmpget", "-v2c", "-c", COMMUNITY, "-t", str(probe_timeout), "-r", "0", host, oid]
     while time.perf_counter() - start < timeout:
         if process.poll() is not None:
             tail = Path(log).read_text(errors="replace")[-2000:] if log and Path(log).exists() else ""
@@ -286,6 +296,88 @@ def loopback_agents(count: int, ready_timeout: float = 30.0) -> Iterator[list[st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- delayed agents (bench/delayagent) ----------------------------------------------------------
+
+DELAYAGENT_SOURCE = ROOT / "bench/delayagent/delayagent.c"
+BUILD_DIR = ROOT / "bench/.build"
+DELAY_TABLE = "1.3.6.1.4.1.99999.1"  # TABLE.1.COLUMN.ROW, columns 1..5, rows 1..ROWS
+DELAY_COLUMNS = 5
+DELAY_PROBE = f"{DELAY_TABLE}.1.2.1"  # column 2 (OCTET STRING "row-1"), row 1
+
+
+def build_delayagent(build_dir: Path = BUILD_DIR) -> Path:
+    """Compiles bench/delayagent/delayagent.c into `build_dir`/delayagent.so (only when the .so
+    is missing or older than the source); returns its path. Needs cc and libsnmp-dev."""
+    target = build_dir / "delayagent.so"
+    if target.exists() and target.stat().st_mtime >= DELAYAGENT_SOURCE.stat().st_mtime:
+        return target
+    build_dir.mkdir(parents=True, exist_ok=True)
+    config = shutil.which("net-snmp-config")
+    if not config:
+        raise RuntimeError("net-snmp-config not found: install libsnmp-dev")
+    cflags = shlex.split(_run([config, "--cflags"]).stdout)
+    libs = shlex.split(_run([config, "--agent-libs"]).stdout)
+    partial = build_dir / f"delayagent.so.{os.getpid()}"  # renamed into place: concurrent builds are safe
+    try:
+        _run(["cc", "-shared", "-fPIC", "-Wall", *cflags, "-o", str(partial), str(DELAYAGENT_SOURCE), *libs])
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+@contextlib.contextmanager
+def delayed_agents(count: int, delay_ms: int, rows: int, per_agent_port_base: int | None = None,
+                   ready_timeout: float = 30.0) -> Iterator[list[str]]:
+    """Runs `count` snmpd processes with the delayagent module on 127.0.0.1; yields their
+    "127.0.0.1:PORT" hosts.
+
+    Each serves the fixture config (community "public", system group, ...) plus a synthetic
+    table under 1.3.6.1.4.1.99999.1 (TABLE.1.COLUMN.ROW; columns 1 INTEGER R, 2 OCTET STRING
+    "row-R", 3 Counter32 R*1000, 4 Counter64 R*2^32+R, 5 Gauge32 R%1000; rows 1..`rows`), and
+    answers every GET/GETNEXT/GETBULK PDU that touches that table `delay_ms` milliseconds late
+    without blocking: other PDUs are served meanwhile. Ports are free ones, or
+    `per_agent_port_base` + i for agent i. The module is built on first use (bench/.build/).
+    On exit (also on errors) the agents are stopped and their directory removed.
+    """
+    if count < 1 or delay_ms < 0 or rows < 0:
+        raise ValueError(f"count {count} must be >= 1, delay_ms {delay_ms} and rows {rows} >= 0")
+    module = build_delayagent()
+    processes: list[subprocess.Popen[bytes]] = []
+    tmp = tempfile.mkdtemp(prefix="snmpbench-delay-")
+    try:
+        ports = (_free_ports(count) if per_agent_port_base is None
+                 else list(range(per_agent_port_base, per_agent_port_base + count)))
+        hosts = [f"127.0.0.1:{port}" for port in ports]
+        # Outside the agents' SNMP_PERSISTENT_DIRs (snmpd writes a snmpd.conf of its own there).
+        config = Path(tmp) / "delayagent.conf"
+        config.write_text(CONFIG.read_text() + f"\ndlmod delayagent {module}\n")
+        env = {"DELAYAGENT_ROWS": str(rows), "DELAYAGENT_DELAY_MS": str(delay_ms)}
+        for i, host in enumerate(hosts):
+            os.mkdir(f"{tmp}/{i}")
+            # -I -smux: no SMUX listener (port 199 is often taken, which only warns anyway).
+            processes.append(_start_snmpd(f"udp:{host}", f"{tmp}/{i}", config=config,
+                                          options=["-I", "-smux"], env=env))
+        probe_timeout = 0.5 + 2 * delay_ms / 1000
+        for i, (host, process) in enumerate(zip(hosts, processes)):
+            wait_ready(host, process, ready_timeout, f"{tmp}/{i}/snmpd.log", DELAY_PROBE, probe_timeout)
+        yield hosts
+    finally:
+        for process in processes:
+            _stop(process)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _concurrent_gets(host: str, count: int, timeout: float) -> tuple[float, list[str]]:
+    """`count` snmpget processes at once, each for column 2 of another row; (seconds, values)."""
+    start = time.perf_counter()
+    running = [subprocess.Popen(["snmpget", "-v2c", "-c", COMMUNITY, "-Oqv", "-t", str(timeout), "-r", "0",
+                                 host, f"{DELAY_TABLE}.1.2.{i + 1}"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True) for i in range(count)]
+    values = [process.communicate()[0].strip().strip('"') for process in running]
+    return time.perf_counter() - start, values
+
+
 # --- CLI -------------------------------------------------------------------------------------
 
 def _report(agent: NetnsAgent, max_repetitions: int, timeout: float) -> dict[str, Walk]:
@@ -309,7 +401,7 @@ def _wait_for_enter(message: str) -> None:
 
 
 def _selftest() -> int:
-    """200 interfaces, 100 routes and 2 loopback agents, end to end; 0 when all checks pass."""
+    """200 interfaces, 100 routes, 2 loopback agents and delayed agents, end to end; 0 when all pass."""
     name, failures = "snmpbenchst", []
 
     def check(ok: bool, what: str) -> None:
@@ -336,10 +428,31 @@ def _selftest() -> int:
                      for host in hosts]
             check(names == ['"snmp-stream-test"'] * 2 or names == ["snmp-stream-test"] * 2,
                   f"2 loopback agents {hosts} answer sysName: {names}")
+        _selftest_delayed(check)
     except Exception as error:  # report, clean up (done by the context managers), exit 1
         check(False, f"{type(error).__name__}: {error}")
     print("selftest", "FAILED" if failures else "passed")
     return 1 if failures else 0
+
+
+def _selftest_delayed(check) -> None:
+    """One delayed agent, 100 rows: a 20 ms walk, then 20 concurrent GETs with 50 ms each."""
+    repetitions = 25
+    with delayed_agents(1, delay_ms=20, rows=100) as (host,):
+        walk = bulkwalk(host, DELAY_TABLE, repetitions)
+        expected = 100 * DELAY_COLUMNS
+        pdus = math.ceil(expected / repetitions) + 1  # the last one steps past the table
+        check(walk.varbinds == expected and walk.lines[0] == f".{DELAY_TABLE}.1.1.1 1" and
+              walk.lines[-1] == f".{DELAY_TABLE}.1.5.100 100",
+              f"delayed agent {host}: snmpbulkwalk -Cr{repetitions} returns {walk.varbinds} varbinds "
+              f"(expected {expected})")
+        check(pdus * 0.020 * 0.9 <= walk.seconds < pdus * 0.020 + 1.0,
+              f"... in {walk.seconds:.3f} s, {pdus} PDUs x 20 ms = {pdus * 0.020:.2f} s")
+    with delayed_agents(1, delay_ms=50, rows=100) as (host,):
+        seconds, values = _concurrent_gets(host, 20, timeout=3.0)
+        check(values == [f"row-{i + 1}" for i in range(20)],
+              f"20 concurrent snmpget all answered: {sum(v.startswith('row-') for v in values)}")
+        check(seconds < 1.0, f"... in {seconds:.3f} s (< 1 s; 20 x 50 ms = 1 s if the agent blocked)")
 
 
 def main() -> int:
@@ -354,7 +467,12 @@ def main() -> int:
     netns.add_argument("--no-wait", action="store_true", help="clean up right after the walks")
     loop = sub.add_parser("loopback", help="plain snmpd processes on 127.0.0.1")
     loop.add_argument("--count", type=int, default=1)
-    sub.add_parser("selftest", help="200 interfaces, 100 routes, 2 loopback agents; exit 0/1")
+    delayed = sub.add_parser("delayed", help="snmpd processes with the delayagent table on 127.0.0.1")
+    delayed.add_argument("--count", type=int, default=1)
+    delayed.add_argument("--delay-ms", type=int, default=20)
+    delayed.add_argument("--rows", type=int, default=1000)
+    delayed.add_argument("--port-base", type=int, default=None, help="agent i on port BASE+i (default: free ports)")
+    sub.add_parser("selftest", help="200 interfaces, 100 routes, 2 loopback agents, delayed agents; exit 0/1")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so the context managers clean up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -367,6 +485,12 @@ def main() -> int:
                 if not args.no_wait:
                     _wait_for_enter(f"{agent.host} is up; press Enter (or Ctrl-C) to stop and clean up")
             print(f"cleaned up in {agent.teardown_seconds:.2f} s")
+        elif args.command == "delayed":
+            with delayed_agents(args.count, args.delay_ms, args.rows, args.port_base) as hosts:
+                print(" ".join(hosts), flush=True)
+                print(f"table {DELAY_TABLE} (TABLE.1.COLUMN.ROW): {args.rows} rows x {DELAY_COLUMNS} columns, "
+                      f"{args.delay_ms} ms per request PDU", flush=True)
+                _wait_for_enter("press Enter (or Ctrl-C) to stop")
         else:
             with loopback_agents(args.count) as hosts:
                 print(" ".join(hosts), flush=True)

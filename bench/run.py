@@ -1,0 +1,1170 @@
+#!/usr/bin/env python3
+"""The benchmark suite (issue 3): snmp-stream against its peers, on the same agents, in one run.
+
+Run by hand as root (network namespaces); it is not part of the test suite:
+
+    python3 bench/run.py [--scenario S ...] [--runs N] [--rows N] [--quick]
+
+Scenarios (default: all, in this order):
+
+- walk100k     one ~100k-row column (ipCidrRouteDest) of a namespace agent, max-repetitions 25 and 50
+- table10x10k  ifTable columns 1..10 of a namespace agent with 10k interfaces
+- fleet        1,000 logical targets x a small table on delayed loopback agents, 10 % dead targets
+- inflight10k  10,000 requests in flight in one snmp-stream process (memory per session)
+
+Peers (gufo-snmp, fastsnmp, ezsnmp, pysnmp 7) and snmp-stream's Python package (built from this
+repo) are installed into bench/.venv by this script; snmp-stream's Rust API is measured with
+`examples/walk.rs` (cargo build --release --example walk); net-snmp's `snmpbulkwalk` is the
+reference whose varbind count every client must match. Each measurement runs the client in its
+own process; the median of --runs runs is reported. The results go to bench/RESULTS.md.
+
+The same file is also the per-client driver (`--driver SPEC`, run with bench/.venv/bin/python):
+it runs one client once and prints one JSON line with its own wall and CPU time.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import ipaddress
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV = BENCH / ".venv"
+VENV_PY = VENV / "bin/python"
+RESULTS = BENCH / "RESULTS.md"
+CARGO_LOCK = "/tmp/snmp-stream-cargo.lock"
+RUST_WALK = ROOT / "target/release/examples/walk"
+COMMUNITY = "public"
+
+IP_CIDR_ROUTE_DEST = "1.3.6.1.2.1.4.24.4.1.1"  # ipCidrRouteTable's first column: one row per route
+IF_ENTRY = "1.3.6.1.2.1.2.2.1"
+IF_COLUMNS = [f"{IF_ENTRY}.{c}" for c in range(1, 11)]  # ifIndex .. ifInUcastPkts
+DELAYED_TABLE = "1.3.6.1.4.1.99999.1"
+EXTRA_ROUTE_BASE = int(ipaddress.ip_address("198.19.0.0"))  # routes beyond agents.py's 65,280
+EXTRA_ROUTES_MAX = 254 * 256  # 198.19.0.0 - 198.19.253.255 (198.19.255.0/30 is the next hop)
+NEXT_HOP = "198.19.255.2"
+
+PEER_PACKAGES = {"gufo-snmp": "gufo-snmp", "fastsnmp": "fastsnmp", "ezsnmp": "ezsnmp", "pysnmp": "pysnmp>=7,<8"}
+SS_RUST, SS_PY, BULKWALK = "snmp-stream (Rust)", "snmp-stream (Python)", "snmpbulkwalk"
+OURS = (SS_RUST, SS_PY)
+
+
+# =============================================================================================
+# Driver: runs inside bench/.venv, one client, once; prints one JSON line.
+# =============================================================================================
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _split(host: str) -> tuple[str, int]:
+    address, _, port = host.rpartition(":")
+    return address, int(port)
+
+
+def _record_count(buffer) -> int:
+    return int.from_bytes(bytes(buffer[16:20]), "little")
+
+
+def _walk_ss_py(spec: dict) -> dict:
+    import snmp_stream
+
+    config = {"max_var_binds_per_pdu": spec["budget"], "timeout": spec["timeout"], "retries": spec["retries"]}
+    host = spec["hosts"][0]
+    cpu, wall = _cpu(), time.perf_counter()
+    response = snmp_stream.walk(host, COMMUNITY, spec["oids"], config=config)
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    if response.status != snmp_stream.SUCCESSFUL:
+        raise RuntimeError(f"walk {response.status}: {response.errors[:2]}")
+    return {"wall": wall, "cpu": cpu, "varbinds": _record_count(response.results)}
+
+
+def _walk_gufo(spec: dict) -> dict:
+    from gufo.snmp import SnmpVersion
+    from gufo.snmp.sync.client import SnmpSession
+
+    address, port = _split(spec["hosts"][0])
+    cpu, wall, count = _cpu(), time.perf_counter(), 0
+    with SnmpSession(addr=address, port=port, community=COMMUNITY, version=SnmpVersion.v2c,
+                     timeout=spec["timeout"], max_repetitions=spec["reps"]) as session:
+        for oid in spec["oids"]:
+            for _oid, _value in session.getbulk(oid):
+                count += 1
+    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "varbinds": count}
+
+
+def _walk_ezsnmp(spec: dict) -> dict:
+    from ezsnmp import Session
+
+    address, port = _split(spec["hosts"][0])
+    cpu, wall, count = _cpu(), time.perf_counter(), 0
+    session = Session(hostname=address, port_number=port, version=2, community=COMMUNITY,
+                      timeout=spec["timeout"], retries=spec["retries"], set_max_repeaters_to_num=spec["reps"])
+    for oid in spec["oids"]:  # one walk per column: ezsnmp's bulk_walk of a list walks them one by one
+        count += len(session.bulk_walk(oid))
+    session.close()
+    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "varbinds": count}
+
+
+def _pysnmp_walk_coroutine(engine, host: str, oid: str, reps: int, timeout: float, retries: int):
+    from pysnmp.hlapi.v3arch.asyncio import (
+        CommunityData,
+        ContextData,
+        ObjectIdentity,
+        ObjectType,
+        UdpTransportTarget,
+        bulk_walk_cmd,
+    )
+
+    async def run() -> int:
+        target = await UdpTransportTarget.create(_split(host), timeout=timeout, retries=retries)
+        count = 0
+        async for error_indication, error_status, _index, var_binds in bulk_walk_cmd(
+            engine, CommunityData(COMMUNITY, mpModel=1), target, ContextData(), 0, reps,
+            ObjectType(ObjectIdentity(oid)), lexicographicMode=False, lookupMib=False,
+        ):
+            if error_indication or error_status:
+                raise RuntimeError(str(error_indication or error_status.prettyPrint()))
+            count += len(var_binds)
+        return count
+
+    return run()
+
+
+def _walk_pysnmp(spec: dict) -> dict:
+    import asyncio
+
+    from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+    async def main() -> int:
+        engine = SnmpEngine()
+        total = 0
+        for oid in spec["oids"]:
+            total += await _pysnmp_walk_coroutine(engine, spec["hosts"][0], oid, spec["reps"], spec["timeout"],
+                                                  spec["retries"])
+        engine.close_dispatcher()
+        return total
+
+    cpu, wall = _cpu(), time.perf_counter()
+    count = asyncio.run(main())
+    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "varbinds": count}
+
+
+def _walk_fastsnmp(spec: dict) -> dict:
+    from fastsnmp import snmp_poller
+
+    address, port = _split(spec["hosts"][0])
+    if port != snmp_poller.SNMP_PORT:
+        raise RuntimeError(f"fastsnmp only sends to port {snmp_poller.SNMP_PORT}")
+    cpu, wall, count = _cpu(), time.perf_counter(), 0
+    # All columns in one GETBULK per round (fastsnmp's "oids group"), max-repetitions per column.
+    for result in snmp_poller.poller([address], [spec["oids"]], COMMUNITY, timeout=max(1, int(spec["timeout"])),
+                                     retry=spec["retries"], max_repetitions=spec["reps"]):
+        if isinstance(result.value, Exception):
+            raise RuntimeError(f"{address}: {result.value!r}")
+        count += 1
+    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "varbinds": count}
+
+
+# --- fleet: many targets in one process ---------------------------------------------------------
+
+def _fleet_ss_py(spec: dict) -> dict:
+    import snmp_stream
+
+    config = {"max_sessions": spec["concurrency"], "timeout": spec["timeout"], "retries": spec["retries"],
+              "max_var_binds_per_pdu": spec["budget"]}
+    requests = [snmp_stream.SnmpRequest("walk", host, COMMUNITY, spec["oids"], req_id=str(i))
+                for i, host in enumerate(spec["hosts"])]
+    cpu, wall = _cpu(), time.perf_counter()
+    ok = failed = varbinds = 0
+    errors: list[str] = []
+    for response in snmp_stream.stream(requests, config, queue_capacity=len(requests) + 1):
+        if response.status == snmp_stream.SUCCESSFUL:
+            ok += 1
+            varbinds += _record_count(response.results)
+        else:
+            failed += 1
+            errors.append(f"{response.host}: {response.errors[0].kind if response.errors else response.status}")
+    return {"wall": time.perf_counter() - wall, "cpu": _cpu() - cpu, "varbinds": varbinds, "ok": ok,
+            "failed": failed, "errors": sorted(set(e.split(": ", 1)[1] for e in errors))[:5]}
+
+
+def _fleet_threads(spec: dict, walk_one) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(host: str) -> tuple[int, str | None]:
+        try:
+            return walk_one(host), None
+        except Exception as error:  # a dead target: count it, keep going
+            return 0, f"{type(error).__name__}: {str(error)[:60]}"
+
+    cpu, wall = _cpu(), time.perf_counter()
+    with ThreadPoolExecutor(spec["concurrency"]) as pool:
+        results = list(pool.map(one, spec["hosts"]))
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    errors = [e for _, e in results if e]
+    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
+            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+
+
+def _fleet_gufo(spec: dict) -> dict:
+    from gufo.snmp import SnmpVersion
+    from gufo.snmp.sync.client import SnmpSession
+
+    def walk_one(host: str) -> int:
+        address, port = _split(host)
+        count = 0
+        with SnmpSession(addr=address, port=port, community=COMMUNITY, version=SnmpVersion.v2c,
+                         timeout=spec["timeout"], max_repetitions=spec["reps"]) as session:
+            for oid in spec["oids"]:
+                for _ in session.getbulk(oid):
+                    count += 1
+        return count
+
+    return _fleet_threads(spec, walk_one)
+
+
+def _fleet_ezsnmp(spec: dict) -> dict:
+    from ezsnmp import Session
+
+    def walk_one(host: str) -> int:
+        address, port = _split(host)
+        session = Session(hostname=address, port_number=port, version=2, community=COMMUNITY,
+                          timeout=spec["timeout"], retries=spec["retries"], set_max_repeaters_to_num=spec["reps"])
+        try:
+            return sum(len(session.bulk_walk(oid)) for oid in spec["oids"])
+        finally:
+            session.close()
+
+    return _fleet_threads(spec, walk_one)
+
+
+def _fleet_pysnmp(spec: dict) -> dict:
+    import asyncio
+
+    from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+    async def main() -> list[tuple[int, str | None]]:
+        engine = SnmpEngine()
+        semaphore = asyncio.Semaphore(spec["concurrency"])
+
+        async def one(host: str) -> tuple[int, str | None]:
+            async with semaphore:
+                try:
+                    total = 0
+                    for oid in spec["oids"]:
+                        total += await _pysnmp_walk_coroutine(engine, host, oid, spec["reps"], spec["timeout"],
+                                                              spec["retries"])
+                    return total, None
+                except Exception as error:
+                    return 0, f"{type(error).__name__}: {str(error)[:60]}"
+
+        results = await asyncio.gather(*(one(h) for h in spec["hosts"]))
+        engine.close_dispatcher()
+        return results
+
+    cpu, wall = _cpu(), time.perf_counter()
+    results = asyncio.run(main())
+    wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+    errors = [e for _, e in results if e]
+    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
+            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+
+
+# --- in flight -------------------------------------------------------------------------------------
+
+def _inflight_ss_py(spec: dict) -> dict:
+    import collections
+
+    import snmp_stream
+
+    count = spec["count"]
+    config = {"max_sessions": count, "timeout": spec["timeout"], "retries": 0}
+    hosts = spec["hosts"]
+    requests = [snmp_stream.SnmpRequest("walk", hosts[i % len(hosts)], COMMUNITY, spec["oids"], req_id=str(i))
+                for i in range(count)]
+    with snmp_stream.Collector(config, queue_capacity=count + 1) as collector:
+        time.sleep(0.2)
+        base = _rss_kb()
+        peak = [base]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss_kb())
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        cpu, wall = _cpu(), time.perf_counter()
+        for request in requests:
+            collector.submit(request)
+        collector.close()
+        seen: collections.Counter[bytes | None] = collections.Counter()
+        statuses: collections.Counter[str] = collections.Counter()
+        kinds: collections.Counter[str] = collections.Counter()
+        first = last = None
+        varbinds = 0
+        for response in collector:
+            now = time.perf_counter() - wall
+            first = now if first is None else first
+            last = now
+            seen[response.req_id] += 1
+            statuses[response.status] += 1
+            kinds.update(e.kind for e in response.errors)
+            if response.status == snmp_stream.SUCCESSFUL:
+                varbinds += _record_count(response.results)
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        stop.set()
+        sampler.join()
+    expected = {str(i).encode() for i in range(count)}
+    return {"wall": wall, "cpu": cpu, "varbinds": varbinds, "responses": sum(seen.values()),
+            "exactly_once": set(seen) == expected and all(v == 1 for v in seen.values()),
+            "statuses": dict(statuses), "error_kinds": dict(kinds), "rss_base_kb": base, "rss_peak_kb": peak[0],
+            "first_s": first, "last_s": last}
+
+
+DRIVERS = {
+    ("walk", SS_PY): _walk_ss_py, ("walk", "gufo-snmp"): _walk_gufo, ("walk", "ezsnmp"): _walk_ezsnmp,
+    ("walk", "pysnmp"): _walk_pysnmp, ("walk", "fastsnmp"): _walk_fastsnmp,
+    ("fleet", SS_PY): _fleet_ss_py, ("fleet", "gufo-snmp"): _fleet_gufo, ("fleet", "ezsnmp"): _fleet_ezsnmp,
+    ("fleet", "pysnmp"): _fleet_pysnmp, ("inflight", SS_PY): _inflight_ss_py,
+}
+
+
+def driver_main(spec_json: str) -> int:
+    spec = json.loads(spec_json)
+    try:
+        result = DRIVERS[(spec["mode"], spec["client"])](spec)
+    except Exception as error:
+        print(json.dumps({"error": f"{type(error).__name__}: {error}"[:300]}))
+        traceback.print_exc()
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+# =============================================================================================
+# Orchestrator (system python3, root)
+# =============================================================================================
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass
+class Run:
+    """One measured run of one client: wall and CPU seconds, peak RSS (KiB), varbinds."""
+
+    wall: float
+    cpu: float
+    rss_kb: int
+    varbinds: int
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """All runs of one client in one configuration, or why there are none."""
+
+    client: str
+    runs: list[Run] = field(default_factory=list)
+    error: str | None = None
+    mismatch: str | None = None
+    note: str = ""
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+
+LAUNCHER_SOURCE = r"""
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+/* rusage-launcher FILE COMMAND...: runs COMMAND, writes its maxrss KiB, user s, system s to FILE. */
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    pid_t pid = fork();
+    if (pid < 0) return 2;
+    if (pid == 0) { execvp(argv[2], argv + 2); _exit(127); }
+    int status; struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) return 2;
+    FILE *f = fopen(argv[1], "w");
+    if (f) {
+        fprintf(f, "%ld %ld.%06ld %ld.%06ld\n", ru.ru_maxrss, (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+                (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+        fclose(f);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+"""
+LAUNCHER = BENCH / ".build/rusage-launcher"
+USE_LAUNCHER: list[bool] = []
+
+
+def build_launcher() -> str | None:
+    """A tiny C launcher that reports its child's rusage. A child of this (large) Python process
+    would inherit its peak RSS through fork/exec (ru_maxrss survives exec), so clients are started
+    from the launcher, whose own footprint is tiny. Returns None, or why it is not available."""
+    LAUNCHER.parent.mkdir(parents=True, exist_ok=True)
+    source = LAUNCHER.with_suffix(".c")
+    if not LAUNCHER.exists() or not source.exists() or source.read_text() != LAUNCHER_SOURCE:
+        source.write_text(LAUNCHER_SOURCE)
+        result = subprocess.run(["cc", "-O2", "-o", str(LAUNCHER), str(source)], capture_output=True, text=True)
+        if result.returncode != 0:
+            return f"cc failed: {short_error(result.stderr, result.returncode)}"
+    USE_LAUNCHER.append(True)
+    return None
+
+
+def run_process(command: list[str], timeout: float, stdout_path: str | None = None,
+                capture: bool = True) -> tuple[int, str, str, float, float, int]:
+    """Runs `command`; returns (exit code, stdout, stderr, wall s, CPU s, peak RSS KiB) from wait4."""
+    out = open(stdout_path or os.devnull, "w") if not capture else subprocess.PIPE  # noqa: SIM115
+    usage_file = None
+    if USE_LAUNCHER:
+        usage_file = LAUNCHER.parent / f"usage.{os.getpid()}"
+        usage_file.unlink(missing_ok=True)
+        command = [str(LAUNCHER), str(usage_file), *command]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               text=True, start_new_session=True)
+    timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
+    timer.start()
+    stdout_text, stderr_text = "", ""
+    # Read the pipes on threads so that wait4 below can reap the process itself (for its rusage).
+    readers = []
+    chunks: dict[str, list[str]] = {"out": [], "err": []}
+    for name, pipe in (("out", process.stdout), ("err", process.stderr)):
+        if pipe is not None:
+            reader = threading.Thread(target=lambda p=pipe, n=name: chunks[n].append(p.read()), daemon=True)
+            reader.start()
+            readers.append(reader)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    timer.cancel()
+    for reader in readers:
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if not capture:
+        out.close()
+    stdout_text, stderr_text = "".join(chunks["out"]), "".join(chunks["err"])
+    if process.returncode == -signal.SIGKILL and wall >= timeout:
+        stderr_text = f"killed after {timeout:.0f} s timeout\n" + stderr_text
+    cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    if usage_file is not None:
+        with contextlib.suppress(OSError, ValueError):
+            rss_text, user, system = usage_file.read_text().split()
+            rss, cpu = int(rss_text), float(user) + float(system)
+        usage_file.unlink(missing_ok=True)
+    return process.returncode, stdout_text, stderr_text, wall, cpu, rss
+
+
+def last_json(text: str) -> dict | None:
+    for line in reversed(text.strip().splitlines()):
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def short_error(stderr: str, code: int) -> str:
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else f"exit {code}")[:160]
+
+
+class Client:
+    """How to run one client once: returns a Run or raises RuntimeError with a short reason."""
+
+    def __init__(self, name: str, measure, available: str | None = None) -> None:
+        self.name, self.measure, self.unavailable = name, measure, available
+
+
+def driver_client(name: str, mode: str, spec: dict, timeout: float) -> Client:
+    def measure() -> Run:
+        full = {**spec, "mode": mode, "client": name}
+        code, out, err, _wall, _cpu, rss = run_process([str(VENV_PY), str(Path(__file__).resolve()), "--driver",
+                                                        json.dumps(full)], timeout)
+        result = last_json(out)
+        if code != 0 or not result or "error" in result:
+            raise RuntimeError((result or {}).get("error") or short_error(err, code))
+        return Run(result["wall"], result["cpu"], rss, int(result["varbinds"]), result)
+
+    return Client(name, measure)
+
+
+def bulkwalk_command(host: str, oid: str, reps: int, timeout: float, retries: int) -> list[str]:
+    return ["snmpbulkwalk", "-v2c", "-c", COMMUNITY, f"-Cr{reps}", "-On", "-Oq", "-t", str(timeout),
+            "-r", str(retries), host, oid]
+
+
+def count_varbind_lines(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.startswith(".1."))
+
+
+def bulkwalk_client(host: str, oids: list[str], reps: int, timeout: float, retries: int) -> Client:
+    """snmpbulkwalk, one process per column (stdout to /dev/null); wall/CPU summed over them."""
+
+    def measure() -> Run:
+        wall = cpu = 0.0
+        rss = 0
+        for oid in oids:
+            code, _out, err, w, c, r = run_process(bulkwalk_command(host, oid, reps, timeout, retries), 600,
+                                                   capture=False)
+            if code != 0:
+                raise RuntimeError(short_error(err, code))
+            wall, cpu, rss = wall + w, cpu + c, max(rss, r)
+        return Run(wall, cpu, rss, -1)  # counted once, outside the timed runs
+
+    return Client(BULKWALK, measure)
+
+
+def rust_client(host: str, oids: list[str], reps: int, available: str | None) -> Client:
+    """examples/walk.rs, one process per column; its own wall/CPU (no process start), summed."""
+
+    def measure() -> Run:
+        wall = cpu = 0.0
+        rss = varbinds = 0
+        for oid in oids:
+            code, out, err, _w, _c, r = run_process([str(RUST_WALK), host, oid, "-Cr", str(reps)], 600)
+            fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+            if code != 0 or "varbinds" not in fields:
+                raise RuntimeError(short_error(err or out, code))
+            wall += float(fields["wall_s"])
+            cpu += float(fields["cpu_s"])
+            varbinds += int(fields["varbinds"])
+            rss = max(rss, r)
+        return Run(wall, cpu, rss, varbinds)
+
+    return Client(SS_RUST, measure, available)
+
+
+def measure_all(clients: list[Client], runs: int, expected: int | None, label: str,
+                observe=None) -> list[Outcome]:
+    """Runs every client `runs` times, interleaved (run 1 of each, then run 2, ...)."""
+    outcomes = {c.name: Outcome(c.name, error=c.unavailable or ("skipped (--skip-client)" if c.name in SKIP else None))
+                for c in clients}
+    for i in range(runs):
+        for client in clients:
+            outcome = outcomes[client.name]
+            if outcome.error:
+                continue
+            before = observe() if observe else None
+            try:
+                run = client.measure()
+            except Exception as error:  # a crashing peer is a result, not the end of the run
+                outcome.error = str(error) or type(error).__name__
+                log(f"  {label} {client.name}: n/a ({outcome.error})")
+                continue
+            if observe:
+                run.extra["agent_cpu"] = observe() - before
+            if run.varbinds < 0 and expected is not None:
+                run.varbinds = expected
+            if expected is not None and run.varbinds != expected and not outcome.mismatch:
+                outcome.mismatch = f"{run.varbinds} varbinds, expected {expected}"
+                log(f"  !!! {label} {client.name}: VARBIND COUNT MISMATCH: {outcome.mismatch}")
+            outcome.runs.append(run)
+            log(f"  {label} run {i + 1}/{runs} {client.name:<22} wall {run.wall:7.3f} s  cpu {run.cpu:7.3f} s  "
+                f"rss {run.rss_kb / 1024:6.1f} MiB  varbinds {run.varbinds}")
+    return list(outcomes.values())
+
+
+# --- setup: venv, peers, builds ----------------------------------------------------------------------
+
+def source_stamp() -> str:
+    """A hash of everything snmp-stream's Python package is built from."""
+    digest = hashlib.sha256()
+    paths = [ROOT / p for p in ("Cargo.toml", "Cargo.lock", "pyproject.toml")]
+    for top in ("src", "python", "netsnmp-sys"):
+        paths += sorted(p for p in (ROOT / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                        and not p.name.endswith(".so") and "target" not in p.relative_to(ROOT).parts)
+    for path in paths:
+        if path.exists():
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def setup(skip_build: bool) -> dict[str, str | None]:
+    """Creates bench/.venv with the peers and snmp-stream; builds the Rust example.
+
+    Returns {client: None if usable else the reason}."""
+    status: dict[str, str | None] = {}
+    if not VENV_PY.exists():
+        log("creating bench/.venv")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(VENV_PY), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # numpy first (snmp-stream's only dependency), then each peer on its own so one failure is local.
+    subprocess.run([*pip, "numpy"], capture_output=True, text=True)
+    for name, requirement in PEER_PACKAGES.items():
+        module = {"gufo-snmp": "gufo.snmp", "fastsnmp": "fastsnmp", "ezsnmp": "ezsnmp", "pysnmp": "pysnmp"}[name]
+        probe = [str(VENV_PY), "-c", f"import {module}"]
+        if subprocess.run(probe, capture_output=True).returncode != 0:
+            log(f"installing {requirement} into bench/.venv")
+            result = subprocess.run([*pip, requirement], capture_output=True, text=True)
+            if result.returncode != 0:
+                status[name] = f"install failed: {short_error(result.stderr, result.returncode)}"
+                continue
+        result = subprocess.run(probe, capture_output=True, text=True)
+        status[name] = None if result.returncode == 0 else f"import failed: {short_error(result.stderr, 1)}"
+
+    stamp_file = VENV / "snmp-stream.stamp"
+    stamp = source_stamp()
+    installed = subprocess.run([str(VENV_PY), "-c", "import snmp_stream"], capture_output=True).returncode == 0
+    status[SS_PY] = None
+    if not skip_build and (not installed or not stamp_file.exists() or stamp_file.read_text() != stamp):
+        log("building snmp-stream's Python package into bench/.venv (pip install . via maturin, ~1 min)")
+        result = subprocess.run(["flock", CARGO_LOCK, *pip, "--force-reinstall", "--no-deps", str(ROOT)],
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            stamp_file.write_text(stamp)
+            installed = True
+        elif installed:
+            status[SS_PY] = None
+            STALE.append(f"snmp-stream's Python package could not be rebuilt ({short_error(result.stderr, 1)}); "
+                         "an older build was measured")
+        else:
+            status[SS_PY] = f"build failed: {short_error(result.stderr, result.returncode)}"
+    if not installed and not status[SS_PY]:
+        status[SS_PY] = "not installed (--skip-build)"
+    if installed and stamp_file.exists() and stamp_file.read_text() != stamp and not STALE:
+        STALE.append("snmp-stream's Python package was built from an older source tree (--skip-build)")
+
+    launcher = build_launcher()
+    if launcher:
+        STALE.append(f"peak RSS figures are upper bounds: the rusage launcher could not be built ({launcher})")
+    status[SS_RUST] = None
+    if not skip_build:
+        log("building examples/walk.rs (cargo build --release --example walk)")
+        result = subprocess.run(["flock", CARGO_LOCK, "cargo", "build", "--release", "--quiet", "--example", "walk"],
+                                cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            status[SS_RUST] = f"build failed: {short_error(result.stderr, result.returncode)}"
+    if status[SS_RUST] is None and not RUST_WALK.exists():
+        status[SS_RUST] = "target/release/examples/walk missing"
+    return status
+
+
+STALE: list[str] = []
+SKIP: set[str] = set()
+
+
+def versions() -> dict[str, str]:
+    code = ("import importlib.metadata as m, json; out = {}\n"
+            "for n in ['snmp-stream', 'gufo-snmp', 'fastsnmp', 'ezsnmp', 'pysnmp', 'numpy']:\n"
+            "    try: out[n] = m.version(n)\n"
+            "    except Exception: out[n] = 'not installed'\n"
+            "print(json.dumps(out))")
+    result = subprocess.run([str(VENV_PY), "-c", code], capture_output=True, text=True)
+    found = last_json(result.stdout) or {}
+    netsnmp = subprocess.run(["snmpbulkwalk", "--version"], capture_output=True, text=True)
+    found["net-snmp"] = (netsnmp.stdout + netsnmp.stderr).strip().split()[-1] if netsnmp.returncode == 0 else "?"
+    found["python (venv)"] = subprocess.run([str(VENV_PY), "-c", "import platform; print(platform.python_version())"],
+                                            capture_output=True, text=True).stdout.strip()
+    return found
+
+
+def machine() -> dict[str, str]:
+    model = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python", "netsnmp-sys", "examples"],
+                           cwd=ROOT, capture_output=True, text=True)
+    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "nproc": str(os.cpu_count()), "cpu": model, "kernel": platform.release(),
+            "commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")}
+
+
+# --- agents --------------------------------------------------------------------------------------------
+
+sys.path.insert(0, str(BENCH))
+
+
+def snmpd_descendants_cpu() -> float:
+    """CPU seconds (user + system) of all snmpd processes descended from this process."""
+    parents: dict[int, int] = {}
+    stats: dict[int, tuple[str, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            raw = Path(f"/proc/{entry}/stat").read_text()
+            comm = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            parents[int(entry)] = int(fields[1])
+            stats[int(entry)] = (comm, (int(fields[11]) + int(fields[12])) / tick)
+    me = os.getpid()
+
+    def descends(pid: int) -> bool:
+        seen = 0
+        while pid in parents and seen < 64:
+            pid, seen = parents[pid], seen + 1
+            if pid == me:
+                return True
+        return False
+
+    return sum(cpu for pid, (comm, cpu) in stats.items() if comm == "snmpd" and descends(pid))
+
+
+def add_extra_routes(namespace: str, count: int) -> None:
+    """Routes 198.19.0.0/32, ... via the namespace's next hop, beyond agents.py's 65,280."""
+    lines = "".join(f"route add {ipaddress.ip_address(EXTRA_ROUTE_BASE + i)}/32 via {NEXT_HOP} dev a0\n"
+                    for i in range(count))
+    subprocess.run(["ip", "netns", "exec", namespace, "ip", "-batch", "-"], input=lines, text=True, check=True,
+                   capture_output=True)
+
+
+def warm_and_count(host: str, oids: list[str], reps: int) -> tuple[int, float]:
+    """One untimed snmpbulkwalk per column with a long timeout (snmpd loads big tables slowly on the
+    first request), then a second, captured one: the reference varbind count."""
+    for oid in oids:
+        run_process(bulkwalk_command(host, oid, reps, 30, 2), 900, capture=False)
+    total, start = 0, time.perf_counter()
+    for oid in oids:
+        code, out, err, *_ = run_process(bulkwalk_command(host, oid, reps, 10, 2), 900)
+        if code != 0:
+            raise RuntimeError(f"snmpbulkwalk {oid}: {short_error(err, code)}")
+        total += count_varbind_lines(out)
+    return total, time.perf_counter() - start
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+# --- scenarios -------------------------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    title: str
+    intro: list[str]
+    tables: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def walk_clients(host: str, oids: list[str], reps: int, status: dict, runs_timeout: float,
+                 ss_budget: int) -> list[Client]:
+    spec = {"hosts": [host], "oids": oids, "reps": reps, "budget": ss_budget, "timeout": 5.0, "retries": 1}
+    clients = [rust_client(host, oids, reps, status.get(SS_RUST)), driver_client(SS_PY, "walk", spec, runs_timeout)]
+    for peer in ("gufo-snmp", "fastsnmp", "ezsnmp", "pysnmp"):
+        client = driver_client(peer, "walk", spec, runs_timeout)
+        client.unavailable = status.get(peer)
+        clients.append(client)
+    clients.append(bulkwalk_client(host, oids, reps, 5.0, 1))
+    return clients
+
+
+def fmt_rss(kb: float) -> str:
+    return f"{kb / 1024:.1f}"
+
+
+def walk_table(outcomes: list[Outcome], expected: int) -> str:
+    rows = ["| client | varbinds | varbinds/s | wall s | client CPU s | CPU µs/varbind | peak RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for o in outcomes:
+        if not o.runs:
+            rows.append(f"| {o.client} | n/a ({o.error or 'no runs'}) | | | | | |")
+            continue
+        wall, cpu = o.median("wall"), o.median("cpu")
+        count = o.runs[0].varbinds
+        mark = f" **MISMATCH: {o.mismatch}**" if o.mismatch else ""
+        failed = f" (n/a after {len(o.runs)} runs: {o.error})" if o.error else ""
+        rows.append(f"| {o.client}{failed} | {count:,}{mark} | {count / wall:,.0f} | {wall:.3f} | {cpu:.3f} | "
+                    f"{cpu * 1e6 / max(count, 1):.2f} | {fmt_rss(o.median('rss_kb'))} |")
+    return "\n".join(rows)
+
+
+def ratio_table(outcomes: list[Outcome]) -> str:
+    """snmp-stream (Rust, Python) / each peer: wall and client CPU (lower is better for us)."""
+    by = {o.client: o for o in outcomes}
+    ours = [by[n] for n in OURS if n in by and by[n].runs and not by[n].mismatch]
+    if not ours:
+        return "(no snmp-stream figures: no ratios)"
+    head = "| peer | " + " | ".join(f"{o.client} wall | {o.client} CPU" for o in ours) + " |"
+    rows = [head, "|---|" + "---:|---:|" * len(ours)]
+    for peer in outcomes:
+        if peer.client in OURS:
+            continue
+        if not peer.runs or peer.mismatch:
+            rows.append(f"| {peer.client} | " + " | ".join("n/a | n/a" for _ in ours) + " |")
+            continue
+        cells = []
+        for o in ours:
+            cells.append(f"{o.median('wall') / peer.median('wall'):.2f}x")
+            cells.append(f"{o.median('cpu') / max(peer.median('cpu'), 1e-9):.2f}x")
+        rows.append(f"| {peer.client} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def scenario_walk100k(args: argparse.Namespace, status: dict) -> Section:
+    from agents import MAX_ROUTES, netns_agent
+
+    rows = args.rows or (5000 if args.quick else 100_000)
+    routes = max(1, rows - 2)  # ipCidrRouteTable also lists the connected /30 and the uplink /30
+    base_routes = min(routes, MAX_ROUTES)
+    extra = min(routes - base_routes, EXTRA_ROUTES_MAX)
+    section = Section(f"walk100k: one {rows:,}-row column", [], [])
+    log(f"walk100k: namespace agent with {base_routes + extra} routes")
+    with netns_agent("sbrunwalk", interfaces=2, routes=base_routes) as agent:
+        if extra:
+            add_extra_routes(agent.name, extra)
+        host = agent.host
+        section.intro.append(
+            f"Agent: snmpd 5.9 in a network namespace (`bench/agents.py` `netns_agent(interfaces=2, "
+            f"routes={base_routes})`{f' plus {extra:,} more /32 routes added by run.py' if extra else ''}), "
+            f"at {host}. Column walked: ipCidrRouteDest `{IP_CIDR_ROUTE_DEST}` (one row per route; "
+            f"ipRouteTable and inetCidrRouteTable have the same rows but the agent serves them more slowly). "
+            f"v2c, timeout 5 s, 1 retry (the Rust example: its defaults, 1 s, 3 retries).")
+        for reps in (25, 50):
+            expected, seconds = warm_and_count(host, [IP_CIDR_ROUTE_DEST], reps)
+            log(f"walk100k -Cr{reps}: snmpbulkwalk reference {expected} varbinds ({seconds:.2f} s)")
+            clients = walk_clients(host, [IP_CIDR_ROUTE_DEST], reps, status, 600, reps)
+            outcomes = measure_all(clients, args.runs, expected, f"walk100k r{reps}")
+            section.tables.append(f"#### max-repetitions {reps} (snmpbulkwalk reference: {expected:,} varbinds)\n\n"
+                                  f"{walk_table(outcomes, expected)}\n\nRatios snmp-stream / peer (below 1: "
+                                  f"snmp-stream is faster or cheaper):\n\n{ratio_table(outcomes)}")
+    return section
+
+
+def scenario_table(args: argparse.Namespace, status: dict) -> Section:
+    from agents import netns_agent
+
+    interfaces = 1000 if args.quick else 10_000
+    section = Section(f"table10x10k: 10 columns x {interfaces + 2:,} rows (ifTable)", [], [])
+    log(f"table10x10k: namespace agent with {interfaces} interfaces")
+    with netns_agent("sbruntable", interfaces=interfaces, routes=0) as agent:
+        host = agent.host
+        section.intro.append(
+            f"Agent: `netns_agent(interfaces={interfaces})` at {host} (ifNumber {agent.interfaces + 2}). "
+            f"Columns ifTable.1 .. ifTable.10 (`{IF_ENTRY}.1` .. `.10`). How each client walks them: "
+            "snmp-stream (Python): one request with the 10 columns as roots, GETBULK budget "
+            "`max_var_binds_per_pdu` = 10 x max-repetitions (so each PDU carries all 10 columns x "
+            "max-repetitions rows, like fastsnmp); snmp-stream (Rust): examples/walk.rs takes one OID, so one "
+            "process per column (figures summed); fastsnmp: the 10 columns in one GETBULK per round (its "
+            "\"oids group\"), max-repetitions per column; gufo-snmp, ezsnmp, pysnmp: the 10 columns one after "
+            "the other on one session; snmpbulkwalk: 10 invocations (wall and CPU summed, process starts "
+            "included).")
+        for reps in (25,) if args.quick else (25, 50):
+            expected, seconds = warm_and_count(host, IF_COLUMNS, reps)
+            log(f"table10x10k -Cr{reps}: snmpbulkwalk reference {expected} varbinds ({seconds:.2f} s)")
+            clients = walk_clients(host, IF_COLUMNS, reps, status, 900, 10 * reps)
+            outcomes = measure_all(clients, args.runs, expected, f"table r{reps}")
+            section.tables.append(f"#### max-repetitions {reps} (snmpbulkwalk reference: {expected:,} varbinds)\n\n"
+                                  f"{walk_table(outcomes, expected)}\n\nRatios snmp-stream / peer:\n\n"
+                                  f"{ratio_table(outcomes)}")
+    return section
+
+
+@contextlib.contextmanager
+def silent_ports(count: int):
+    """`count` bound UDP sockets on 127.0.0.1 that never answer (nor send port-unreachable)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        yield [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def agent_hosts(value) -> list[str]:
+    """The hosts of whatever delayed_agents yields: a list of "IP:PORT", or objects with .host(s)."""
+    if hasattr(value, "hosts"):
+        value = value.hosts
+    hosts = [item if isinstance(item, str) else item.host for item in value]
+    if not hosts:
+        raise RuntimeError("delayed_agents yielded no hosts")
+    return hosts
+
+
+def clean_errors(errors: list[str]) -> str:
+    """Distinct error messages, without addresses, newlines or table pipes."""
+    cleaned = {re.sub(r"\s+", " ", re.sub(r"\d+\.\d+\.\d+\.\d+(:\d+)?", "HOST", e)).replace("|", "/").strip(" .:")
+               for e in errors}
+    return "; ".join(sorted(cleaned))
+
+
+def scenario_fleet(args: argparse.Namespace, status: dict) -> Section:
+    targets = 100 if args.quick else 1000
+    dead = sum(1 for i in range(targets) if i % 10 == 9)
+    live = targets - dead
+    agents_count, delay_ms, rows, concurrency = args.fleet_agents, args.fleet_delay_ms, 20, 50
+    section = Section(f"fleet: {targets:,} targets x a {rows}-row, 5-column table, {dead} dead", [], [])
+    try:
+        from agents import delayed_agents
+    except ImportError:
+        section.intro.append("Skipped: `bench/agents.py` has no `delayed_agents(count, delay_ms, rows)` yet.")
+        log("fleet: skipped (bench/agents.py has no delayed_agents yet)")
+        return section
+    log(f"fleet: {agents_count} delayed agents ({delay_ms} ms, {rows} rows), {targets} targets, {dead} dead")
+    with contextlib.ExitStack() as stack:
+        hosts = agent_hosts(stack.enter_context(delayed_agents(agents_count, delay_ms, rows)))
+        reps = 25
+        per_agent = {}
+        for host in hosts:
+            per_agent[host], _ = warm_and_count(host, [DELAYED_TABLE], reps)
+        # Every 10th target is dead (a closed 127.0.0.1 port: nobody listens), spread through the list.
+        if args.fleet_dead == "silent":
+            dead_iter = iter(stack.enter_context(silent_ports(dead)))
+        else:
+            dead_iter = iter(f"127.0.0.1:{p}" for p in free_ports(dead))
+        live_hosts = [hosts[i % len(hosts)] for i in range(live)]
+        live_iter = iter(live_hosts)
+        fleet = [next(dead_iter) if i % 10 == 9 else next(live_iter) for i in range(targets)]
+        expected = sum(per_agent[h] for h in live_hosts)
+        section.intro.append(
+            f"Agents: `delayed_agents({agents_count}, {delay_ms}, {rows})` (snmpd answering "
+            f"`{DELAYED_TABLE}` {delay_ms} ms late, {per_agent[hosts[0]]} varbinds per walk), on "
+            f"{', '.join(hosts[:3])}{', ...' if len(hosts) > 3 else ''}. {targets:,} logical targets: {live} "
+            f"walks spread over the agents, {dead} {DEAD_KINDS[args.fleet_dead]} (every 10th target). Everyone: v2c, "
+            f"timeout 1 s, 0 retries, max-repetitions {reps} (snmp-stream: budget {reps * 5}, the 5 columns "
+            f"together). snmp-stream (Python): one process, `stream()` with max_sessions {targets}; "
+            f"gufo-snmp and ezsnmp: a thread pool of {concurrency}; pysnmp: asyncio.gather with a semaphore "
+            f"of {concurrency}. \"agent CPU\" is the snmpd processes' own CPU time "
+            f"(/proc/PID/stat) during the run. A dead target should cost one timeout in total wall time, "
+            f"not one each: compare with the live-only run.")
+        spec = {"hosts": fleet, "oids": [DELAYED_TABLE], "reps": reps, "budget": reps * 5, "timeout": 1.0,
+                "retries": 0, "concurrency": concurrency}
+        clients = [Client(SS_RUST, None, "examples/walk.rs walks one host"),
+                   driver_client(SS_PY, "fleet", {**spec, "concurrency": targets}, 900)]
+        live_only = driver_client(SS_PY, "fleet", {**spec, "hosts": live_hosts, "concurrency": targets}, 900)
+        live_only.name = f"{SS_PY}, live targets only"
+        clients.append(live_only)
+        for peer in ("gufo-snmp", "ezsnmp", "pysnmp"):
+            client = driver_client(peer, "fleet", spec, 900)
+            client.unavailable = status.get(peer)
+            clients.append(client)
+        clients.append(Client("fastsnmp", None, "it sends to port 161 only; the agents listen on other ports"))
+        outcomes = measure_all(clients, args.runs, None, "fleet", observe=snmpd_descendants_cpu)
+    table = ["| client | ok | failed | varbinds | wall s | client CPU s | CPU µs/varbind | peak RSS MiB | "
+             "agent CPU s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for o in outcomes:
+        if not o.runs:
+            table.append(f"| {o.client} | n/a ({o.error}) | | | | | | | | |")
+            continue
+        first = o.runs[0].extra
+        want = sum(per_agent[h] for h in live_hosts) if "live" in o.client else expected
+        count = o.runs[0].varbinds
+        ok_count = "" if count == want else f" **MISMATCH: expected {want:,}**"
+        bad_dead = "" if first.get("failed", 0) == (0 if "live" in o.client else dead) else " **(unexpected)**"
+        cpu = o.median("cpu")
+        agent_cpu = statistics.median(r.extra.get("agent_cpu", 0.0) for r in o.runs)
+        table.append(f"| {o.client} | {first.get('ok')} | {first.get('failed')}{bad_dead} | {count:,}{ok_count} | "
+                     f"{o.median('wall'):.3f} | {cpu:.3f} | {cpu * 1e6 / max(count, 1):.2f} | "
+                     f"{fmt_rss(o.median('rss_kb'))} | {agent_cpu:.3f} | {clean_errors(first.get('errors', []))} |")
+    section.tables.append("\n".join(table))
+    section.tables.append("Ratios snmp-stream / peer:\n\n" + ratio_table(
+        [o for o in outcomes if "live" not in o.client]))
+    if args.fleet_dead == "closed":
+        section.notes.append(
+            "Closed ports: the kernel answers each request with ICMP port unreachable. A client with a "
+            "connected UDP socket per target (gufo-snmp) sees ECONNREFUSED and gives up at once; net-snmp's "
+            "sessions (snmp-stream, ezsnmp) and pysnmp use unconnected sockets, ignore it and wait for the "
+            "timeout. A real dead host is silent: `--fleet-dead silent` measures that case.")
+    by = {o.client: o for o in outcomes}
+    if by[SS_PY].runs and by[live_only.name].runs:
+        cost = by[SS_PY].median("wall") - by[live_only.name].median("wall")
+        verdict = "about one timeout" if cost < 1.6 else "MORE than one timeout"
+        section.notes.append(f"Dead targets' cost for snmp-stream: {cost:+.2f} s of wall time for {dead} dead "
+                             f"targets (timeout 1 s): {verdict}.")
+    return section
+
+
+def scenario_inflight(args: argparse.Namespace, status: dict) -> Section:
+    count = 1000 if args.quick else 10_000
+    ports, silent_timeout = 100, 2.0
+    # At most 400 requests per delayed agent: a burst of ~1,000 overflows snmpd's UDP receive buffer.
+    agents_count, delay_ms, delayed_timeout = max(10, count // 400), 1000, 5.0
+    section = Section(f"inflight10k: {count:,} requests in flight in one snmp-stream process", [], [])
+    if status.get(SS_PY):
+        section.intro.append(f"n/a ({status[SS_PY]})")
+        return section
+    section.intro.append(
+        f"{count:,} walks of `{DELAYED_TABLE}` submitted at once to one `Collector` (Python API, "
+        f"max_sessions {count}, 0 retries), against two kinds of targets: (a) {ports} bound UDP sockets on "
+        f"127.0.0.1 that never answer (timeout {silent_timeout:.0f} s), so every request stays in flight until its "
+        f"timeout and must end with exactly one timeout response; (b) `delayed_agents({agents_count}, {delay_ms}, 1)`, "
+        f"a 1-row table answered {delay_ms} ms late (timeout {delayed_timeout:.0f} s): one GETBULK each, every request "
+        f"must succeed with 5 varbinds. RSS (VmRSS) is sampled every 10 ms in the driver; the base is taken after "
+        f"the {count:,} requests were built and the collector started, before the first submit; \"per request\" is "
+        f"(peak - base) / {count:,}.")
+    table = ["| targets | run | responses | exactly one each | statuses | error kinds | varbinds | "
+             "first / last response s | client CPU s | RSS base MiB | RSS peak MiB | per in-flight request KiB |",
+             "|---|---:|---:|---|---|---|---:|---|---:|---:|---:|---:|"]
+
+    def add_rows(label: str, outcome: Outcome, want_varbinds: int) -> None:
+        if not outcome.runs:
+            table.append(f"| {label} | n/a ({outcome.error}) | | | | | | | | | | |")
+        for i, run in enumerate(outcome.runs):
+            e = run.extra
+            per = (e["rss_peak_kb"] - e["rss_base_kb"]) / count
+            vb = f"{run.varbinds:,}" + ("" if run.varbinds == want_varbinds else f" **expected {want_varbinds:,}**")
+            table.append(f"| {label} | {i + 1} | {e['responses']:,} | {'yes' if e['exactly_once'] else '**NO**'} | "
+                         f"{e['statuses']} | {e['error_kinds']} | {vb} | "
+                         f"{e['first_s']:.2f} / {e['last_s']:.2f} | {run.cpu:.2f} | "
+                         f"{fmt_rss(e['rss_base_kb'])} | {fmt_rss(e['rss_peak_kb'])} | {per:.1f} |")
+
+    log(f"inflight: {count} walks to {ports} silent loopback ports, timeout {silent_timeout} s")
+    with silent_ports(ports) as hosts:
+        spec = {"hosts": hosts, "oids": [DELAYED_TABLE], "count": count, "timeout": silent_timeout}
+        (outcome,) = measure_all([driver_client(SS_PY, "inflight", spec, 300)], args.runs, None, "inflight silent")
+    add_rows("silent", outcome, 0)
+    try:
+        from agents import delayed_agents
+    except ImportError:
+        table.append("| delayed | skipped: bench/agents.py has no delayed_agents | | | | | | | | | | |")
+    else:
+        log(f"inflight: {count} walks to {agents_count} agents answering {delay_ms} ms late")
+        with delayed_agents(agents_count, delay_ms, 1) as agents:
+            hosts = agent_hosts(agents)
+            spec = {"hosts": hosts, "oids": [DELAYED_TABLE], "count": count, "timeout": delayed_timeout}
+            (outcome,) = measure_all([driver_client(SS_PY, "inflight", spec, 300)], args.runs, None,
+                                     "inflight delayed")
+        add_rows(f"delayed {delay_ms} ms", outcome, 5 * count)
+    section.tables.append("\n".join(table))
+    return section
+
+
+DEAD_KINDS = {"closed": "closed 127.0.0.1 ports (nobody listens: the kernel answers ICMP port unreachable)",
+              "silent": "silent 127.0.0.1 ports (bound sockets that never answer, like a dead host)"}
+
+SCENARIOS = {"walk100k": scenario_walk100k, "table10x10k": scenario_table, "fleet": scenario_fleet,
+             "inflight10k": scenario_inflight}
+
+
+def write_results(sections: list[Section], argv: list[str], status: dict, started: float) -> None:
+    info, found = machine(), versions()
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `bench/run.py` (do not edit by hand; rerun it). Hand-run, not part of CI.",
+        "",
+        f"- command: `{shlex.join(['python3', 'bench/run.py', *argv])}`",
+        f"- date: {info['date']}; the whole run took {(time.perf_counter() - started) / 60:.1f} min",
+        f"- machine: `nproc` = {info['nproc']}, CPU \"{info['cpu']}\", kernel {info['kernel']}",
+        f"- snmp-stream: commit {info['commit']}, Python package {found.get('snmp-stream')}",
+        f"- net-snmp {found.get('net-snmp')} (agents and snmpbulkwalk); peers in bench/.venv (Python "
+        f"{found.get('python (venv)')}): " + ", ".join(f"{n} {found.get(n)}" for n in
+                                                       ("gufo-snmp", "fastsnmp", "ezsnmp", "pysnmp", "numpy")),
+        "",
+        "How it measures: every client runs in its own process, one measurement after the other "
+        "(interleaved: run 1 of every client, then run 2, ...), and each figure is the median of the runs. "
+        "Wall and client CPU (user + system, all threads) of the Python clients and of examples/walk.rs are "
+        "measured inside the process around the collection itself (no interpreter start or imports); "
+        "snmpbulkwalk's are those of its whole process (from wait4), since a process per walk is how it is "
+        "used. Peak RSS is the client process's ru_maxrss (interpreter and imports included). Every client's "
+        "varbind count is checked against snmpbulkwalk's; a mismatch is marked **MISMATCH**. The Python "
+        "peers build a Python object per varbind; snmp-stream returns one buffer per request (decoding it "
+        "into columns is the parser's job, scenario 5 below).",
+        "",
+    ]
+    for note in STALE:
+        lines += [f"**Note: {note}.**", ""]
+    unavailable = {k: v for k, v in status.items() if v}
+    if unavailable:
+        lines += ["Unavailable clients: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()), ""]
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        for paragraph in section.intro:
+            lines += [paragraph, ""]
+        for table in section.tables:
+            lines += [table, ""]
+        for note in section.notes:
+            lines += [note, ""]
+    lines += ["## decode1m: 1M varbinds into a DataFrame", "",
+              "TODO: comes with the parser (buffers to numpy columns and DataFrames); not measured yet.", ""]
+    RESULTS.write_text("\n".join(lines))
+    log(f"wrote {RESULTS}")
+
+
+def main() -> int:
+    if len(sys.argv) >= 3 and sys.argv[1] == "--driver":
+        return driver_main(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), help="repeatable; default all")
+    parser.add_argument("--runs", type=int, help="runs per client (median); default 5, 2 with --quick")
+    parser.add_argument("--rows", type=int, help="rows of the walk100k column (default 100000, 5000 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: 5k rows, 1k interfaces, 100 targets, "
+                                                             "1k in flight, 2 runs")
+    parser.add_argument("--fleet-agents", type=int, default=10, help="delayed agents behind the fleet (default 10)")
+    parser.add_argument("--fleet-delay-ms", type=int, default=5, help="their answer delay (default 5 ms)")
+    parser.add_argument("--fleet-dead", choices=["closed", "silent"], default="closed",
+                        help="dead fleet targets: closed ports (default) or silent ones")
+    parser.add_argument("--skip-build", action="store_true", help="use what bench/.venv and target/ hold")
+    parser.add_argument("--skip-client", action="append", default=[], metavar="NAME",
+                        help="leave a client out, e.g. pysnmp (repeatable); names as in the tables")
+    args = parser.parse_args()
+    SKIP.update(args.skip_client)
+    args.runs = args.runs or (2 if args.quick else 5)
+    if os.geteuid() != 0:
+        parser.error("run as root (network namespaces)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the agents' context managers clean up
+    started = time.perf_counter()
+    status = setup(args.skip_build)
+    for name, reason in status.items():
+        log(f"{name}: {'ok' if not reason else 'n/a (' + reason + ')'}")
+    sections = []
+    for name in args.scenario or list(SCENARIOS):
+        try:
+            sections.append(SCENARIOS[name](args, status))
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            log(f"{name} failed: {type(error).__name__}: {error}")
+            traceback.print_exc()
+            sections.append(Section(name, [f"**Failed:** {type(error).__name__}: {str(error)[:300]}"], []))
+    write_results(sections, sys.argv[1:], status, started)
+    print(RESULTS.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
