@@ -325,7 +325,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..20_000 {
+        for _ in 0..crate::parse::fuzz::fuzz_iterations(20_000) {
             let mut packet = original.clone();
             for _ in 0..(next() % 4 + 1) {
                 let at = (next() as usize) % packet.len();

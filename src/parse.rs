@@ -190,9 +190,11 @@ impl TableSpec {
                 .iter()
                 .map(|root| self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root.as_slice()))
                 .collect();
-            // Rows are at most the records over the columns present; reserve for that.
+            // Rows are at most the records over the columns present; reserve for that (the count
+            // is only trusted as far as the buffer could hold that many 12-byte records).
             let present = root_column.iter().flatten().count().max(1);
-            rows.reserve(parsed.record_count as usize / present);
+            let records = (parsed.record_count as usize).min(buffer.as_ref().len() / 12);
+            rows.reserve(records / present);
             for column_cells in &mut cells {
                 column_cells.reserve(rows.capacity().saturating_sub(column_cells.len()));
             }
@@ -614,6 +616,72 @@ mod tests {
             out.clear();
             render_inet(bytes, &mut out);
             assert_eq!(out, expected);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fuzz {
+    use super::*;
+    use crate::encode::{Encoder, Value};
+    use crate::request::RequestKind;
+
+    /// Iterations of the mutation tests: `default` in CI; a long run sets
+    /// `SNMP_STREAM_FUZZ_ITERATIONS` (e.g. `SNMP_STREAM_FUZZ_ITERATIONS=2000000 cargo test
+    /// --release --lib -- never_panic`).
+    pub(crate) fn fuzz_iterations(default: u64) -> u64 {
+        std::env::var("SNMP_STREAM_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    /// Corrupted buffers (a deterministic xorshift stream of byte flips and cuts) give a
+    /// `FormatError` or a table, never a panic, a hang or an out-of-bounds read.
+    #[test]
+    fn corrupted_buffers_never_panic() {
+        let roots =
+            [Oid::parse("1.3.6.1.2.1.4.35.1.4").unwrap(), Oid::parse("1.3.6.1.2.1.4.35.1.7").unwrap()];
+        let slices: Vec<&[u32]> = roots.iter().map(Oid::as_slice).collect();
+        let mut encoder = Encoder::new(RequestKind::Walk, 1, b"fuzz", &slices);
+        for row in 0..50u64 {
+            let index = [row % 7, 1, 4, 10, 0, row / 256, row % 256];
+            encoder.record(0, &index, &Value::Bytes(tag::OCTET_STRING, &[0, 1, 2, 3, 4, row as u8]), 3);
+            encoder.record(1, &index, &Value::Integer(row as i64 - 25), 4);
+        }
+        let original = encoder.finish();
+        let spec = TableSpec {
+            index: vec![
+                ("if".into(), IndexField::Integer),
+                ("type".into(), IndexField::Integer),
+                ("addr".into(), IndexField::Octets(Length::Prefixed, ValueKind::InetAddress)),
+            ],
+            columns: vec![
+                ("mac".into(), roots[0].clone(), ValueKind::Mac),
+                ("state".into(), roots[1].clone(), ValueKind::Integer),
+            ],
+        };
+        assert_eq!(spec.parse(&[&original]).unwrap().buffer.len(), 50);
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..fuzz_iterations(5_000) {
+            let mut buffer = original.clone();
+            for _ in 0..(next() % 8 + 1) {
+                let at = (next() as usize) % buffer.len();
+                buffer[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                buffer.truncate((next() as usize) % buffer.len());
+            }
+            match spec.parse(&[&original, &buffer]) {
+                Ok(table) => assert!(table.columns.iter().all(|(_, c)| c.len() == table.buffer.len())),
+                Err((which, error)) => {
+                    assert_eq!(which, 1);
+                    assert!(error.offset <= buffer.len());
+                }
+            }
         }
     }
 }
