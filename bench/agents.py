@@ -204,7 +204,8 @@ class NetnsAgent:
 
 @contextlib.contextmanager
 def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
-                slot: int | None = None, ready_timeout: float = 300.0) -> Iterator[NetnsAgent]:
+                slot: int | None = None, ready_timeout: float = 300.0,
+                ipv6: bool = False, extra_batch: str = "") -> Iterator[NetnsAgent]:
     """Runs snmpd in a new network namespace `name` with `interfaces` veth ends and `routes` routes.
 
     The namespace holds ceil(interfaces / 2) veth pairs named a<i>/b<i> (so ifNumber is that
@@ -214,6 +215,10 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
     198.18.0.4k+1/30 and its peer "uplink" in the namespace 198.18.0.4k+2/30, where k is `slot`
     (default: the first free one, 0 gives 198.18.0.2). A namespace of the same name left over
     from an earlier run is deleted first. Yields a NetnsAgent whose `.host` is "ADDR:161".
+
+    `ipv6=True` keeps IPv6 on in the namespace; `extra_batch` is more `ip -batch` commands run
+    inside it after the veths and routes exist (neighbours, IPv6 addresses and routes,
+    bridges), as the tests of the table recipes use it.
     """
     if os.geteuid() != 0:
         raise PermissionError("netns_agent needs root")
@@ -237,9 +242,12 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
     try:
         start = time.perf_counter()
         _run(["ip", "netns", "add", name])
-        for key in ("all", "default"):
-            _run([*in_ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"])
+        if not ipv6:
+            for key in ("all", "default"):
+                _run([*in_ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"])
         _run([*in_ns, "ip", "-batch", "-"], stdin=_inner_batch(pairs, routes))
+        if extra_batch:
+            _run([*in_ns, "ip", "-batch", "-"], stdin=extra_batch)
         _run(["ip", "link", "add", host_link, "type", "veth", "peer", "name", "uplink", "netns", name])
         _run(["ip", "addr", "add", f"{host_address}/30", "dev", host_link])
         _run(["ip", "link", "set", host_link, "up"])

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what snmp-stream needs on Debian/Ubuntu, skipping what is already there:
 # net-snmp's library and headers, its agent and command-line tools (used by the tests and the
-# demo), libclang for bindgen, pkg-config, and venv support for the Python package's tests.
+# demo), libclang for bindgen, pkg-config, iproute2 (network namespaces with big tables for
+# the parser tests), and venv support for the Python package's tests.
 set -euo pipefail
 
-packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config)
+packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config iproute2)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
