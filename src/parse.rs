@@ -180,7 +180,8 @@ impl TableSpec {
     /// Decodes `buffers` (each a result buffer, e.g. one per host) into one table.
     pub fn parse<B: AsRef<[u8]>>(&self, buffers: &[B]) -> Result<ParsedTable, (usize, FormatError)> {
         let mut rows: Vec<(u32, &[u8])> = Vec::new(); // (buffer, index bytes)
-        let mut cells: Vec<Vec<Cell<'_>>> = vec![Vec::new(); self.columns.len()];
+        let mut builders: Vec<Builder<'_>> =
+            self.columns.iter().map(|(_, _, kind)| Builder::new(*kind)).collect();
         let mut row_of: HashMap<&[u8], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
         for (buffer_no, buffer) in buffers.iter().enumerate() {
             let parsed = ResultBuffer::parse_header(buffer.as_ref()).map_err(|e| (buffer_no, e))?;
@@ -195,9 +196,6 @@ impl TableSpec {
             let present = root_column.iter().flatten().count().max(1);
             let records = (parsed.record_count as usize).min(buffer.as_ref().len() / 12);
             rows.reserve(records / present);
-            for column_cells in &mut cells {
-                column_cells.reserve(rows.capacity().saturating_sub(column_cells.len()));
-            }
             row_of.clear();
             // Columns of one table come in the same index order, so the row after the last one
             // a column used is usually the next one it needs: try it before hashing.
@@ -216,39 +214,140 @@ impl TableSpec {
                         }) as usize
                     };
                     next_row[column] = row + 1;
-                    let column_cells = &mut cells[column];
-                    if column_cells.len() <= row {
-                        column_cells.resize(rows.len().max(row + 1), None);
-                    }
-                    column_cells[row] = Some((record.value_type, record.value));
+                    builders[column].set(row, rows.capacity(), record.value_type, record.value);
                 })
                 .map_err(|e| (buffer_no, e))?;
         }
-        for column_cells in &mut cells {
-            column_cells.resize(rows.len(), None);
-        }
         let order = row_order(&rows);
         let mut columns = Vec::with_capacity(self.index.len() + self.columns.len());
-        let indexes: Vec<&[u8]> = order.iter().map(|&r| rows[r].1).collect();
+        // Row `i` of the output is row `sorted(i)` as collected.
+        let sorted = |i: usize| order.as_ref().map_or(i, |order| order[i]);
+        let indexes: Vec<&[u8]> = (0..rows.len()).map(|i| rows[sorted(i)].1).collect();
+        let splits: Vec<Option<Split>> =
+            indexes.iter().map(|index| split_index(&self.index, index)).collect();
         for (position, (name, field)) in self.index.iter().enumerate() {
-            columns.push((name.clone(), index_column(&self.index, position, *field, &indexes)));
+            let parts =
+                indexes.iter().zip(&splits).map(|(index, split)| split.map(|s| s.part(index, position)));
+            columns.push((name.clone(), index_column(*field, parts)));
         }
-        for ((name, _, kind), column_cells) in self.columns.iter().zip(&cells) {
-            let ordered = order.iter().map(|&r| column_cells[r]);
-            columns.push((name.clone(), value_column(*kind, ordered)));
+        for ((name, _, _), builder) in self.columns.iter().zip(builders) {
+            columns.push((name.clone(), builder.finish(rows.len(), order.as_deref())));
         }
-        Ok(ParsedTable { buffer: order.iter().map(|&r| rows[r].0).collect(), columns })
+        let buffer = (0..rows.len()).map(|i| rows[sorted(i)].0).collect();
+        Ok(ParsedTable { buffer, columns })
     }
 }
 
-/// Rows sorted by buffer, then index (numerically); usually already in order.
-fn row_order(rows: &[(u32, &[u8])]) -> Vec<usize> {
-    let key_cmp = |a: &(u32, &[u8]), b: &(u32, &[u8])| a.0.cmp(&b.0).then_with(|| index_cmp(a.1, b.1));
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    if rows.windows(2).any(|w| key_cmp(&w[0], &w[1]).is_gt()) {
-        order.sort_by(|&a, &b| key_cmp(&rows[a], &rows[b]));
+/// Accumulates one column while records arrive in any row order: numbers are decoded at
+/// once into their output vectors; text and bytes keep a reference to the value and are
+/// rendered in row order at the end.
+enum Builder<'a> {
+    Int { values: Vec<i64>, valid: Vec<bool> },
+    UInt { kind: ValueKind, values: Vec<u64>, valid: Vec<bool> },
+    Cells { kind: ValueKind, cells: Vec<Cell<'a>> },
+}
+
+impl<'a> Builder<'a> {
+    fn new(kind: ValueKind) -> Self {
+        match kind {
+            ValueKind::Integer => Builder::Int { values: Vec::new(), valid: Vec::new() },
+            ValueKind::Unsigned | ValueKind::TimeTicks | ValueKind::Counter64 => {
+                Builder::UInt { kind, values: Vec::new(), valid: Vec::new() }
+            }
+            _ => Builder::Cells { kind, cells: Vec::new() },
+        }
     }
-    order
+
+    /// Grows `vec` to hold `row` (by at least what the caller expects to need).
+    fn grow<T: Clone>(vec: &mut Vec<T>, row: usize, expected: usize, fill: T) {
+        if vec.len() <= row {
+            vec.resize(expected.max(row + 1), fill);
+        }
+    }
+
+    fn set(&mut self, row: usize, expected: usize, value_type: u8, value: &'a [u8]) {
+        match self {
+            Builder::Int { values, valid } => {
+                if let Some(v) = integer(value_type, value) {
+                    Self::grow(values, row, expected, 0);
+                    Self::grow(valid, row, expected, false);
+                    values[row] = v;
+                    valid[row] = true;
+                }
+            }
+            Builder::UInt { kind, values, valid } => {
+                if let Some(v) = unsigned(*kind, value_type, value) {
+                    Self::grow(values, row, expected, 0);
+                    Self::grow(valid, row, expected, false);
+                    values[row] = v;
+                    valid[row] = true;
+                }
+            }
+            Builder::Cells { cells, .. } => {
+                Self::grow(cells, row, expected, None);
+                cells[row] = Some((value_type, value));
+            }
+        }
+    }
+
+    /// The column for `rows` rows, in `order` when the rows were not already sorted.
+    fn finish(self, rows: usize, order: Option<&[usize]>) -> ColumnData {
+        fn arrange<T: Copy + Default>(mut values: Vec<T>, rows: usize, order: Option<&[usize]>) -> Vec<T> {
+            values.resize(rows, T::default());
+            match order {
+                Some(order) => order.iter().map(|&r| values[r]).collect(),
+                None => values,
+            }
+        }
+        match self {
+            Builder::Int { values, valid } => {
+                ColumnData::Int { values: arrange(values, rows, order), valid: arrange(valid, rows, order) }
+            }
+            Builder::UInt { values, valid, .. } => {
+                ColumnData::UInt { values: arrange(values, rows, order), valid: arrange(valid, rows, order) }
+            }
+            Builder::Cells { kind, mut cells } => {
+                cells.resize(rows, None);
+                match order {
+                    Some(order) => value_column(kind, order.iter().map(|&r| cells[r])),
+                    None => value_column(kind, cells.into_iter()),
+                }
+            }
+        }
+    }
+}
+
+fn integer(value_type: u8, bytes: &[u8]) -> Option<i64> {
+    match (value_type, bytes.len()) {
+        (tag::INTEGER, 4) => Some(i64::from(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))),
+        (tag::INTEGER, 8) => bytes.try_into().ok().map(i64::from_le_bytes),
+        _ => None,
+    }
+}
+
+fn unsigned(kind: ValueKind, value_type: u8, bytes: &[u8]) -> Option<u64> {
+    let accepted = match kind {
+        ValueKind::Unsigned => matches!(value_type, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | 0x47),
+        ValueKind::TimeTicks => value_type == tag::TIMETICKS,
+        _ => value_type == tag::COUNTER64,
+    };
+    match bytes.len() {
+        4 if accepted => Some(u64::from(le_u32(bytes))),
+        8 if accepted => bytes.try_into().ok().map(u64::from_le_bytes),
+        _ => None,
+    }
+}
+
+/// The order that sorts rows by buffer, then index (numerically); `None` when they already
+/// are, as they usually are.
+fn row_order(rows: &[(u32, &[u8])]) -> Option<Vec<usize>> {
+    let key_cmp = |a: &(u32, &[u8]), b: &(u32, &[u8])| a.0.cmp(&b.0).then_with(|| index_cmp(a.1, b.1));
+    if rows.windows(2).all(|w| key_cmp(&w[0], &w[1]).is_le()) {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| key_cmp(&rows[a], &rows[b]));
+    Some(order)
 }
 
 /// Compares two indexes (u32 LE sub-ids) numerically.
@@ -265,10 +364,29 @@ fn le_u32(bytes: &[u8]) -> u32 {
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
+/// Where each index field lies in an index (byte ranges), for up to [`MAX_INDEX_FIELDS`].
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    ranges: [(u32, u32); MAX_INDEX_FIELDS],
+}
+
+/// More index fields than any MIB table uses; a longer spec makes every index null.
+const MAX_INDEX_FIELDS: usize = 16;
+
+impl Split {
+    fn part<'a>(&self, index: &'a [u8], position: usize) -> &'a [u8] {
+        let (start, end) = self.ranges[position];
+        &index[start as usize..end as usize]
+    }
+}
+
 /// Splits an index (u32 LE sub-ids) into the spec's fields; `None` when it does not fit.
-fn split_index<'a>(fields: &[(String, IndexField)], index: &'a [u8]) -> Option<Vec<&'a [u8]>> {
-    let mut rest = index;
-    let mut parts = Vec::with_capacity(fields.len());
+fn split_index(fields: &[(String, IndexField)], index: &[u8]) -> Option<Split> {
+    if fields.len() > MAX_INDEX_FIELDS {
+        return None;
+    }
+    let mut split = Split { ranges: [(0, 0); MAX_INDEX_FIELDS] };
+    let mut at = 0usize;
     for (position, (_, field)) in fields.iter().enumerate() {
         let last = position + 1 == fields.len();
         let length = match field {
@@ -278,31 +396,27 @@ fn split_index<'a>(fields: &[(String, IndexField)], index: &'a [u8]) -> Option<V
         let take = match length {
             Length::Fixed(n) => n,
             Length::Prefixed => {
-                let count = le_u32(rest.get(..4)?) as usize;
-                rest = &rest[4..];
+                let count = le_u32(index.get(at..at + 4)?) as usize;
+                at += 4;
                 count
             }
-            Length::Implied if last => rest.len() / 4,
+            Length::Implied if last => (index.len() - at) / 4,
             Length::Implied => return None,
         };
-        let bytes = rest.get(..take.checked_mul(4)?)?;
-        parts.push(bytes);
-        rest = &rest[bytes.len()..];
+        let end = at.checked_add(take.checked_mul(4)?)?;
+        if end > index.len() {
+            return None;
+        }
+        split.ranges[position] = (at as u32, end as u32);
+        at = end;
     }
-    rest.is_empty().then_some(parts)
+    (at == index.len()).then_some(split)
 }
 
-fn index_column(
-    fields: &[(String, IndexField)],
-    position: usize,
-    field: IndexField,
-    indexes: &[&[u8]],
-) -> ColumnData {
-    let parts = indexes.iter().map(|index| split_index(fields, index).map(|parts| parts[position]));
+fn index_column<'a>(field: IndexField, parts: impl Iterator<Item = Option<&'a [u8]>>) -> ColumnData {
     match field {
         IndexField::Integer => {
-            let mut values = Vec::with_capacity(indexes.len());
-            let mut valid = Vec::with_capacity(indexes.len());
+            let (mut values, mut valid) = (Vec::new(), Vec::new());
             for part in parts {
                 values.push(part.map_or(0, |p| u64::from(le_u32(p))));
                 valid.push(part.is_some());
