@@ -2,10 +2,11 @@
 # Installs what snmp-stream needs on Debian/Ubuntu, skipping what is already there:
 # net-snmp's library and headers, its agent and command-line tools (used by the tests and the
 # demo), libclang for bindgen, pkg-config, iproute2 (network namespaces with big tables for
-# the parser tests), and venv support for the Python package's tests.
+# the parser tests), NATS (JetStream) and PostgreSQL servers (the main job's tests start
+# throwaway ones of each), and venv support for the Python package's tests.
 set -euo pipefail
 
-packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config iproute2)
+packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config iproute2 nats-server postgresql)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

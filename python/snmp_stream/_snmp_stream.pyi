@@ -6,7 +6,15 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Collector", "Request", "SessionManager", "format_version", "parse_oid", "parse_table"]
+__all__ = [
+    "Collector",
+    "Request",
+    "SessionManager",
+    "decode_records",
+    "format_version",
+    "parse_oid",
+    "parse_table",
+]
 
 _OidLike = str | Sequence[int]
 _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
@@ -14,6 +22,9 @@ _ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple]]
 
 def parse_oid(text: _OidLike) -> list[int]: ...
 def format_version() -> int: ...
+def decode_records(
+    buffer: npt.NDArray[np.uint8] | bytes,
+) -> list[tuple[str, str, int | str | bytes | None]]: ...
 def parse_table(
     index: Sequence[tuple[str, str, int | str, str]],
     columns: Sequence[tuple[str, _OidLike, str]],

@@ -501,6 +501,89 @@ fn parse_table<'py>(
     Ok((parsed.buffer.into_pyarray(py), req_ids, out))
 }
 
+/// The SNMP type name of a record's type tag, as net-snmp prints it.
+fn type_name(value_type: u8) -> &'static str {
+    match value_type {
+        core::tag::INTEGER => "INTEGER",
+        core::tag::OCTET_STRING => "STRING",
+        core::tag::NULL => "NULL",
+        core::tag::OBJECT_ID => "OID",
+        core::tag::IP_ADDRESS => "IpAddress",
+        core::tag::COUNTER32 => "Counter32",
+        core::tag::GAUGE32 => "Gauge32",
+        core::tag::TIMETICKS => "Timeticks",
+        core::tag::OPAQUE => "Opaque",
+        core::tag::COUNTER64 => "Counter64",
+        0x47 => "UInteger32",
+        core::tag::NO_SUCH_OBJECT => "noSuchObject",
+        core::tag::NO_SUCH_INSTANCE => "noSuchInstance",
+        core::tag::END_OF_MIB_VIEW => "endOfMibView",
+        _ => "unknown",
+    }
+}
+
+/// Every record of a buffer as (oid, type, value): for displaying small results (the CLI's
+/// get/walk), not for bulk data (use the parser). Values: int for numbers, str for OIDs,
+/// IP addresses and UTF-8 text, bytes for other octets, None for exceptions.
+#[pyfunction]
+fn decode_records<'py>(
+    py: Python<'py>,
+    buffer: &Bound<'py, PyAny>,
+) -> PyResult<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
+    let arg = buffer_arg(buffer)?;
+    let bytes = arg.as_slice()?;
+    let parsed =
+        core::ResultBuffer::parse(bytes).map_err(|e| raise(py, "BufferFormatError", e.to_string()))?;
+    let mut out = Vec::with_capacity(parsed.record_count as usize);
+    for record in parsed.records() {
+        let record = record.map_err(|e| raise(py, "BufferFormatError", e.to_string()))?;
+        let mut oid: String =
+            parsed.roots[usize::from(record.root_index)].iter().map(|s| format!(".{s}")).collect();
+        for subid in record.index() {
+            oid.push_str(&format!(".{subid}"));
+        }
+        let v = record.value;
+        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let value: Bound<'py, PyAny> = match (record.value_type, v.len()) {
+            (core::tag::INTEGER, 4) => {
+                i32::from_le_bytes([v[0], v[1], v[2], v[3]]).into_pyobject(py)?.into_any()
+            }
+            (core::tag::INTEGER, 8) => {
+                i64::from_le_bytes(v.try_into().unwrap_or_default()).into_pyobject(py)?.into_any()
+            }
+            (core::tag::COUNTER32 | core::tag::GAUGE32 | core::tag::TIMETICKS | 0x47, 4) => {
+                le32(v).into_pyobject(py)?.into_any()
+            }
+            (core::tag::COUNTER64, 8) => {
+                u64::from_le_bytes(v.try_into().unwrap_or_default()).into_pyobject(py)?.into_any()
+            }
+            (core::tag::IP_ADDRESS, 4) => {
+                PyString::new(py, &std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]).to_string()).into_any()
+            }
+            (core::tag::OBJECT_ID, _) => {
+                let text: String = v.chunks_exact(4).map(|c| format!(".{}", le32(c))).collect();
+                PyString::new(py, &text).into_any()
+            }
+            (core::tag::OCTET_STRING, _) => match std::str::from_utf8(v) {
+                Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                    PyString::new(py, text).into_any()
+                }
+                _ => pyo3::types::PyBytes::new(py, v).into_any(),
+            },
+            (
+                core::tag::NO_SUCH_OBJECT
+                | core::tag::NO_SUCH_INSTANCE
+                | core::tag::END_OF_MIB_VIEW
+                | core::tag::NULL,
+                _,
+            ) => py.None().into_bound(py),
+            _ => pyo3::types::PyBytes::new(py, v).into_any(),
+        };
+        out.push((oid, type_name(record.value_type), value));
+    }
+    Ok(out)
+}
+
 /// The result buffer format version this module writes and reads.
 #[pyfunction]
 fn format_version() -> u8 {
@@ -515,5 +598,6 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     Ok(())
 }

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from servers import nats_server, postgres  # noqa: F401  (throwaway NATS and PostgreSQL)
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 

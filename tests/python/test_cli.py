@@ -1,0 +1,165 @@
+"""The snmp-stream command, run as a user runs it (a subprocess), against a real snmpd."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import Agent, net_snmp
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "snmp_stream", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_get_prints_values_like_snmpget(agent: Agent) -> None:
+    name = net_snmp("snmpget", "-v2c", "-c", "public", "-Oqv", agent.host, "1.3.6.1.2.1.1.5.0")[0].strip('"')
+    result = cli("get", agent.host, "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.7.0", "-o", "jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["oid"] == ".1.3.6.1.2.1.1.5.0" and rows[0]["type"] == "STRING" and rows[0]["value"] == name
+    assert rows[1] == {"table": "get", "oid": ".1.3.6.1.2.1.1.7.0", "type": "INTEGER", "value": 72}
+    table = cli("get", agent.host, "1.3.6.1.2.1.1.5.0")
+    assert name in table.stdout
+
+
+@pytest.mark.parametrize("version", ["1", "2c"])
+def test_walk_csv_matches_snmpbulkwalk(agent: Agent, version: str) -> None:
+    expected = net_snmp("snmpbulkwalk", "-v2c", "-c", "public", "-Oq", agent.host, "1.3.6.1.2.1.25.6.3.1.2")
+    result = cli("walk", agent.host, "1.3.6.1.2.1.25.6.3.1.2", "-v", version, "-Cr", "40", "-o", "csv")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "oid,type,value"
+    assert [line.split(",")[0] for line in lines[1:]] == [line.split()[0] for line in expected]
+
+
+def test_dead_host_and_bad_input_exit_codes(closed_port: int) -> None:
+    dead = cli("get", f"127.0.0.1:{closed_port}", "1.3.6.1.2.1.1.5.0", "-t", "0.2", "-r", "0")
+    assert dead.returncode == 1 and "timeout: no response" in dead.stderr
+    bad = cli("get", "127.0.0.1:161", "1.3.x")
+    assert bad.returncode == 2 and 'invalid OID "1.3.x"' in bad.stderr and "Traceback" not in bad.stderr
+
+
+def targets_yaml(agent: Agent, dead_port: int) -> str:
+    return f"""
+targets:
+  - host: "{agent.host}"
+    tables: [system, interfaces]
+  - host: "{agent.host6}"
+    version: v1
+    tables: [if_table]
+    walk: [1.3.6.1.2.1.1.9]
+  - host: "127.0.0.1:{dead_port}"
+    timeout: 0.2
+    retries: 0
+"""
+
+
+def test_collect_yaml_with_a_dead_agent_reports_it_and_exits_1(
+    agent: Agent, closed_port: int, tmp_path: Path
+) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(targets_yaml(agent, closed_port))
+    result = cli("collect", str(targets), "--no-progress", "-o", "csv", "--out", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert "3 targets: 2 ok, 1 failed" in result.stderr
+    assert f"FAILED 127.0.0.1:{closed_port}: no response" in result.stderr
+    assert "Traceback" not in result.stderr
+    system = pd.read_csv(tmp_path / "out" / "system.csv")
+    assert list(system["sysName"]) == ["snmp-stream-test"]
+    if_table = pd.read_csv(tmp_path / "out" / "if_table.csv")
+    assert set(if_table["host"]) == {agent.host6}
+    interfaces = pd.read_csv(tmp_path / "out" / "interfaces.csv")
+    assert len(interfaces) == len(if_table) and "ifName" in interfaces.columns
+    walked = pd.read_csv(tmp_path / "out" / "walk.csv")
+    assert all(walked["oid"].str.startswith(".1.3.6.1.2.1.1.9."))
+    allowed = cli(
+        "collect",
+        str(targets),
+        "--no-progress",
+        "--allow-failures",
+        "-o",
+        "jsonl",
+        "--out",
+        str(tmp_path / "rows.jsonl"),
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert {row["table"] for row in rows} == {"system", "interfaces", "if_table", "walk"}
+
+
+def test_collect_csv_and_jsonl_from_stdin_and_parquet(agent: Agent, tmp_path: Path) -> None:
+    csv_targets = (
+        f"host,community,version,tables\n{agent.host},public,2c,system\n{agent.host6},public,v2c,system\n"
+    )
+    path = tmp_path / "targets.csv"
+    path.write_text(csv_targets)
+    result = cli("collect", str(path), "--no-progress", "-o", "parquet", "--out", str(tmp_path / "pq"))
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(tmp_path / "pq" / "system.parquet")
+    assert list(frame["host"]) == [agent.host, agent.host6]
+    jsonl = json.dumps({"host": agent.host, "get": ["1.3.6.1.2.1.1.5.0"]}) + "\n"
+    piped = cli("collect", "-", "--no-progress", "-o", "jsonl", stdin=jsonl)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout.splitlines()[0])["value"] == "snmp-stream-test"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("t.yaml", "targets: [{community: x}]", "t.yaml: target 1: 'host' is missing"),
+        ("t.yaml", "- host: h\n  tables: [nope]", "unknown table 'nope'"),
+        ("t.yaml", "- host: h\n  walk: [1.3.x]", "t.yaml: target 1: invalid OID"),
+        ("t.csv", "host,colour\nh,red\n", "t.csv: line 2: unknown field(s) colour"),
+        ("t.jsonl", '{"host": "h"}\nnot json\n', "t.jsonl: line 2: not JSON"),
+        ("t.yaml", "- host: 'bad host'", "invalid host"),
+        ("t.txt", "h", "unknown targets format 'txt'"),
+    ],
+)
+def test_bad_targets_files_exit_2_naming_the_problem(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    result = cli("collect", str(path), "--no-progress")
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_collect_runs_end_to_end() -> None:
+    result = cli("collect", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "4 targets: 3 ok, 1 failed" in result.stdout
+    assert "demo-agent-1" in result.stdout and "ifName" in result.stdout
+
+
+def test_collect_into_postgres(agent: Agent, postgres: object, tmp_path: Path) -> None:
+    import psycopg
+
+    dsn = postgres.dsn  # type: ignore[attr-defined]
+    path = tmp_path / "targets.jsonl"
+    path.write_text(json.dumps({"host": agent.host, "tables": ["system", "if_table"]}) + "\n")
+    for _ in range(2):
+        result = cli("collect", str(path), "--no-progress", "-o", "postgres", "--dsn", dsn)
+        assert result.returncode == 0, result.stderr
+    with psycopg.connect(dsn) as connection:
+        names = connection.execute('SELECT host, "sysName", "sysServices" FROM snmp_system').fetchall()
+        assert names == [(agent.host, "snmp-stream-test", 72)] * 2  # two collections, two rows
+        counts = "SELECT count(*), count(DISTINCT collected_at) FROM snmp_if_table"
+        interfaces = connection.execute(counts).fetchone()
+        assert interfaces is not None and interfaces[1] == 2 and interfaces[0] >= 2
+        kinds = dict(
+            connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_name = 'snmp_if_table'"
+            ).fetchall()
+        )
+        assert kinds["ifIndex"] == "numeric" and kinds["ifType"] == "bigint" and kinds["ifDescr"] == "text"
