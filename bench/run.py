@@ -11,6 +11,8 @@ Scenarios (default: all, in this order):
 - table10x10k  ifTable columns 1..10 of a namespace agent with 10k interfaces
 - fleet        1,000 logical targets x a small table on delayed loopback agents, 10 % dead targets
 - inflight10k  10,000 requests in flight in one snmp-stream process (memory per session)
+- decode1m     1M varbinds (collected once from delayed loopback agents) into a DataFrame: snmp-stream's
+               native parser (to_numpy, to_pandas) against pure-Python decoding (bench/decode.py)
 
 Peers (gufo-snmp, fastsnmp, ezsnmp, pysnmp 7) and snmp-stream's Python package (built from this
 repo) are installed into bench/.venv by this script; snmp-stream's Rust API is measured with
@@ -33,11 +35,13 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -363,7 +367,12 @@ DRIVERS = {
 def driver_main(spec_json: str) -> int:
     spec = json.loads(spec_json)
     try:
-        result = DRIVERS[(spec["mode"], spec["client"])](spec)
+        if spec["mode"] in ("decode", "decode-collect"):  # decode1m: bench/decode.py
+            import decode
+
+            result = (decode.collect if spec["mode"] == "decode-collect" else decode.run_client)(spec)
+        else:
+            result = DRIVERS[(spec["mode"], spec["client"])](spec)
     except Exception as error:
         print(json.dumps({"error": f"{type(error).__name__}: {error}"[:300]}))
         traceback.print_exc()
@@ -626,6 +635,13 @@ def setup(skip_build: bool) -> dict[str, str | None]:
     pip = [str(VENV_PY), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     # numpy first (snmp-stream's only dependency), then each peer on its own so one failure is local.
     subprocess.run([*pip, "numpy"], capture_output=True, text=True)
+    # pandas (snmp-stream's optional extra): decode1m builds DataFrames.
+    probe = [str(VENV_PY), "-c", "import pandas"]
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        log("installing pandas into bench/.venv")
+        subprocess.run([*pip, "pandas"], capture_output=True, text=True)
+    result = subprocess.run(probe, capture_output=True, text=True)
+    status["pandas"] = None if result.returncode == 0 else f"not installable: {short_error(result.stderr, 1)}"
     for name, requirement in PEER_PACKAGES.items():
         module = {"gufo-snmp": "gufo.snmp", "fastsnmp": "fastsnmp", "ezsnmp": "ezsnmp", "pysnmp": "pysnmp"}[name]
         probe = [str(VENV_PY), "-c", f"import {module}"]
@@ -681,7 +697,7 @@ SKIP: set[str] = set()
 
 def versions() -> dict[str, str]:
     code = ("import importlib.metadata as m, json; out = {}\n"
-            "for n in ['snmp-stream', 'gufo-snmp', 'fastsnmp', 'ezsnmp', 'pysnmp', 'numpy']:\n"
+            "for n in ['snmp-stream', 'gufo-snmp', 'fastsnmp', 'ezsnmp', 'pysnmp', 'numpy', 'pandas']:\n"
             "    try: out[n] = m.version(n)\n"
             "    except Exception: out[n] = 'not installed'\n"
             "print(json.dumps(out))")
@@ -1073,11 +1089,167 @@ def scenario_inflight(args: argparse.Namespace, status: dict) -> Section:
     return section
 
 
+DECODE_TARGET = 20e6  # the issue's target: decoding >= 20M varbinds/s per core
+
+
+def scenario_decode1m(args: argparse.Namespace, status: dict) -> Section:
+    import decode
+
+    agents_count, rows, budget = 4, (5000 if args.quick else 50_000), 50
+    expected = agents_count * rows * len(decode.COLUMNS)
+    section = Section(f"decode1m: {expected:,} varbinds into a DataFrame", [], [])
+    if status.get(SS_PY):
+        section.intro.append(f"n/a: snmp-stream's Python package is not usable ({status[SS_PY]})")
+        return section
+    from agents import delayed_agents
+
+    tmp = tempfile.mkdtemp(prefix="snmpbench-decode-")
+    path = f"{tmp}/buffers.bin"
+    try:
+        log(f"decode1m: collecting {expected:,} varbinds from {agents_count} delayed agents (0 ms, {rows:,} rows)")
+        with delayed_agents(agents_count, 0, rows) as agents:
+            hosts = agent_hosts(agents)
+            spec = {"hosts": hosts, "budget": budget, "timeout": 10.0, "retries": 2, "path": path}
+            collected = driver_client("snmp-stream", "decode-collect", spec, 900).measure().extra
+        per_buffer = collected["per_buffer"]
+        log(f"decode1m: collected {collected['varbinds']:,} varbinds in {collected['wall']:.1f} s "
+            f"({collected['buffer_bytes'] / 1e6:.1f} MB of buffers), per buffer {per_buffer}")
+        if collected["varbinds"] != expected or any(n != rows * len(decode.COLUMNS) for n in per_buffer):
+            raise RuntimeError(f"collected {collected['varbinds']} varbinds ({per_buffer}), expected {expected}")
+        section.intro.append(
+            f"Data: collected once with snmp-stream (`walk_many` of the 5 columns of `{decode.TABLE_ENTRY}` on "
+            f"`delayed_agents({agents_count}, delay_ms=0, rows={rows:,})`, v2c, max_var_binds_per_pdu {budget}): "
+            f"{agents_count} buffers, {collected['varbinds']:,} varbinds (the buffers' record counts, header bytes "
+            f"16..20; {rows * len(decode.COLUMNS):,} each as expected), {collected['buffer_bytes']:,} bytes "
+            f"({collected['buffer_bytes'] / collected['varbinds']:.1f} bytes per varbind), in "
+            f"{collected['wall']:.1f} s ({collected['varbinds'] / collected['wall']:,.0f} varbinds/s, bound by "
+            f"the {agents_count} snmpd processes). Saved to a temporary file that every timed client loads.")
+        section.intro.append(
+            "Clients, each run in its own process (bench/decode.py via the driver), median of "
+            f"{args.runs} runs: loading the file, preparing the input and a tiny pandas warm-up (pandas imports "
+            "parts of itself on first use) are untimed; wall and CPU are measured around the conversion only. "
+            "(a) snmp-stream's native parser, `p.Table(index=[p.integer(\"row\")], columns=[5 x p.column(...)])`, "
+            "on the 4 buffers as numpy uint8 arrays (what `response.results` is): `to_numpy` (a dict of numpy "
+            "arrays) and `to_pandas` (a DataFrame, pandas' nullable Int64/UInt64 for integers); "
+            "(b) pure Python: `struct.unpack_from` per record (docs/FORMAT.md; precompiled `struct.Struct`s) "
+            "into one `(index, column, value)` tuple per varbind, then one dict per (req_id, row), "
+            "`pd.DataFrame(list_of_dicts)` and `.astype()` to the native frame's dtypes: what users do with a "
+            "client that returns one Python object per varbind; (c) from one list of `(oid_string, value)` pairs "
+            "per agent, as gufo-snmp's `getbulk` yields them (OID text without a leading dot, int, bytes for "
+            "OCTET STRING; built from (b)'s decode beforehand, untimed): `oid.rpartition(\".\")` into column and "
+            "index, `bytes.decode()`, one dict per row, DataFrame, `.astype()`. Python's garbage collector is on, "
+            "as users have it. varbinds/s = varbinds / wall; \"per CPU-second\" = varbinds / CPU (the native "
+            "decoder is single-threaded, so this is the per-core rate). Peak RSS is the whole process's "
+            "(interpreter, pandas, the input); \"RSS before\" is VmRSS just before the timed conversion.")
+        clients = [driver_client(name, "decode", {"path": path}, 900) for name in
+                   (decode.NATIVE_NUMPY, decode.NATIVE_PANDAS, decode.PY_STRUCT, decode.PY_TUPLES)]
+        for client in clients[1:]:
+            client.unavailable = status.get("pandas")
+        outcomes = measure_all(clients, args.runs, expected, "decode1m")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # Every client's table must be the same: rows x columns, and each column's digest over the rows sorted
+    # by (req_id, row) (ints with their null masks, text as text).
+    by = {o.client: o for o in outcomes}
+    reference = next((o for o in (by[decode.NATIVE_PANDAS], by[decode.NATIVE_NUMPY]) if o.runs), None)
+    ref_summary = reference.runs[0].extra["summary"] if reference else None
+
+    def same(o: Outcome) -> str:
+        if ref_summary is None:
+            return "n/a"
+        problems = set()
+        for run in o.runs:
+            summary = run.extra["summary"]
+            if summary["rows"] != ref_summary["rows"] or summary["columns"] != ref_summary["columns"]:
+                problems.add(f"shape {summary['rows']} x {summary['columns']}")
+            problems.update(name for name, d in summary["digests"].items() if ref_summary["digests"].get(name) != d)
+        return "yes" if not problems else f"**NO** ({', '.join(sorted(problems))})"
+
+    table = ["| client | varbinds | rows x columns | wall s | CPU s | varbinds/s | varbinds per CPU-second | "
+             "CPU ns/varbind | peak RSS MiB | RSS before MiB | same table |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for o in outcomes:
+        if not o.runs:
+            table.append(f"| {o.client} | n/a ({o.error or 'no runs'}) | | | | | | | | | |")
+            continue
+        wall, cpu, count = o.median("wall"), o.median("cpu"), o.runs[0].varbinds
+        summary = o.runs[0].extra["summary"]
+        mark = f" **MISMATCH: {o.mismatch}**" if o.mismatch else ""
+        failed = f" (n/a after {len(o.runs)} runs: {o.error})" if o.error else ""
+        base = statistics.median(r.extra["rss_base_kb"] for r in o.runs)
+        table.append(f"| {o.client}{failed} | {count:,}{mark} | {summary['rows']:,} x {len(summary['columns'])} | "
+                     f"{wall:.3f} | {cpu:.3f} | {count / wall:,.0f} | {count / max(cpu, 1e-9):,.0f} | "
+                     f"{cpu * 1e9 / max(count, 1):,.0f} | {fmt_rss(o.median('rss_kb'))} | {fmt_rss(base)} | "
+                     f"{same(o)} |")
+    section.tables.append("\n".join(table))
+
+    ours = [by[n] for n in (decode.NATIVE_NUMPY, decode.NATIVE_PANDAS) if by[n].runs and not by[n].mismatch]
+    theirs = [by[n] for n in (decode.PY_STRUCT, decode.PY_TUPLES)]
+    if ours:
+        ratios = ["| Python path | " + " | ".join(f"{o.client} wall | {o.client} CPU" for o in ours) + " |",
+                  "|---|" + "---:|---:|" * len(ours)]
+        for peer in theirs:
+            if not peer.runs or peer.mismatch:
+                ratios.append(f"| {peer.client} | " + " | ".join("n/a | n/a" for _ in ours) + " |")
+                continue
+            cells = []
+            for o in ours:
+                for attr in ("wall", "cpu"):
+                    ratio = o.median(attr) / max(peer.median(attr), 1e-9)
+                    cells.append(f"{ratio:.4f}x ({1 / max(ratio, 1e-12):,.0f}x faster)")
+            ratios.append(f"| {peer.client} | " + " | ".join(cells) + " |")
+        section.tables.append("Ratios native / Python (below 1: the native parser is faster):\n\n" + "\n".join(ratios))
+
+    numpy_o, pandas_o = by[decode.NATIVE_NUMPY], by[decode.NATIVE_PANDAS]
+    if numpy_o.runs:
+        rate = numpy_o.runs[0].varbinds / max(numpy_o.median("cpu"), 1e-9)
+        wall_rate = numpy_o.runs[0].varbinds / numpy_o.median("wall")
+        verdict = "**met**" if rate >= DECODE_TARGET else "**NOT met**"
+        text = (f"Target (issue): decoding >= {DECODE_TARGET / 1e6:.0f}M varbinds/s per core. Native `to_numpy`: "
+                f"{rate / 1e6:.1f}M varbinds per CPU-second ({wall_rate / 1e6:.1f}M/s of wall time): {verdict}.")
+        if pandas_o.runs:
+            prate = pandas_o.runs[0].varbinds / max(pandas_o.median("cpu"), 1e-9)
+            text += (f" `to_pandas`: {prate / 1e6:.1f}M varbinds per CPU-second "
+                     f"({'at or above' if prate >= DECODE_TARGET else 'below'} the target; it includes pandas' own "
+                     f"DataFrame construction on top of the same decode).")
+        section.notes.append(text)
+    else:
+        section.notes.append(f"Target (issue): decoding >= {DECODE_TARGET / 1e6:.0f}M varbinds/s per core: not "
+                             f"measured (to_numpy n/a: {numpy_o.error}).")
+    struct_o = by[decode.PY_STRUCT]
+    if struct_o.runs:
+        decode_s = statistics.median(r.extra["decode_s"] for r in struct_o.runs)
+        section.notes.append(f"(b) in detail: {decode_s:.2f} s of its {struct_o.median('wall'):.2f} s wall decoding "
+                             f"the buffers into tuples, the rest building the row dicts and the DataFrame.")
+    if ref_summary:
+        head = "| " + " | ".join(ref_summary["columns"]) + " |"
+        rows_md = [head, "|" + "---|" * len(ref_summary["columns"])]
+        rows_md += ["| " + " | ".join(str(v) for v in row) + " |" for row in ref_summary["sample"]]
+        dtypes = {o.client: o.runs[0].extra["summary"]["dtypes"] for o in outcomes if o.runs}
+        section.notes.append(
+            f"Check: \"same table\" compares each client's rows x columns and a SHA-256 per column over all rows "
+            f"sorted by (req_id, row) (integer values and null masks; text) with {reference.client}'s, for every "
+            f"run. A few of those sorted rows (first, 1/3, 1/2, 2/3, last):\n\n" + "\n".join(rows_md) +
+            "\n\ndtypes: " + "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in d.items())
+                                       for name, d in dtypes.items()))
+    gufo = collected.get("gufo_sample")
+    want = [[f"{decode.TABLE_ENTRY}.1.1", "1"], [f"{decode.TABLE_ENTRY}.2.1", "b'row-1'"],
+            [f"{decode.TABLE_ENTRY}.4.1", str(2 ** 32 + 1)]]
+    if isinstance(gufo, list):
+        verdict = "the form (c) is fed" if gufo == want else f"NOT the form (c) is fed ({want})"
+        section.notes.append("gufo-snmp's real `getbulk` on agent 1 (first pair of columns 1, 2 and 4): "
+                             + ", ".join(f"`('{oid}', {value})`" for oid, value in gufo) + f": {verdict}.")
+    elif gufo:
+        section.notes.append(f"gufo-snmp form check skipped: {gufo}.")
+    return section
+
+
 DEAD_KINDS = {"closed": "closed 127.0.0.1 ports (nobody listens: the kernel answers ICMP port unreachable)",
               "silent": "silent 127.0.0.1 ports (bound sockets that never answer, like a dead host)"}
 
 SCENARIOS = {"walk100k": scenario_walk100k, "table10x10k": scenario_table, "fleet": scenario_fleet,
-             "inflight10k": scenario_inflight}
+             "inflight10k": scenario_inflight, "decode1m": scenario_decode1m}
 
 
 def write_results(sections: list[Section], argv: list[str], status: dict, started: float) -> None:
@@ -1093,7 +1265,8 @@ def write_results(sections: list[Section], argv: list[str], status: dict, starte
         f"- snmp-stream: commit {info['commit']}, Python package {found.get('snmp-stream')}",
         f"- net-snmp {found.get('net-snmp')} (agents and snmpbulkwalk); peers in bench/.venv (Python "
         f"{found.get('python (venv)')}): " + ", ".join(f"{n} {found.get(n)}" for n in
-                                                       ("gufo-snmp", "fastsnmp", "ezsnmp", "pysnmp", "numpy")),
+                                                       ("gufo-snmp", "fastsnmp", "ezsnmp", "pysnmp", "numpy",
+                                                        "pandas")),
         "",
         "How it measures: every client runs in its own process, one measurement after the other "
         "(interleaved: run 1 of every client, then run 2, ...), and each figure is the median of the runs. "
@@ -1119,8 +1292,6 @@ def write_results(sections: list[Section], argv: list[str], status: dict, starte
             lines += [table, ""]
         for note in section.notes:
             lines += [note, ""]
-    lines += ["## decode1m: 1M varbinds into a DataFrame", "",
-              "TODO: comes with the parser (buffers to numpy columns and DataFrames); not measured yet.", ""]
     RESULTS.write_text("\n".join(lines))
     log(f"wrote {RESULTS}")
 
