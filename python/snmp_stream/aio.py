@@ -26,7 +26,7 @@ from snmp_stream._api import (
 from snmp_stream._stream import Collector
 from snmp_stream.errors import CollectorClosedError
 
-__all__ = ["AsyncCollector", "get", "walk"]
+__all__ = ["AsyncCollector", "collect", "get", "walk"]
 
 
 class _Dispatcher:
@@ -82,6 +82,11 @@ def _dispatcher() -> _Dispatcher:
     if dispatcher is None:
         dispatcher = _dispatchers[loop] = _Dispatcher(loop)
     return dispatcher
+
+
+async def collect(request: SnmpRequest) -> SnmpResponse:
+    """Collects one request (built beforehand) on the event loop's shared engine."""
+    return await _dispatcher().run(request)
 
 
 async def get(

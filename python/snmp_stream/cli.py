@@ -5,6 +5,9 @@
     snmp-stream collect [TARGETS]     many targets in parallel: tables or OIDs, progress bar,
                                       summary; output as a table, CSV, JSON lines, Parquet or
                                       PostgreSQL. Without TARGETS it starts local demo agents.
+    snmp-stream worker                collect request messages from NATS JetStream, publish the
+                                      result buffers (and/or load rows into PostgreSQL)
+    snmp-stream parse-worker          load result buffers from NATS into PostgreSQL
 
 Exit status: 0 when every target answered, 1 when some failed (unless --allow-failures),
 2 for bad usage or a bad targets file.
@@ -399,6 +402,47 @@ DEMO_COLUMNS = (
 )
 
 
+def _bus(args: argparse.Namespace) -> Any:
+    from snmp_stream.worker import BusConfig
+
+    try:
+        backoff = [float(b) for b in args.backoff.split(",") if b.strip()]
+    except ValueError:
+        raise UsageError(f"--backoff takes seconds separated by commas, not {args.backoff!r}") from None
+    return BusConfig(
+        url=args.nats,
+        requests_stream=args.stream,
+        requests_subject=args.subject,
+        results_stream=args.results_stream,
+        results_prefix=args.results_prefix,
+        dead_stream=args.dead_stream,
+        dead_prefix=args.dead_prefix,
+        consumer=args.consumer,
+        parse_consumer=args.consumer if args.command == "parse-worker" else BusConfig().parse_consumer,
+        max_deliver=args.max_deliver,
+        backoff=backoff,
+        ack_wait=args.ack_wait,
+    )
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from snmp_stream.worker import run_parse_worker, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    bus = _bus(args)
+    if args.command == "worker":
+        handled = asyncio.run(run_worker(bus, args.concurrency, args.dsn))
+    else:
+        if not args.dsn:
+            raise UsageError("parse-worker needs --dsn")
+        handled = asyncio.run(run_parse_worker(bus, args.dsn, args.concurrency))
+    logging.getLogger("snmp_stream.worker").info("stopped after %d message(s)", handled)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snmp-stream", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -442,6 +486,31 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-progress", action="store_true", help="no progress bar")
     common(sub)
     sub.set_defaults(handler=_collect)
+
+    for name, help_text, consumer, concurrency in (
+        ("worker", "collect request messages from NATS JetStream", "snmp-stream-collectors", 256),
+        ("parse-worker", "load result buffers from NATS JetStream into PostgreSQL", "snmp-stream-parsers", 8),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL")
+        sub.add_argument("--stream", default="SNMP_REQUESTS", help="requests stream (work queue)")
+        sub.add_argument("--subject", default="snmp.requests.>", help="requests subject")
+        sub.add_argument(
+            "--results-prefix",
+            "--results-subject",
+            default="snmp.results",
+            help="results are published to PREFIX.<table or kind>",
+        )
+        sub.add_argument("--results-stream", default="SNMP_RESULTS", help="stream holding the results")
+        sub.add_argument("--dead-prefix", default="snmp.dead", help="dead letters go to PREFIX.<reason>")
+        sub.add_argument("--dead-stream", default="SNMP_DEAD", help="stream holding the dead letters")
+        sub.add_argument("--consumer", default=consumer, help="durable consumer shared by all workers")
+        sub.add_argument("--dsn", help="PostgreSQL connection string (worker: also load table rows)")
+        sub.add_argument("--concurrency", type=int, default=concurrency, help="messages in flight")
+        sub.add_argument("--max-deliver", type=int, default=5, help="tries before a message is dead-lettered")
+        sub.add_argument("--backoff", default="1,5,15,30", help="seconds between tries, comma-separated")
+        sub.add_argument("--ack-wait", type=float, default=60.0, help="seconds before JetStream redelivers")
+        sub.set_defaults(handler=_worker)
     return parser
 
 
@@ -455,6 +524,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("snmp-stream: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as command-line tools do.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
