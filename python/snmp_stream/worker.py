@@ -207,6 +207,7 @@ async def _serve(
     )
     in_flight: set[asyncio.Task[None]] = set()
     handled = 0
+    log.info("consuming %s from %s (consumer %s, up to %d in flight)", subject, stream, consumer, capacity)
     try:
         while not stop.is_set():
             room = capacity - len(in_flight)

@@ -109,19 +109,34 @@ def request(agent_host: str, **fields: Any) -> bytes:
     return json.dumps({"schema": REQUEST_SCHEMA, "host": agent_host, **fields}).encode()
 
 
-def start_worker(bus: Bus, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "snmp_stream", "worker", *bus.args, *extra],
-        stdout=subprocess.PIPE,
+def start(*args: str) -> subprocess.Popen[str]:
+    """Runs `snmp-stream ARGS` and waits until it consumes (its log says so on stderr)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snmp_stream", *args],
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if " consuming " in line:
+            break
+    else:
+        raise AssertionError("".join(lines))
+    process.log = lines  # type: ignore[attr-defined]
+    return process
+
+
+def start_worker(bus: Bus, *extra: str) -> subprocess.Popen[str]:
+    return start("worker", *bus.args, *extra)
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
-    return process.returncode, err
+    return process.returncode, "".join(process.log) + err  # type: ignore[attr-defined]
 
 
 def handled(stderr: str) -> int:
@@ -172,10 +187,9 @@ def test_requests_in_results_out_and_dead_letters(bus: Bus, agent: Agent, worker
 
 
 def test_three_workers_share_the_load(bus: Bus, agent: Agent, workers: list[Any]) -> None:
-    bus.publish(
-        [request(agent.host, kind="get", oids=["1.3.6.1.2.1.1.5.0"], req_id=f"{i}") for i in range(300)]
-    )
+    bus.publish([])  # the streams exist, so the workers share one consumer from the start
     workers.extend(start_worker(bus, "--concurrency", "16") for _ in range(3))
+    bus.publish([request(agent.host, table="if_table", req_id=f"{i}") for i in range(300)])
     results = bus.collect("res", 300)
     counts = [handled(stop(process)[1]) for process in workers]
     assert len({h["snmp-req-id"] for _, h, _ in results}) == 300
@@ -194,22 +208,7 @@ def test_killed_worker_loses_nothing_and_no_duplicate_rows(
     first.kill()
     first.wait()
     workers.append(start_worker(bus, "--concurrency", "32", "--ack-wait", "2"))
-    parser = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "snmp_stream",
-            "parse-worker",
-            *bus.args,
-            "--dsn",
-            postgres.dsn,
-            "--consumer",
-            f"parsers-{bus.tag}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    parser = start("parse-worker", *bus.args, "--dsn", postgres.dsn, "--consumer", f"parsers-{bus.tag}")
     workers.append(parser)
     # Every request's result arrives, once: JetStream drops a republished duplicate.
     results = bus.collect("res", total, timeout=30)
@@ -258,3 +257,35 @@ def test_poison_messages_are_retried_then_dead_lettered(bus: Bus, agent: Agent, 
     assert headers["snmp-reason"].startswith("failed 2 time(s): OperationalError")
     assert json.loads(data)["req_id"] == "poison"
     assert "will retry (delivery 1 of 2)" in err
+
+
+def test_sigterm_drains_requests_in_flight(
+    bus: Bus, agent: Agent, closed_port: int, workers: list[Any]
+) -> None:
+    # Requests to a dead port stay in flight for their whole timeout: SIGTERM lands mid-way.
+    dead = [
+        request(
+            f"127.0.0.1:{closed_port}",
+            kind="get",
+            oids=["1.3.6.1.2.1.1.5.0"],
+            req_id=f"slow-{i}",
+            config={"timeout": 1.5, "retries": 0},
+        )
+        for i in range(10)
+    ]
+    bus.publish(dead)
+    worker = start_worker(bus, "--concurrency", "16")
+    workers.append(worker)
+    time.sleep(0.5)  # the worker fetches them; their timeouts run until 1.5 s
+    started = time.monotonic()
+    code, err = stop(worker)
+    assert code == 0, err
+    assert "draining 10 message(s) in flight" in err
+    assert time.monotonic() - started < 5
+    results = bus.collect("res", 10, timeout=5)
+    assert sorted(h["snmp-req-id"] for _, h, _ in results) == sorted(f"slow-{i}" for i in range(10))
+    assert {h["snmp-status"] for _, h, _ in results} == {"failed"}
+    # Everything was acked before the exit: a new worker finds nothing to redo.
+    workers.append(start_worker(bus))
+    time.sleep(2)
+    assert len(bus.collect("res", 11, timeout=2)) == 10
