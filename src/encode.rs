@@ -319,12 +319,24 @@ impl<'a> ResultBuffer<'a> {
 
     /// Calls `visit` with each record in order, checking bounds, root indexes and that nothing
     /// follows the last record (one pass: for readers that decode as they go).
+    ///
+    /// The hot loop reads each record's fixed fields with one slice and makes three bounds checks
+    /// (fixed fields; index and value length; value), without building errors; anything
+    /// unexpected goes to [`RecordWalker`], which describes the problem.
+    #[inline]
     pub(crate) fn visit_records(&self, mut visit: impl FnMut(Record<'a>)) -> Result<(), FormatError> {
-        let mut walker = self.raw_records();
-        for _ in 0..self.record_count {
-            visit(walker.next_record()?);
+        let buf = self.buf;
+        let roots = self.roots.len();
+        let mut pos = self.records_at;
+        for left in (1..=self.record_count).rev() {
+            let (record, end) = match fast_record(buf, pos, roots) {
+                Some(found) => found,
+                None => slow_record(buf, pos, roots, left)?,
+            };
+            pos = end;
+            visit(record);
         }
-        let end = walker.reader.pos;
+        let end = pos;
         if end != self.buf.len() {
             return Err(FormatError {
                 offset: end,
@@ -347,6 +359,43 @@ impl<'a> ResultBuffer<'a> {
         let mut walker = self.raw_records();
         std::iter::from_fn(move || (walker.left > 0).then(|| walker.next_record()))
     }
+}
+
+/// The record at `pos` and where it ends, when it is well-formed (`None` otherwise, for
+/// [`slow_record`] to say why).
+#[inline(always)]
+fn fast_record(buf: &[u8], pos: usize, roots: usize) -> Option<(Record<'_>, usize)> {
+    let &[r0, r1, value_type, index_len, t0, t1, t2, t3] = buf.get(pos..pos.wrapping_add(8))? else {
+        return None;
+    };
+    let root_index = u16::from_le_bytes([r0, r1]);
+    let index_at = pos + 8;
+    // At most 8 + 4 × 255 + 4 bytes past `pos`: cannot overflow.
+    let value_len_at = index_at + 4 * usize::from(index_len);
+    let &[l0, l1, l2, l3] = buf.get(value_len_at..value_len_at + 4)? else { return None };
+    let value_at = value_len_at + 4;
+    let value_len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    if usize::from(root_index) >= roots || value_len > buf.len() - value_at {
+        return None;
+    }
+    let end = value_at + value_len;
+    let record = Record {
+        root_index,
+        value_type,
+        time_ms: u32::from_le_bytes([t0, t1, t2, t3]),
+        index: &buf[index_at..value_len_at],
+        value: &buf[value_at..end],
+    };
+    Some((record, end))
+}
+
+/// The record at `pos` read field by field: the error that says what does not fit.
+#[cold]
+#[inline(never)]
+fn slow_record(buf: &[u8], pos: usize, roots: usize, left: u32) -> Result<(Record<'_>, usize), FormatError> {
+    let mut walker = RecordWalker { reader: Reader { buf, pos }, roots, left };
+    let record = walker.next_record()?;
+    Ok((record, walker.reader.pos))
 }
 
 struct RecordWalker<'a> {

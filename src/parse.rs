@@ -11,7 +11,6 @@
 //! buffers, then renders each column in row order; nothing is allocated per record.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -179,114 +178,231 @@ type Cell<'a> = Option<(u8, &'a [u8])>;
 impl TableSpec {
     /// Decodes `buffers` (each a result buffer, e.g. one per host) into one table.
     pub fn parse<B: AsRef<[u8]>>(&self, buffers: &[B]) -> Result<ParsedTable, (usize, FormatError)> {
-        let mut rows: Vec<(u32, &[u8])> = Vec::new(); // (buffer, index bytes)
+        // Headers first, to size everything once (a bad header is reported in its turn below,
+        // after the records of the buffers before it).
+        let mut expected = 0usize;
+        let headers: Vec<_> = buffers
+            .iter()
+            .map(|buffer| {
+                let buffer = buffer.as_ref();
+                let parsed = ResultBuffer::parse_header(buffer)?;
+                // Which spec column each of this buffer's roots feeds.
+                let root_column: Vec<Option<usize>> = parsed
+                    .roots
+                    .iter()
+                    .map(|root| self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root.as_slice()))
+                    .collect();
+                // Rows are at most the records over the columns present; reserve for that (the
+                // count is only trusted as far as the buffer could hold that many 12-byte
+                // records).
+                let present = root_column.iter().flatten().count().max(1);
+                expected += (parsed.record_count as usize).min(buffer.len() / 12) / present;
+                Ok((parsed, root_column))
+            })
+            .collect();
+        let mut rows = Rows::with_capacity(expected);
         let mut builders: Vec<Builder<'_>> =
-            self.columns.iter().map(|(_, _, kind)| Builder::new(*kind)).collect();
-        let mut row_of: HashMap<&[u8], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
-        for (buffer_no, buffer) in buffers.iter().enumerate() {
-            let parsed = ResultBuffer::parse_header(buffer.as_ref()).map_err(|e| (buffer_no, e))?;
-            // Which spec column each of this buffer's roots feeds.
-            let root_column: Vec<Option<usize>> = parsed
-                .roots
-                .iter()
-                .map(|root| self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root.as_slice()))
-                .collect();
-            // Rows are at most the records over the columns present; reserve for that (the count
-            // is only trusted as far as the buffer could hold that many 12-byte records).
-            let present = root_column.iter().flatten().count().max(1);
-            let records = (parsed.record_count as usize).min(buffer.as_ref().len() / 12);
-            rows.reserve(records / present);
-            row_of.clear();
+            self.columns.iter().map(|(_, _, kind)| Builder::new(*kind, expected)).collect();
+        let mut next_row: Vec<usize> = vec![usize::MAX; self.columns.len()];
+        for (buffer_no, header) in headers.into_iter().enumerate() {
+            let (parsed, root_column) = header.map_err(|e| (buffer_no, e))?;
+            rows.start_buffer(buffer_no as u32);
             // Columns of one table come in the same index order, so the row after the last one
-            // a column used is usually the next one it needs: try it before hashing.
-            let mut next_row: Vec<usize> = vec![usize::MAX; self.columns.len()];
+            // a column used is usually the next one it needs: try it first.
+            next_row.fill(usize::MAX);
             parsed
                 .visit_records(|record| {
-                    let Some(column) = root_column[usize::from(record.root_index)] else { return };
+                    let Some(&Some(column)) = root_column.get(usize::from(record.root_index)) else { return };
                     let index = record.index_bytes();
                     let guess = next_row[column];
-                    let row = if guess < rows.len() && rows[guess].1 == index {
-                        guess
-                    } else {
-                        *row_of.entry(index).or_insert_with(|| {
-                            rows.push((buffer_no as u32, index));
-                            (rows.len() - 1) as u32
-                        }) as usize
+                    let row = match rows.keys.get(guess) {
+                        Some(&(_, known)) if same_index(known, index) => guess,
+                        _ => rows.find_or_add(index),
                     };
                     next_row[column] = row + 1;
-                    builders[column].set(row, rows.capacity(), record.value_type, record.value);
+                    builders[column].set(row, record.value_type, record.value);
                 })
                 .map_err(|e| (buffer_no, e))?;
         }
-        let order = row_order(&rows);
-        let mut columns = Vec::with_capacity(self.index.len() + self.columns.len());
+        let count = rows.keys.len();
+        let order = if rows.sorted { None } else { row_order(&rows.keys) };
         // Row `i` of the output is row `sorted(i)` as collected.
         let sorted = |i: usize| order.as_ref().map_or(i, |order| order[i]);
-        let indexes: Vec<&[u8]> = (0..rows.len()).map(|i| rows[sorted(i)].1).collect();
-        let splits: Vec<Option<Split>> =
-            indexes.iter().map(|index| split_index(&self.index, index)).collect();
-        for (position, (name, field)) in self.index.iter().enumerate() {
-            let parts =
-                indexes.iter().zip(&splits).map(|(index, split)| split.map(|s| s.part(index, position)));
-            columns.push((name.clone(), index_column(*field, parts)));
+        let mut index_builders: Vec<IndexBuilder<'_>> =
+            self.index.iter().map(|(_, field)| IndexBuilder::new(*field, count)).collect();
+        let mut buffer = Vec::with_capacity(count);
+        // An index of integers only splits by its length alone.
+        let integers = self.index.iter().all(|(_, field)| *field == IndexField::Integer);
+        for i in 0..count {
+            let (buffer_no, index) = rows.keys[sorted(i)];
+            buffer.push(buffer_no);
+            if integers {
+                let fits = index.len() == 4 * index_builders.len();
+                for (subid, builder) in index_builders.iter_mut().enumerate() {
+                    builder.push(fits.then(|| &index[4 * subid..4 * subid + 4]));
+                }
+            } else {
+                let split = split_index(&self.index, index);
+                for (position, builder) in index_builders.iter_mut().enumerate() {
+                    builder.push(split.map(|s| s.part(index, position)));
+                }
+            }
+        }
+        let mut columns = Vec::with_capacity(self.index.len() + self.columns.len());
+        for ((name, field), builder) in self.index.iter().zip(index_builders) {
+            columns.push((name.clone(), builder.finish(*field)));
         }
         for ((name, _, _), builder) in self.columns.iter().zip(builders) {
-            columns.push((name.clone(), builder.finish(rows.len(), order.as_deref())));
+            columns.push((name.clone(), builder.finish(count, order.as_deref())));
         }
-        let buffer = (0..rows.len()).map(|i| rows[sorted(i)].0).collect();
         Ok(ParsedTable { buffer, columns })
     }
 }
 
+/// Two indexes (u32 LE sub-ids) are the same; one compare for the usual one-sub-id index.
+#[inline(always)]
+fn same_index(a: &[u8], b: &[u8]) -> bool {
+    match (<&[u8; 4]>::try_from(a), <&[u8; 4]>::try_from(b)) {
+        (Ok(a), Ok(b)) => u32::from_ne_bytes(*a) == u32::from_ne_bytes(*b),
+        _ => a == b,
+    }
+}
+
+/// The rows found so far, (buffer, index bytes), and how to find one by its index.
+///
+/// While the rows of the current buffer arrive in increasing index order (walks of columns
+/// that share their rows), a new index is simply appended after comparing it with the last
+/// one, and a known one is found by binary search: no hashing. The first index that would go
+/// between two others switches the buffer to a hash map.
+struct Rows<'a> {
+    keys: Vec<(u32, &'a [u8])>,
+    /// Where the current buffer's rows start.
+    start: usize,
+    buffer_no: u32,
+    /// Every buffer so far kept its rows in increasing index order.
+    sorted: bool,
+    /// The current buffer's rows are hashed in `row_of` (they are not in order).
+    hashed: bool,
+    row_of: HashMap<&'a [u8], u32, BuildHasherDefault<FxHasher>>,
+}
+
+impl<'a> Rows<'a> {
+    fn with_capacity(capacity: usize) -> Self {
+        Rows {
+            keys: Vec::with_capacity(capacity),
+            start: 0,
+            buffer_no: 0,
+            sorted: true,
+            hashed: false,
+            row_of: HashMap::default(),
+        }
+    }
+
+    fn start_buffer(&mut self, buffer_no: u32) {
+        self.start = self.keys.len();
+        self.buffer_no = buffer_no;
+        self.hashed = false;
+        self.row_of.clear();
+    }
+
+    /// The row of `index` in the current buffer, added when new.
+    #[inline]
+    fn find_or_add(&mut self, index: &'a [u8]) -> usize {
+        if self.hashed {
+            return self.find_or_add_hashed(index);
+        }
+        let end = self.keys.len();
+        match self.keys[self.start..].last() {
+            Some(&(_, last)) if index_cmp(last, index).is_ge() => {}
+            _ => {
+                self.keys.push((self.buffer_no, index));
+                return end;
+            }
+        }
+        self.search_or_hash(index)
+    }
+
+    /// The slower half of [`Rows::find_or_add`]: binary search, or a switch to hashing when
+    /// `index` is new and not last.
+    #[inline(never)]
+    fn search_or_hash(&mut self, index: &'a [u8]) -> usize {
+        match self.keys[self.start..].binary_search_by(|&(_, probe)| index_cmp(probe, index)) {
+            Ok(found) => self.start + found,
+            Err(_) => {
+                self.hashed = true;
+                self.sorted = false;
+                for (row, &(_, known)) in self.keys.iter().enumerate().skip(self.start) {
+                    self.row_of.insert(known, row as u32);
+                }
+                self.find_or_add_hashed(index)
+            }
+        }
+    }
+
+    fn find_or_add_hashed(&mut self, index: &'a [u8]) -> usize {
+        let keys = &mut self.keys;
+        let buffer_no = self.buffer_no;
+        *self.row_of.entry(index).or_insert_with(|| {
+            keys.push((buffer_no, index));
+            (keys.len() - 1) as u32
+        }) as usize
+    }
+}
+
 /// Accumulates one column while records arrive in any row order: numbers are decoded at
-/// once into their output vectors; text and bytes keep a reference to the value and are
-/// rendered in row order at the end.
+/// once into their output vectors; text and bytes are rendered at once too when their row
+/// comes after the column's last one (as in walks), and kept for the end otherwise.
 enum Builder<'a> {
     Int { values: Vec<i64>, valid: Vec<bool> },
     UInt { kind: ValueKind, values: Vec<u64>, valid: Vec<bool> },
-    Cells { kind: ValueKind, cells: Vec<Cell<'a>> },
+    Text(TextBuilder<'a>),
+}
+
+/// Sets `vec[row]`, growing `vec` (with `fill`) when needed; rows usually come in order, so
+/// this is mostly a push into reserved space.
+#[inline(always)]
+fn put<T: Clone>(vec: &mut Vec<T>, row: usize, value: T, fill: T) {
+    if let Some(slot) = vec.get_mut(row) {
+        *slot = value;
+    } else {
+        if row > vec.len() {
+            vec.resize(row, fill);
+        }
+        vec.push(value);
+    }
 }
 
 impl<'a> Builder<'a> {
-    fn new(kind: ValueKind) -> Self {
+    fn new(kind: ValueKind, expected: usize) -> Self {
         match kind {
-            ValueKind::Integer => Builder::Int { values: Vec::new(), valid: Vec::new() },
-            ValueKind::Unsigned | ValueKind::TimeTicks | ValueKind::Counter64 => {
-                Builder::UInt { kind, values: Vec::new(), valid: Vec::new() }
+            ValueKind::Integer => {
+                Builder::Int { values: Vec::with_capacity(expected), valid: Vec::with_capacity(expected) }
             }
-            _ => Builder::Cells { kind, cells: Vec::new() },
+            ValueKind::Unsigned | ValueKind::TimeTicks | ValueKind::Counter64 => Builder::UInt {
+                kind,
+                values: Vec::with_capacity(expected),
+                valid: Vec::with_capacity(expected),
+            },
+            _ => Builder::Text(TextBuilder::new(kind, expected)),
         }
     }
 
-    /// Grows `vec` to hold `row` (by at least what the caller expects to need).
-    fn grow<T: Clone>(vec: &mut Vec<T>, row: usize, expected: usize, fill: T) {
-        if vec.len() <= row {
-            vec.resize(expected.max(row + 1), fill);
-        }
-    }
-
-    fn set(&mut self, row: usize, expected: usize, value_type: u8, value: &'a [u8]) {
+    #[inline(always)]
+    fn set(&mut self, row: usize, value_type: u8, value: &'a [u8]) {
         match self {
             Builder::Int { values, valid } => {
                 if let Some(v) = integer(value_type, value) {
-                    Self::grow(values, row, expected, 0);
-                    Self::grow(valid, row, expected, false);
-                    values[row] = v;
-                    valid[row] = true;
+                    put(values, row, v, 0);
+                    put(valid, row, true, false);
                 }
             }
             Builder::UInt { kind, values, valid } => {
                 if let Some(v) = unsigned(*kind, value_type, value) {
-                    Self::grow(values, row, expected, 0);
-                    Self::grow(valid, row, expected, false);
-                    values[row] = v;
-                    valid[row] = true;
+                    put(values, row, v, 0);
+                    put(valid, row, true, false);
                 }
             }
-            Builder::Cells { cells, .. } => {
-                Self::grow(cells, row, expected, None);
-                cells[row] = Some((value_type, value));
-            }
+            Builder::Text(text) => text.set(row, value_type, value),
         }
     }
 
@@ -306,13 +422,120 @@ impl<'a> Builder<'a> {
             Builder::UInt { values, valid, .. } => {
                 ColumnData::UInt { values: arrange(values, rows, order), valid: arrange(valid, rows, order) }
             }
-            Builder::Cells { kind, mut cells } => {
-                cells.resize(rows, None);
-                match order {
-                    Some(order) => value_column(kind, order.iter().map(|&r| cells[r])),
-                    None => value_column(kind, cells.into_iter()),
-                }
+            Builder::Text(text) => text.finish(rows, order),
+        }
+    }
+}
+
+/// A text or bytes column rendered as its rows arrive. Values for rows already behind the
+/// column's last one (out-of-order buffers, repeated indexes) are kept in `late` and replace
+/// those rows at the end: the last value set for a row wins (and makes it null when of the
+/// wrong type).
+struct TextBuilder<'a> {
+    kind: ValueKind,
+    /// Row `i` is `data[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+    data: Vec<u8>,
+    valid: Vec<bool>,
+    late: Vec<(usize, u8, &'a [u8])>,
+}
+
+impl<'a> TextBuilder<'a> {
+    fn new(kind: ValueKind, expected: usize) -> Self {
+        let mut offsets = Vec::with_capacity(expected + 1);
+        offsets.push(0);
+        TextBuilder { kind, offsets, data: Vec::new(), valid: Vec::with_capacity(expected), late: Vec::new() }
+    }
+
+    /// Appends null rows up to `rows`.
+    #[cold]
+    fn pad(&mut self, rows: usize) {
+        if rows > self.valid.len() {
+            self.valid.resize(rows, false);
+            self.offsets.resize(rows + 1, self.data.len());
+        }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, row: usize, value_type: u8, value: &'a [u8]) {
+        if row < self.valid.len() {
+            self.late.push((row, value_type, value));
+            return;
+        }
+        if row > self.valid.len() {
+            self.pad(row);
+        }
+        let ok = render_cell(self.kind, value_type, value, &mut self.data);
+        self.offsets.push(self.data.len());
+        self.valid.push(ok);
+    }
+
+    /// The column for `rows` rows, in `order` when the rows were not already sorted.
+    fn finish(mut self, rows: usize, order: Option<&[usize]>) -> ColumnData {
+        self.pad(rows);
+        let TextBuilder { kind, offsets, data, valid, late } = self;
+        if late.is_empty() && order.is_none() {
+            return text_column(kind, offsets, data, valid);
+        }
+        // Which entry of `late` (the last one) replaces each row.
+        let mut replaced = vec![usize::MAX; rows];
+        for (at, &(row, _, _)) in late.iter().enumerate() {
+            replaced[row] = at;
+        }
+        let mut out = TextBuilder::new(kind, rows);
+        out.data.reserve(data.len());
+        for i in 0..rows {
+            let row = order.map_or(i, |order| order[i]);
+            if let Some(&(_, value_type, value)) = late.get(replaced[row]) {
+                out.set(i, value_type, value);
+            } else {
+                out.data.extend_from_slice(&data[offsets[row]..offsets[row + 1]]);
+                out.offsets.push(out.data.len());
+                out.valid.push(valid[row]);
             }
+        }
+        text_column(kind, out.offsets, out.data, out.valid)
+    }
+}
+
+fn text_column(kind: ValueKind, offsets: Vec<usize>, data: Vec<u8>, valid: Vec<bool>) -> ColumnData {
+    match kind {
+        ValueKind::Octets => ColumnData::Bytes { offsets, data, valid },
+        _ => ColumnData::Text { offsets, data, valid },
+    }
+}
+
+/// Accumulates one index field in output row order.
+enum IndexBuilder<'a> {
+    Int { values: Vec<u64>, valid: Vec<bool> },
+    Parts(Vec<Option<&'a [u8]>>),
+}
+
+impl<'a> IndexBuilder<'a> {
+    fn new(field: IndexField, rows: usize) -> Self {
+        match field {
+            IndexField::Integer => {
+                IndexBuilder::Int { values: Vec::with_capacity(rows), valid: Vec::with_capacity(rows) }
+            }
+            _ => IndexBuilder::Parts(Vec::with_capacity(rows)),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, part: Option<&'a [u8]>) {
+        match self {
+            IndexBuilder::Int { values, valid } => {
+                values.push(part.map_or(0, |p| u64::from(le_u32(p))));
+                valid.push(part.is_some());
+            }
+            IndexBuilder::Parts(parts) => parts.push(part),
+        }
+    }
+
+    fn finish(self, field: IndexField) -> ColumnData {
+        match self {
+            IndexBuilder::Int { values, valid } => ColumnData::UInt { values, valid },
+            IndexBuilder::Parts(parts) => index_column(field, parts.into_iter()),
         }
     }
 }
@@ -351,7 +574,11 @@ fn row_order(rows: &[(u32, &[u8])]) -> Option<Vec<usize>> {
 }
 
 /// Compares two indexes (u32 LE sub-ids) numerically.
+#[inline]
 fn index_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    if let (Ok(a), Ok(b)) = (<&[u8; 4]>::try_from(a), <&[u8; 4]>::try_from(b)) {
+        return u32::from_le_bytes(*a).cmp(&u32::from_le_bytes(*b));
+    }
     for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
         if x != y {
             return le_u32(x).cmp(&le_u32(y));
@@ -413,7 +640,7 @@ fn split_index(fields: &[(String, IndexField)], index: &[u8]) -> Option<Split> {
     (at == index.len()).then_some(split)
 }
 
-fn index_column<'a>(field: IndexField, parts: impl Iterator<Item = Option<&'a [u8]>>) -> ColumnData {
+fn index_column<'a>(field: IndexField, parts: impl ExactSizeIterator<Item = Option<&'a [u8]>>) -> ColumnData {
     match field {
         IndexField::Integer => {
             let (mut values, mut valid) = (Vec::new(), Vec::new());
@@ -429,28 +656,30 @@ fn index_column<'a>(field: IndexField, parts: impl Iterator<Item = Option<&'a [u
                 .map(|part| part?.chunks_exact(4).map(|s| u8::try_from(le_u32(s)).ok()).collect())
                 .collect();
             let tag = if kind == ValueKind::IpAddress { tag::IP_ADDRESS } else { tag::OCTET_STRING };
-            value_column(kind, octets.iter().map(|o| o.as_deref().map(|bytes| (tag, bytes))))
+            let bytes = octets.iter().flatten().map(Vec::len).sum();
+            value_column(kind, bytes, octets.iter().map(|o| o.as_deref().map(|bytes| (tag, bytes))))
         }
         IndexField::ObjectId(_) => {
-            value_column(ValueKind::ObjectId, parts.map(|part| part.map(|p| (tag::OBJECT_ID, p))))
+            value_column(ValueKind::ObjectId, 0, parts.map(|part| part.map(|p| (tag::OBJECT_ID, p))))
         }
     }
 }
 
-/// Renders one column from its cells in row order.
-fn value_column<'a>(kind: ValueKind, cells: impl Iterator<Item = Cell<'a>>) -> ColumnData {
+/// Renders one column from its cells in row order; `bytes` is the cells' total size (or 0 when
+/// unknown), to reserve the data once.
+fn value_column<'a>(
+    kind: ValueKind,
+    bytes: usize,
+    cells: impl ExactSizeIterator<Item = Cell<'a>>,
+) -> ColumnData {
+    let rows = cells.len();
     match kind {
         ValueKind::Integer => {
-            let (mut values, mut valid) = (Vec::new(), Vec::new());
+            let (mut values, mut valid) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
             for cell in cells {
                 let value = match cell {
-                    Some((tag::INTEGER, bytes)) if bytes.len() == 4 => {
-                        Some(i64::from(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])))
-                    }
-                    Some((tag::INTEGER, bytes)) if bytes.len() == 8 => {
-                        bytes.try_into().ok().map(i64::from_le_bytes)
-                    }
-                    _ => None,
+                    Some((t, bytes)) => integer(t, bytes),
+                    None => None,
                 };
                 values.push(value.unwrap_or(0));
                 valid.push(value.is_some());
@@ -458,89 +687,82 @@ fn value_column<'a>(kind: ValueKind, cells: impl Iterator<Item = Cell<'a>>) -> C
             ColumnData::Int { values, valid }
         }
         ValueKind::Unsigned | ValueKind::TimeTicks | ValueKind::Counter64 => {
-            let accepts = |t: u8| match kind {
-                ValueKind::Unsigned => matches!(t, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | 0x47),
-                ValueKind::TimeTicks => t == tag::TIMETICKS,
-                _ => t == tag::COUNTER64,
-            };
-            let (mut values, mut valid) = (Vec::new(), Vec::new());
+            let (mut values, mut valid) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
             for cell in cells {
                 let value = match cell {
-                    Some((t, bytes)) if accepts(t) && bytes.len() == 4 => Some(u64::from(le_u32(bytes))),
-                    Some((t, bytes)) if accepts(t) && bytes.len() == 8 => {
-                        bytes.try_into().ok().map(u64::from_le_bytes)
-                    }
-                    _ => None,
+                    Some((t, bytes)) => unsigned(kind, t, bytes),
+                    None => None,
                 };
                 values.push(value.unwrap_or(0));
                 valid.push(value.is_some());
             }
             ColumnData::UInt { values, valid }
         }
-        ValueKind::Octets => {
-            let (mut offsets, mut data, mut valid) = (vec![0], Vec::new(), Vec::new());
-            for cell in cells {
-                let bytes = match cell {
-                    Some((tag::OCTET_STRING | tag::OPAQUE | tag::IP_ADDRESS, bytes)) => Some(bytes),
-                    _ => None,
-                };
-                data.extend_from_slice(bytes.unwrap_or_default());
-                offsets.push(data.len());
-                valid.push(bytes.is_some());
-            }
-            ColumnData::Bytes { offsets, data, valid }
-        }
         _ => {
-            let (mut offsets, mut data, mut valid) = (vec![0], String::new(), Vec::new());
-            for cell in cells {
-                let ok = match cell {
-                    Some((t, bytes)) => render_text(kind, t, bytes, &mut data),
-                    None => false,
-                };
-                offsets.push(data.len());
-                valid.push(ok);
+            let mut text = TextBuilder::new(kind, rows);
+            text.data.reserve(bytes);
+            for (row, cell) in cells.enumerate() {
+                if let Some((t, bytes)) = cell {
+                    text.set(row, t, bytes);
+                }
             }
-            ColumnData::Text { offsets, data: data.into_bytes(), valid }
+            text.finish(rows, None)
         }
     }
 }
 
-/// Appends `bytes` (of SNMP type `t`) rendered as `kind` to `out`; false on a type mismatch.
-fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut String) -> bool {
-    let hex = |out: &mut String, separator: &str| {
-        for (i, byte) in bytes.iter().enumerate() {
-            if i > 0 {
-                out.push_str(separator);
+/// Appends a value of type `t` to a column of `kind` (text or bytes); false when the type does
+/// not fit (a null).
+#[inline]
+fn render_cell(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    match kind {
+        ValueKind::Octets => {
+            let ok = matches!(t, tag::OCTET_STRING | tag::OPAQUE | tag::IP_ADDRESS);
+            if ok {
+                out.extend_from_slice(bytes);
             }
-            let _ = write!(out, "{byte:02x}");
+            ok
+        }
+        _ => render_text(kind, t, bytes, out),
+    }
+}
+
+/// Appends `bytes` (of SNMP type `t`) rendered as `kind` to `out` (always UTF-8); false on a
+/// type mismatch.
+fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    let hex = |out: &mut Vec<u8>, separator: Option<u8>| {
+        for (i, &byte) in bytes.iter().enumerate() {
+            if let (Some(separator), true) = (separator, i > 0) {
+                out.push(separator);
+            }
+            out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
         }
     };
     match (kind, t) {
-        (ValueKind::Utf8, tag::OCTET_STRING) => match std::str::from_utf8(bytes) {
-            Ok(text) => out.push_str(text),
-            Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
-        },
-        (ValueKind::Hex, tag::OCTET_STRING | tag::OPAQUE) => hex(out, ""),
-        (ValueKind::Mac, tag::OCTET_STRING) => hex(out, ":"),
-        (ValueKind::IpAddress, tag::IP_ADDRESS | tag::OCTET_STRING) if bytes.len() == 4 => {
-            let _ = write!(out, "{}", Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]));
+        (ValueKind::Utf8, tag::OCTET_STRING) => {
+            if bytes.is_ascii() {
+                out.extend_from_slice(bytes);
+            } else {
+                out.extend_from_slice(String::from_utf8_lossy(bytes).as_bytes());
+            }
         }
-        (ValueKind::InetAddress, tag::OCTET_STRING | tag::IP_ADDRESS) => render_inet(bytes, out),
-        (ValueKind::ObjectId, tag::OBJECT_ID) => {
-            let mut digits = [0u8; 10];
-            for mut subid in bytes.chunks_exact(4).map(le_u32) {
-                // Decimal by hand: `write!` costs more than the rest of the row.
-                let mut at = digits.len();
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (subid % 10) as u8;
-                    subid /= 10;
-                    if subid == 0 {
-                        break;
-                    }
+        (ValueKind::Hex, tag::OCTET_STRING | tag::OPAQUE) => hex(out, None),
+        (ValueKind::Mac, tag::OCTET_STRING) => hex(out, Some(b':')),
+        (ValueKind::IpAddress, tag::IP_ADDRESS | tag::OCTET_STRING) if bytes.len() == 4 => {
+            for (i, &byte) in bytes.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
                 }
-                out.push('.');
-                out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+                push_decimal(out, u32::from(byte));
+            }
+        }
+        (ValueKind::InetAddress, tag::OCTET_STRING | tag::IP_ADDRESS) => {
+            render_inet(bytes, &mut Utf8Out(out))
+        }
+        (ValueKind::ObjectId, tag::OBJECT_ID) => {
+            for subid in bytes.chunks_exact(4).map(le_u32) {
+                out.push(b'.');
+                push_decimal(out, subid);
             }
         }
         _ => return false,
@@ -548,8 +770,37 @@ fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut String) -> bool {
     true
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `n` in decimal (by hand: `write!` costs more than the rest of the row).
+#[inline]
+fn push_decimal(out: &mut Vec<u8>, mut n: u32) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    while n > 0 {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Text appended to bytes (so that `write!` can render into a column's data).
+struct Utf8Out<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Utf8Out<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
 /// InetAddress by length (INET-ADDRESS-MIB): ipv4(4), ipv6(16), ipv4z(8), ipv6z(20).
-fn render_inet(bytes: &[u8], out: &mut String) {
+fn render_inet(bytes: &[u8], out: &mut impl std::fmt::Write) {
     let zone = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or_default());
     let _ = match bytes.len() {
@@ -706,6 +957,29 @@ mod tests {
         assert_eq!(text(&table.columns[3].1), vec![Some(".0.0".into())]);
         assert_eq!(text(&table.columns[4].1), vec![Some("gw".into())]);
         assert_eq!(table.columns[5].1, ColumnData::Int { values: vec![-3], valid: vec![true] });
+    }
+
+    #[test]
+    fn rows_out_of_order_and_repeated_keep_the_last_value() {
+        // Row 3 before row 2 (so the rows are hashed, then sorted), and row 1 set twice: text
+        // keeps the last value (null when of the wrong type), numbers the last valid one.
+        let buf = buffer(
+            &[IF_DESCR, IF_IN_OCTETS],
+            &[
+                (0, &[1], Value::Bytes(tag::OCTET_STRING, b"lo")),
+                (1, &[1], Value::Unsigned(tag::COUNTER32, 10)),
+                (0, &[3], Value::Bytes(tag::OCTET_STRING, b"eth1")),
+                (0, &[2], Value::Bytes(tag::OCTET_STRING, b"eth0")),
+                (0, &[1], Value::Bytes(tag::OCTET_STRING, b"lo0")),
+                (1, &[1], Value::Integer(5)),
+                (0, &[3], Value::Integer(5)),
+                (1, &[2], Value::Unsigned(tag::COUNTER32, 20)),
+            ],
+        );
+        let table = if_table().parse(&[buf]).unwrap();
+        assert_eq!(uint(&table.columns[0].1), [1, 2, 3].map(Some));
+        assert_eq!(text(&table.columns[1].1), vec![Some("lo0".into()), Some("eth0".into()), None]);
+        assert_eq!(uint(&table.columns[2].1), vec![Some(10), Some(20), None]);
     }
 
     #[test]
