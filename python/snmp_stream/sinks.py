@@ -89,8 +89,8 @@ def postgres_type(dtype: Any) -> str:
 def _create_and_copy(
     connection: Any, name: str, frame: pandas.DataFrame, fixed: Sequence[tuple[str, str, Any]]
 ) -> int:
-    """Creates `snmp_<name>` if missing (the `fixed` columns, then the frame's) and COPYs the
-    frame's rows in, each with the `fixed` values first."""
+    """Creates `snmp_<name>` if missing (the `fixed` columns, then the frame's), adds columns it
+    lacks, and COPYs the frame's rows in, each with the `fixed` values first."""
     from psycopg import sql
 
     table = sql.Identifier(f"snmp_{name.lower()}")
@@ -99,6 +99,11 @@ def _create_and_copy(
         sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns
     )
     connection.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(table, definition))
+    # A table made by another writer (the CLI writes no result_id) or by an older spec gains
+    # the columns it lacks; its other rows hold NULL there.
+    for column, kind in columns:
+        add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}")
+        connection.execute(add.format(table, sql.Identifier(column), sql.SQL(kind)))
     names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
     prefix = tuple(v for _, _, v in fixed)
     rows = 0
