@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["local_agents"]
+__all__ = ["free_port", "local_agents"]
 
 CONFIG = """\
 rocommunity  public default
@@ -28,8 +28,8 @@ sysServices  72
 """
 
 
-def _free_port() -> int:
-    """A UDP port free on 127.0.0.1 and ::1."""
+def free_port() -> int:
+    """A UDP port free on 127.0.0.1 and ::1 right now."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
             v4.bind(("127.0.0.1", 0))
@@ -64,7 +64,7 @@ def local_agents(count: int = 3) -> Iterator[list[str]]:
         try:
             hosts = []
             for n in range(count):
-                port = _free_port()
+                port = free_port()
                 state = os.path.join(tmp, str(n))
                 os.mkdir(state)
                 config = os.path.join(tmp, f"snmpd-{n}.conf")

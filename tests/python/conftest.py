@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from servers import nats_server, postgres  # noqa: F401  (throwaway NATS and PostgreSQL)
+from snmp_stream.demo import free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -24,19 +25,6 @@ class Agent:
         self.port = port
         self.host = f"127.0.0.1:{port}"
         self.host6 = f"udp6:[::1]:{port}"
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
-            v4.bind(("127.0.0.1", 0))
-            port = int(v4.getsockname()[1])
-            try:
-                with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6:
-                    v6.bind(("::1", port))
-                    return port
-            except OSError:
-                continue
 
 
 def net_snmp(tool: str, *args: str) -> list[str]:
@@ -52,7 +40,7 @@ def agent() -> Iterator[Agent]:
     snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(5):
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(
                 [
                     snmpd,
