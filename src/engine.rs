@@ -45,6 +45,7 @@ impl Handler for Job {
             Event::Disconnected => self
                 .collection
                 .on_error(SnmpError::new(ErrorKind::TransportDisconnect, "the agent closed the connection")),
+            Event::Unreachable(error) => self.collection.on_error(error),
         }
     }
 }

@@ -99,6 +99,9 @@ pub enum ErrorKind {
     Timeout,
     /// A stream transport (TCP) was closed by the peer. Fatal.
     TransportDisconnect,
+    /// The network answered that the agent cannot be reached (ICMP port or host unreachable):
+    /// the request ends at once instead of waiting for its timeout. Fatal.
+    Unreachable,
     /// A walk column returned an OID not greater than the previous one (a broken or looping
     /// agent). That column ends; the others go on.
     NonIncreasingOid,
@@ -122,6 +125,7 @@ impl ErrorKind {
             ErrorKind::BadResponsePdu => "bad_response_pdu",
             ErrorKind::Timeout => "timeout",
             ErrorKind::TransportDisconnect => "transport_disconnect",
+            ErrorKind::Unreachable => "unreachable",
             ErrorKind::NonIncreasingOid => "non_increasing_oid",
             ErrorKind::ValueWarning => "value_warning",
         }

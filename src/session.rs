@@ -73,6 +73,8 @@ pub(crate) enum Event<'a> {
     SendFailed(SnmpError),
     /// A stream transport was closed by the peer.
     Disconnected,
+    /// The network said the agent cannot be reached (ICMP port or host unreachable).
+    Unreachable(SnmpError),
 }
 
 /// Receives a session's events.
@@ -239,6 +241,7 @@ impl<H: Handler> Session<H> {
         };
         // SAFETY: `raw` is an open session; its transport (and socket) live as long as it does.
         let fd = unsafe { sys::snmp_sess_transport(raw.as_ptr()).as_ref() }.map_or(-1, |t| t.sock);
+        report_icmp_errors(fd);
         Ok(Session { raw, state, fd, _not_sync: PhantomData })
     }
 
@@ -301,13 +304,27 @@ impl<H: Handler> Session<H> {
     }
 
     /// Reads one datagram (`snmp_sess_read2`), which runs the callback for an answer. `ready`
-    /// is scratch space for net-snmp's fd-set interface.
+    /// is scratch space for net-snmp's fd-set interface. An ICMP error the socket received
+    /// (port or host unreachable, see [`report_icmp_errors`]) is reported to the handler as
+    /// `Unreachable`: nothing will answer, so there is no point waiting for the timeout.
     pub fn read(&mut self, ready: &mut LargeFdSet) {
         ready.set(self.fd);
         // SAFETY: `raw` is open and `ready` initialised; callbacks reach `state` only.
-        unsafe { sys::snmp_sess_read2(self.raw.as_ptr(), ready.as_mut_ptr()) };
+        let result = unsafe { sys::snmp_sess_read2(self.raw.as_ptr(), ready.as_mut_ptr()) };
         ready.clear(self.fd);
         self.resume_panic();
+        if result < 0 {
+            let (sys_errno, snmp_errno, _) = session_error(self.raw.as_ptr());
+            if matches!(sys_errno, libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH) {
+                drain_error_queue(self.fd);
+                let host = self.host().to_owned();
+                let reason = std::io::Error::from_raw_os_error(sys_errno);
+                let error =
+                    SnmpError::new(ErrorKind::Unreachable, format!("{host} is unreachable: {reason}"))
+                        .with_codes(sys_errno, snmp_errno);
+                self.handler().on_event(Event::Unreachable(error));
+            }
+        }
     }
 
     /// Lets net-snmp retransmit or time out the PDU in flight (`snmp_sess_timeout`).
@@ -393,6 +410,64 @@ extern "C" fn callback<H: Handler>(
         unsafe { (*state).panic = Some(payload) };
     }
     1
+}
+
+/// Asks the kernel to report ICMP errors (port or host unreachable) on a UDP session socket.
+/// net-snmp's sockets are unconnected (so multi-homed agents answering from another address
+/// still work), and an unconnected UDP socket hears about ICMP errors only with
+/// `IP_RECVERR`/`IPV6_RECVERR` set; the next receive then fails with the error.
+fn report_icmp_errors(fd: RawFd) {
+    let on: libc::c_int = 1;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let (mut domain, mut kind): (libc::c_int, libc::c_int) = (0, 0);
+    let mut len = size;
+    // SAFETY: getsockopt/setsockopt on a socket we own, with valid int-sized buffers; failures
+    // only mean the option does not apply (e.g. a TCP or UNIX socket), which is fine.
+    unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        );
+        len = size;
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        );
+        if kind == libc::SOCK_DGRAM {
+            let (level, option) = match domain {
+                libc::AF_INET6 => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+                _ => (libc::IPPROTO_IP, libc::IP_RECVERR),
+            };
+            libc::setsockopt(fd, level, option, (&on as *const libc::c_int).cast(), size);
+        }
+    }
+}
+
+/// Empties a socket's error queue (where `IP_RECVERR` puts ICMP errors), so epoll stops
+/// reporting it.
+fn drain_error_queue(fd: RawFd) {
+    let mut buffer = [0u8; 512];
+    let mut control = [0u8; 512];
+    for _ in 0..64 {
+        let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+        // SAFETY: a zeroed msghdr is valid; it points at our local buffers for the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = control.len();
+        // SAFETY: recvmsg writes at most the buffer sizes given; non-blocking on the error queue.
+        let read = unsafe { libc::recvmsg(fd, &mut message, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+        if read < 0 {
+            return;
+        }
+    }
 }
 
 /// The session's parse hook (net-snmp's `hook_parse`): reads the message header into `pdu`

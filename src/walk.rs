@@ -263,6 +263,11 @@ impl Collection {
     }
 
     fn fail(&mut self, error: SnmpError) {
+        if self.failed {
+            // Already ended (e.g. unreachable); closing the session then reports the PDU that
+            // was in flight as timed out, which is not news.
+            return;
+        }
         self.failed = true;
         self.in_flight = None;
         self.errors.push(error);

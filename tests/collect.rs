@@ -4,6 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::fake_agent::{Behavior, FakeAgent};
 use common::snmpd::Snmpd;
 use common::{community, lines, net_snmp, oid, sorted};
 use snmp_stream::{
@@ -222,10 +223,8 @@ fn tcp_agent() {
 #[test]
 fn dead_agents_time_out_on_time_while_live_ones_complete() {
     let agent = Snmpd::start();
-    let closed_port = {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    };
+    // A host that never answers (a bound socket nobody reads: no ICMP error either).
+    let silent = FakeAgent::start(Behavior::Silent);
     let timeout = Duration::from_millis(300);
     let retries = 2;
     let config = Config::new().timeout(timeout).unwrap().retries(retries).unwrap();
@@ -235,8 +234,8 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
             .req_id("wrong-community")
             .build()
             .unwrap(),
-        Request::get(format!("127.0.0.1:{closed_port}"), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
-            .req_id("closed-port")
+        Request::get(silent.host(), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id("silent-host")
             .build()
             .unwrap(),
     ];
@@ -279,6 +278,35 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
             assert!(*elapsed < budget + Duration::from_millis(400), "{id} overran: {elapsed:?}");
             assert_eq!(ResultBuffer::parse(&response.results).unwrap().record_count, 0);
         }
+    }
+}
+
+#[test]
+fn closed_ports_fail_at_once_as_unreachable() {
+    // Nothing listens there: the kernel answers ICMP port unreachable, which ends the request
+    // without waiting for its timeout (IPv4 and IPv6).
+    let closed = |bind: &str| std::net::UdpSocket::bind(bind).unwrap().local_addr().unwrap().port();
+    let config = Config::new().timeout(Duration::from_secs(5)).unwrap().retries(3).unwrap();
+    let hosts = [format!("127.0.0.1:{}", closed("127.0.0.1:0")), format!("udp6:[::1]:{}", closed("[::1]:0"))];
+    let requests = hosts
+        .iter()
+        .map(|host| {
+            Request::walk(host.as_str(), community(Version::V2c), [oid("1.3.6.1.2.1.1")]).build().unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    let responses = run(requests, config);
+    assert!(started.elapsed() < Duration::from_secs(1), "waited {:?}", started.elapsed());
+    for response in responses {
+        assert_eq!(response.status, Status::Failed);
+        assert_eq!(response.errors.len(), 1, "{:?}", response.errors);
+        assert_eq!(response.errors[0].kind, ErrorKind::Unreachable);
+        assert_eq!(response.errors[0].sys_errno, libc::ECONNREFUSED);
+        assert!(
+            response.errors[0].message.contains("is unreachable: Connection refused"),
+            "{}",
+            response.errors[0]
+        );
     }
 }
 

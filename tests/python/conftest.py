@@ -85,7 +85,17 @@ def agent() -> Iterator[Agent]:
 
 
 @pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A UDP port on 127.0.0.1 where nothing answers: a socket bound for the test and never
+    read, so requests time out (a closed port would fail at once: ICMP port unreachable)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+
+
+@pytest.fixture
 def closed_port() -> int:
+    """A UDP port on 127.0.0.1 where nothing listens (the kernel answers ICMP unreachable)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -76,10 +76,10 @@ def test_ranges_restrict_a_walk(agent: Agent) -> None:
     assert sorted(r[2][0] for r in records(response.results)) == [5, 6, 7, 8, 9, 20, 21, 22, 30]
 
 
-def test_dead_agent_is_a_structured_error_not_an_exception(closed_port: int) -> None:
+def test_dead_agent_is_a_structured_error_not_an_exception(silent_port: int) -> None:
     started = time.monotonic()
     response = snmp_stream.get(
-        f"127.0.0.1:{closed_port}", "public", SYS_NAME, config={"timeout": 0.2, "retries": 1}
+        f"127.0.0.1:{silent_port}", "public", SYS_NAME, config={"timeout": 0.2, "retries": 1}
     )
     assert 0.4 <= time.monotonic() - started < 1.5
     assert response.status == snmp_stream.FAILED
@@ -88,11 +88,20 @@ def test_dead_agent_is_a_structured_error_not_an_exception(closed_port: int) -> 
     assert records(response.results) == []
 
 
-def test_session_manager_runs_many_and_returns_none_when_idle(agent: Agent, closed_port: int) -> None:
+def test_closed_port_fails_at_once_as_unreachable(closed_port: int) -> None:
+    started = time.monotonic()
+    response = snmp_stream.get(f"127.0.0.1:{closed_port}", "public", SYS_NAME, config={"timeout": 5})
+    assert time.monotonic() - started < 1
+    [error] = response.errors
+    assert response.status == snmp_stream.FAILED
+    assert error.kind == "unreachable" and "Connection refused" in error.message
+
+
+def test_session_manager_runs_many_and_returns_none_when_idle(agent: Agent, silent_port: int) -> None:
     manager = SessionManager(Config(timeout=0.3, retries=0, max_sessions=50))
     assert manager.run() is None
     requests = [SnmpRequest("walk", agent.host, "public", "1.3.6.1.2.1.1", req_id=f"{i}") for i in range(100)]
-    requests.append(SnmpRequest("get", f"127.0.0.1:{closed_port}", "public", SYS_NAME, req_id="dead"))
+    requests.append(SnmpRequest("get", f"127.0.0.1:{silent_port}", "public", SYS_NAME, req_id="dead"))
     for request in requests:
         manager.add_request(request)
     responses = manager.run_all()
@@ -117,9 +126,9 @@ def test_gil_is_released_during_a_walk(agent: Agent) -> None:
     assert_gil_released(walks)
 
 
-def test_responses_and_errors_pickle(agent: Agent, closed_port: int) -> None:
+def test_responses_and_errors_pickle(agent: Agent, silent_port: int) -> None:
     for response in snmp_stream.get_many(
-        [agent.host, f"127.0.0.1:{closed_port}"], "public", SYS_NAME, config={"timeout": 0.2, "retries": 0}
+        [agent.host, f"127.0.0.1:{silent_port}"], "public", SYS_NAME, config={"timeout": 0.2, "retries": 0}
     ):
         copy = pickle.loads(pickle.dumps(response))
         assert copy == response and copy is not response

@@ -40,8 +40,8 @@ def test_walk_csv_matches_snmpbulkwalk(agent: Agent, version: str) -> None:
     assert [line.split(",")[0] for line in lines[1:]] == [line.split()[0] for line in expected]
 
 
-def test_dead_host_and_bad_input_exit_codes(closed_port: int) -> None:
-    dead = cli("get", f"127.0.0.1:{closed_port}", "1.3.6.1.2.1.1.5.0", "-t", "0.2", "-r", "0")
+def test_dead_host_and_bad_input_exit_codes(silent_port: int) -> None:
+    dead = cli("get", f"127.0.0.1:{silent_port}", "1.3.6.1.2.1.1.5.0", "-t", "0.2", "-r", "0")
     assert dead.returncode == 1 and "timeout: no response" in dead.stderr
     bad = cli("get", "127.0.0.1:161", "1.3.x")
     assert bad.returncode == 2 and 'invalid OID "1.3.x"' in bad.stderr and "Traceback" not in bad.stderr
@@ -63,14 +63,14 @@ targets:
 
 
 def test_collect_yaml_with_a_dead_agent_reports_it_and_exits_1(
-    agent: Agent, closed_port: int, tmp_path: Path
+    agent: Agent, silent_port: int, tmp_path: Path
 ) -> None:
     targets = tmp_path / "targets.yaml"
-    targets.write_text(targets_yaml(agent, closed_port))
+    targets.write_text(targets_yaml(agent, silent_port))
     result = cli("collect", str(targets), "--no-progress", "-o", "csv", "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr
     assert "3 targets: 2 ok, 1 failed" in result.stderr
-    assert f"FAILED 127.0.0.1:{closed_port}: no response" in result.stderr
+    assert f"FAILED 127.0.0.1:{silent_port}: no response" in result.stderr
     assert "Traceback" not in result.stderr
     system = pd.read_csv(tmp_path / "out" / "system.csv")
     assert list(system["sysName"]) == ["snmp-stream-test"]

@@ -162,9 +162,9 @@ def test_interfaces_join_if_and_ifx_tables_across_hosts(agent: Agent) -> None:
     assert str(frame["ifType"].dtype) == "Int64"
 
 
-def test_system_group_get_is_one_row_per_agent(agent: Agent, closed_port: int) -> None:
+def test_system_group_get_is_one_row_per_agent(agent: Agent, silent_port: int) -> None:
     responses = snmp_stream.get_many(
-        [agent.host, f"127.0.0.1:{closed_port}"],
+        [agent.host, f"127.0.0.1:{silent_port}"],
         "public",
         recipes.SYSTEM.oids,
         config={"timeout": 0.2, "retries": 0},

@@ -120,8 +120,8 @@ def test_stream_stopped_early_stops_reading(agent: Agent) -> None:
     assert pulled < 100, pulled
 
 
-def test_get_many_and_walk_many_keep_host_order(agent: Agent, closed_port: int) -> None:
-    hosts = [agent.host, f"127.0.0.1:{closed_port}", agent.host6]
+def test_get_many_and_walk_many_keep_host_order(agent: Agent, silent_port: int) -> None:
+    hosts = [agent.host, f"127.0.0.1:{silent_port}", agent.host6]
     responses = snmp_stream.get_many(hosts, "public", SYS_NAME, config=FAST_FAIL)
     assert [r.host for r in responses] == hosts
     assert [r.status for r in responses] == ["successful", "failed", "successful"]
@@ -162,7 +162,7 @@ def test_eight_threads_single_use_and_streaming_at_once(agent: Agent) -> None:
     assert all(r == reference_index for r in results)
 
 
-def test_asyncio_get_walk_and_collector(agent: Agent, closed_port: int) -> None:
+def test_asyncio_get_walk_and_collector(agent: Agent, silent_port: int) -> None:
     async def main() -> None:
         ticks = 0
 
@@ -175,7 +175,7 @@ def test_asyncio_get_walk_and_collector(agent: Agent, closed_port: int) -> None:
         ticking = asyncio.create_task(ticker())
         results = await asyncio.gather(
             *[aio.walk(agent.host, "public", SW_NAMES, req_id=f"{i}") for i in range(20)],
-            aio.get(f"127.0.0.1:{closed_port}", "public", SYS_NAME, config=FAST_FAIL),
+            aio.get(f"127.0.0.1:{silent_port}", "public", SYS_NAME, config=FAST_FAIL),
             aio.get(agent.host6, ("public", "v1"), SYS_NAME),
         )
         ticking.cancel()
@@ -216,9 +216,9 @@ print("interrupted" if interrupted else "finished", threads, len(os.listdir("/pr
 
 
 @pytest.mark.parametrize("mode", ["walk", "stream"])
-def test_ctrl_c_interrupts_promptly_and_cleans_up(closed_port: int, mode: str) -> None:
+def test_ctrl_c_interrupts_promptly_and_cleans_up(silent_port: int, mode: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CTRL_C_SCRIPT), f"127.0.0.1:{closed_port}", mode],
+        [sys.executable, "-c", textwrap.dedent(CTRL_C_SCRIPT), f"127.0.0.1:{silent_port}", mode],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -264,12 +264,12 @@ def test_poison_messages_are_retried_then_dead_lettered(bus: Bus, agent: Agent, 
 
 
 def test_sigterm_drains_requests_in_flight(
-    bus: Bus, agent: Agent, closed_port: int, workers: list[Any]
+    bus: Bus, agent: Agent, silent_port: int, workers: list[Any]
 ) -> None:
     # Requests to a dead port stay in flight for their whole timeout: SIGTERM lands mid-way.
     dead = [
         request(
-            f"127.0.0.1:{closed_port}",
+            f"127.0.0.1:{silent_port}",
             kind="get",
             oids=["1.3.6.1.2.1.1.5.0"],
             req_id=f"slow-{i}",
