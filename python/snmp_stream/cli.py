@@ -31,7 +31,6 @@ import snmp_stream
 from snmp_stream import _snmp_stream as native
 from snmp_stream import recipes
 from snmp_stream.errors import SnmpStreamError
-from snmp_stream.parse import Table
 
 if TYPE_CHECKING:
     import pandas
@@ -45,7 +44,7 @@ class UsageError(Exception):
 
 # --- targets -------------------------------------------------------------------------------
 
-TABLES: dict[str, Table] = {name.lower(): getattr(recipes, name) for name in recipes.__all__}
+TABLES = recipes.BY_NAME
 
 
 @dataclass

@@ -30,6 +30,7 @@ from snmp_stream.parse import (
 )
 
 __all__ = [
+    "BY_NAME",
     "IF_TABLE",
     "IF_X_TABLE",
     "INET_CIDR_ROUTE",
@@ -162,3 +163,8 @@ SYSTEM = Table(
     ],
 )
 """SNMPv2-MIB system group: GET `SYSTEM.oids`; one row per agent."""
+
+
+BY_NAME: dict[str, Table] = {name.lower(): globals()[name] for name in __all__ if name != "BY_NAME"}
+"""The recipes by lowercase name (`"interfaces"`, `"if_table"`, ...), as targets files and
+request messages name them."""

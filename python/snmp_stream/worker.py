@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any
 from snmp_stream import aio, recipes
 from snmp_stream._api import SnmpRequest, SnmpResponse
 from snmp_stream.errors import SnmpStreamError
-from snmp_stream.parse import Table
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -56,7 +55,7 @@ __all__ = ["REQUEST_SCHEMA", "RESULT_SCHEMA", "BusConfig", "parse_request", "run
 
 REQUEST_SCHEMA = "snmp-stream.request.v1"
 RESULT_SCHEMA = "snmp-stream.result.v1"
-TABLES: dict[str, Table] = {name.lower(): getattr(recipes, name) for name in recipes.__all__}
+TABLES = recipes.BY_NAME
 log = logging.getLogger("snmp_stream.worker")
 
 
