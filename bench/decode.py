@@ -18,6 +18,9 @@ import struct
 import time
 from typing import Any
 
+from measure import cpu_seconds as _cpu
+from measure import rss_kb as _rss_kb
+
 TABLE_ENTRY = "1.3.6.1.4.1.99999.1.1"
 INDEX_NAME = "row"
 # (name, column OID, native value type, pandas dtype of the native to_pandas frame)
@@ -37,21 +40,6 @@ NATIVE_NUMPY = "snmp-stream to_numpy (native)"
 NATIVE_PANDAS = "snmp-stream to_pandas (native)"
 PY_STRUCT = "pure Python struct decode -> pandas"
 PY_TUPLES = "(oid, value) tuples -> pandas"
-
-
-def _cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def record_count(buffer: Any) -> int:

@@ -48,6 +48,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from measure import cpu_seconds as _cpu
+from measure import rss_kb as _rss_kb
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV = BENCH / ".venv"
@@ -73,21 +76,6 @@ OURS = (SS_RUST, SS_PY)
 # =============================================================================================
 # Driver: runs inside bench/.venv, one client, once; prints one JSON line.
 # =============================================================================================
-
-def _cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def _split(host: str) -> tuple[str, int]:
     address, _, port = host.rpartition(":")
