@@ -767,6 +767,27 @@ def warm_and_count(host: str, oids: list[str], reps: int) -> tuple[int, float]:
     return total, time.perf_counter() - start
 
 
+def closed_ports(count: int) -> list[int]:
+    """`count` UDP ports where nothing listens on 127.0.0.1, for dead targets: below the kernel's
+    ephemeral range, as `snmp_stream.demo.closed_port` picks them. A closed port inside the range
+    can be given to one of the client's own unconnected sockets during the run (1,000 sessions
+    hold 1,000 ephemeral ports); the datagram then lands on that socket instead of drawing an
+    ICMP port unreachable, and the request waits for its timeout (seen: 1-3 of 100 dead targets
+    per run, each costing a whole timeout of wall time)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = []
+    for port in range(min(low, 32768) - 1, 1024, -1):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError(f"only {len(ports)} free UDP ports below the ephemeral range")
+
+
 def free_ports(count: int) -> list[int]:
     sockets = []
     try:
@@ -959,7 +980,7 @@ def scenario_fleet(args: argparse.Namespace, status: dict) -> Section:
         if args.fleet_dead == "silent":
             dead_iter = iter(stack.enter_context(silent_ports(dead)))
         else:
-            dead_iter = iter(f"127.0.0.1:{p}" for p in free_ports(dead))
+            dead_iter = iter(f"127.0.0.1:{p}" for p in closed_ports(dead))
         live_hosts = [hosts[i % len(hosts)] for i in range(live)]
         live_iter = iter(live_hosts)
         fleet = [next(dead_iter) if i % 10 == 9 else next(live_iter) for i in range(targets)]
@@ -1010,9 +1031,11 @@ def scenario_fleet(args: argparse.Namespace, status: dict) -> Section:
     if args.fleet_dead == "closed":
         section.notes.append(
             "Closed ports: the kernel answers each request with ICMP port unreachable. A client with a "
-            "connected UDP socket per target (gufo-snmp) sees ECONNREFUSED and gives up at once; net-snmp's "
-            "sessions (snmp-stream, ezsnmp) and pysnmp use unconnected sockets, ignore it and wait for the "
-            "timeout. A real dead host is silent: `--fleet-dead silent` measures that case.")
+            "connected UDP socket per target (gufo-snmp) sees ECONNREFUSED and gives up at once; so does "
+            "snmp-stream, whose unconnected sockets ask for ICMP errors (`IP_RECVERR`). ezsnmp (net-snmp's "
+            "plain sessions) and pysnmp ignore it and wait for the timeout. The closed ports lie below the "
+            "ephemeral port range, so that no client socket is given one of them during the run. A real "
+            "dead host is silent: `--fleet-dead silent` measures that case.")
     by = {o.client: o for o in outcomes}
     if by[SS_PY].runs and by[live_only.name].runs:
         cost = by[SS_PY].median("wall") - by[live_only.name].median("wall")

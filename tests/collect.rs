@@ -285,9 +285,9 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
 fn closed_ports_fail_at_once_as_unreachable() {
     // Nothing listens there: the kernel answers ICMP port unreachable, which ends the request
     // without waiting for its timeout (IPv4 and IPv6).
-    let closed = |bind: &str| std::net::UdpSocket::bind(bind).unwrap().local_addr().unwrap().port();
     let config = Config::new().timeout(Duration::from_secs(5)).unwrap().retries(3).unwrap();
-    let hosts = [format!("127.0.0.1:{}", closed("127.0.0.1:0")), format!("udp6:[::1]:{}", closed("[::1]:0"))];
+    let port = common::closed_port();
+    let hosts = [format!("127.0.0.1:{port}"), format!("udp6:[::1]:{port}")];
     let requests = hosts
         .iter()
         .map(|host| {

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 
-__all__ = ["free_port", "local_agents"]
+__all__ = ["closed_port", "free_port", "local_agents"]
 
 CONFIG = """\
 rocommunity  public default
@@ -40,6 +40,32 @@ def free_port() -> int:
                     return port
             except OSError:
                 continue
+
+
+def closed_port(skip: int = 0) -> int:
+    """A UDP port where nothing listens on 127.0.0.1 or ::1 (the kernel answers ICMP port
+    unreachable), for a dead target. It lies below the kernel's ephemeral port range, so no
+    client socket can be given it while it is in use as a dead target: a datagram to a port
+    that one of our own unconnected sockets holds would be read by that socket, and the
+    request would wait for its timeout instead of failing at once. `skip` picks a later one,
+    for several distinct ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for port in range(min(low, 32768) - 1, 1024, -1):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
+                v4.bind(("0.0.0.0", port))
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6:
+                v6.bind(("::", port))
+        except OSError:
+            continue
+        if skip == 0:
+            return port
+        skip -= 1
+    raise RuntimeError("no free UDP port below the ephemeral range")
 
 
 def _answers(port: int) -> bool:

@@ -102,3 +102,22 @@ pub fn sorted(mut lines: Vec<Line>) -> Vec<Line> {
     lines.sort_by_key(|(name, _)| oid(name));
     lines
 }
+
+/// A UDP port where nothing listens on 127.0.0.1 or ::1, for a dead target. It lies below the
+/// kernel's ephemeral range, so none of the test's own client sockets can be given it (a
+/// datagram to a port one of our unconnected sockets holds is read by that socket instead of
+/// drawing an ICMP port unreachable).
+pub fn closed_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .min(32768);
+    (1025..low)
+        .rev()
+        .find(|&port| {
+            std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+                && std::net::UdpSocket::bind(("::", port)).is_ok()
+        })
+        .expect("a free UDP port below the ephemeral range")
+}

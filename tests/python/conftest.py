@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from servers import nats_server, postgres  # noqa: F401  (throwaway NATS and PostgreSQL)
+from snmp_stream import demo
 from snmp_stream.demo import free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -96,9 +97,7 @@ def silent_port() -> Iterator[int]:
 @pytest.fixture
 def closed_port() -> int:
     """A UDP port on 127.0.0.1 where nothing listens (the kernel answers ICMP unreachable)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return demo.closed_port()
 
 
 def assert_gil_released(work: Callable[[], object]) -> None:

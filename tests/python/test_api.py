@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pickle
+import socket
 import struct
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import snmp_stream
 from conftest import Agent, assert_gil_released, net_snmp
-from snmp_stream import Community, Config, OidRange, SessionManager, SnmpRequest
+from snmp_stream import Community, Config, OidRange, SessionManager, SnmpRequest, demo
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SW_NAMES = "1.3.6.1.2.1.25.6.3.1.2"  # hrSWInstalledName: thousands of static rows
@@ -196,3 +198,12 @@ def test_bad_input_raises_a_value_error_naming_it(call: object, error: type, fra
     assert isinstance(raised.value, ValueError)
     assert isinstance(raised.value, snmp_stream.SnmpStreamError)
     assert fragment in str(raised.value)
+
+
+def test_closed_port_lies_below_the_ephemeral_range_and_is_free() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    first, second = demo.closed_port(), demo.closed_port(skip=1)
+    assert 1024 < second < first < low
+    for port in (first, second):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", port))  # nothing holds it
