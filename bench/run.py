@@ -576,19 +576,34 @@ def measure_all(clients: list[Client], runs: int, expected: int | None, label: s
             outcome = outcomes[client.name]
             if outcome.error:
                 continue
-            before = observe() if observe else None
-            try:
-                run = client.measure()
-            except Exception as error:  # a crashing peer is a result, not the end of the run
-                outcome.error = str(error) or type(error).__name__
+            # The agents sometimes stall for seconds (snmpd reloading a 100k-route table): a run that
+            # fails or comes back short is retried, and the retry is reported in the results.
+            for attempt in range(RETRIES + 1):
+                before = observe() if observe else None
+                problem = None
+                try:
+                    run = client.measure()
+                except Exception as error:  # a crashing peer is a result, not the end of the run
+                    problem = str(error) or type(error).__name__
+                else:
+                    if observe:
+                        run.extra["agent_cpu"] = observe() - before
+                    if run.varbinds < 0 and expected is not None:
+                        run.varbinds = expected
+                    if expected is not None and run.varbinds != expected:
+                        problem = f"{run.varbinds} varbinds, expected {expected}"
+                if problem is None:
+                    break
+                if attempt < RETRIES:
+                    RETRIED.setdefault(SCENARIO[0], []).append(
+                        f"{label}, {client.name}, run {i + 1}: {problem[:160]}; retried")
+                    log(f"  {label} {client.name}: {problem}; retrying ({attempt + 1}/{RETRIES})")
+            if problem is not None and "varbinds, expected" not in problem:
+                outcome.error = problem
                 log(f"  {label} {client.name}: n/a ({outcome.error})")
                 continue
-            if observe:
-                run.extra["agent_cpu"] = observe() - before
-            if run.varbinds < 0 and expected is not None:
-                run.varbinds = expected
-            if expected is not None and run.varbinds != expected and not outcome.mismatch:
-                outcome.mismatch = f"{run.varbinds} varbinds, expected {expected}"
+            if problem is not None and not outcome.mismatch:
+                outcome.mismatch = problem
                 log(f"  !!! {label} {client.name}: VARBIND COUNT MISMATCH: {outcome.mismatch}")
             outcome.runs.append(run)
             log(f"  {label} run {i + 1}/{runs} {client.name:<22} wall {run.wall:7.3f} s  cpu {run.cpu:7.3f} s  "
@@ -681,6 +696,9 @@ def setup(skip_build: bool) -> dict[str, str | None]:
 
 STALE: list[str] = []
 SKIP: set[str] = set()
+RETRIES = 2  # --retries
+SCENARIO = [""]  # the scenario running now
+RETRIED: dict[str, list[str]] = {}  # scenario -> the runs retried
 
 
 def versions() -> dict[str, str]:
@@ -962,6 +980,7 @@ def scenario_fleet(args: argparse.Namespace, status: dict) -> Section:
     dead = sum(1 for i in range(targets) if i % 10 == 9)
     live = targets - dead
     agents_count, delay_ms, rows, concurrency = args.fleet_agents, args.fleet_delay_ms, 20, 50
+    kinds = ["closed", "silent"] if args.fleet_dead == "both" else [args.fleet_dead]
     section = Section(f"fleet: {targets:,} targets x a {rows}-row, 5-column table, {dead} dead", [], [])
     try:
         from agents import delayed_agents
@@ -976,72 +995,80 @@ def scenario_fleet(args: argparse.Namespace, status: dict) -> Section:
         per_agent = {}
         for host in hosts:
             per_agent[host], _ = warm_and_count(host, [DELAYED_TABLE], reps)
-        # Every 10th target is dead (a closed 127.0.0.1 port: nobody listens), spread through the list.
-        if args.fleet_dead == "silent":
-            dead_iter = iter(stack.enter_context(silent_ports(dead)))
-        else:
-            dead_iter = iter(f"127.0.0.1:{p}" for p in closed_ports(dead))
         live_hosts = [hosts[i % len(hosts)] for i in range(live)]
-        live_iter = iter(live_hosts)
-        fleet = [next(dead_iter) if i % 10 == 9 else next(live_iter) for i in range(targets)]
         expected = sum(per_agent[h] for h in live_hosts)
         section.intro.append(
             f"Agents: `delayed_agents({agents_count}, {delay_ms}, {rows})` (snmpd answering "
             f"`{DELAYED_TABLE}` {delay_ms} ms late, {per_agent[hosts[0]]} varbinds per walk), on "
             f"{', '.join(hosts[:3])}{', ...' if len(hosts) > 3 else ''}. {targets:,} logical targets: {live} "
-            f"walks spread over the agents, {dead} {DEAD_KINDS[args.fleet_dead]} (every 10th target). Everyone: v2c, "
+            f"walks spread over the agents and {dead} dead targets (every 10th target), measured twice: "
+            + " and ".join(f"{DEAD_KINDS[k]}" for k in kinds) + ". Everyone: v2c, "
             f"timeout 1 s, 0 retries, max-repetitions {reps} (snmp-stream: budget {reps * 5}, the 5 columns "
             f"together). snmp-stream (Python): one process, `stream()` with max_sessions {targets}; "
             f"gufo-snmp and ezsnmp: a thread pool of {concurrency}; pysnmp: asyncio.gather with a semaphore "
-            f"of {concurrency}. \"agent CPU\" is the snmpd processes' own CPU time "
-            f"(/proc/PID/stat) during the run. A dead target should cost one timeout in total wall time, "
-            f"not one each: compare with the live-only run.")
-        spec = {"hosts": fleet, "oids": [DELAYED_TABLE], "reps": reps, "budget": reps * 5, "timeout": 1.0,
-                "retries": 0, "concurrency": concurrency}
-        clients = [Client(SS_RUST, None, "examples/walk.rs walks one host"),
-                   driver_client(SS_PY, "fleet", {**spec, "concurrency": targets}, 900)]
-        live_only = driver_client(SS_PY, "fleet", {**spec, "hosts": live_hosts, "concurrency": targets}, 900)
-        live_only.name = f"{SS_PY}, live targets only"
-        clients.append(live_only)
-        for peer in ("gufo-snmp", "ezsnmp", "pysnmp"):
-            client = driver_client(peer, "fleet", spec, 900)
-            client.unavailable = status.get(peer)
-            clients.append(client)
-        clients.append(Client("fastsnmp", None, "it sends to port 161 only; the agents listen on other ports"))
-        outcomes = measure_all(clients, args.runs, None, "fleet", observe=snmpd_descendants_cpu)
-    table = ["| client | ok | failed | varbinds | wall s | client CPU s | CPU µs/varbind | peak RSS MiB | "
-             "agent CPU s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for o in outcomes:
-        if not o.runs:
-            table.append(f"| {o.client} | n/a ({o.error}) | | | | | | | | |")
-            continue
-        first = o.runs[0].extra
-        want = sum(per_agent[h] for h in live_hosts) if "live" in o.client else expected
-        count = o.runs[0].varbinds
-        ok_count = "" if count == want else f" **MISMATCH: expected {want:,}**"
-        bad_dead = "" if first.get("failed", 0) == (0 if "live" in o.client else dead) else " **(unexpected)**"
-        cpu = o.median("cpu")
-        agent_cpu = statistics.median(r.extra.get("agent_cpu", 0.0) for r in o.runs)
-        table.append(f"| {o.client} | {first.get('ok')} | {first.get('failed')}{bad_dead} | {count:,}{ok_count} | "
-                     f"{o.median('wall'):.3f} | {cpu:.3f} | {cpu * 1e6 / max(count, 1):.2f} | "
-                     f"{fmt_rss(o.median('rss_kb'))} | {agent_cpu:.3f} | {clean_errors(first.get('errors', []))} |")
-    section.tables.append("\n".join(table))
-    section.tables.append("Ratios snmp-stream / peer:\n\n" + ratio_table(
-        [o for o in outcomes if "live" not in o.client]))
-    if args.fleet_dead == "closed":
-        section.notes.append(
-            "Closed ports: the kernel answers each request with ICMP port unreachable. A client with a "
-            "connected UDP socket per target (gufo-snmp) sees ECONNREFUSED and gives up at once; so does "
-            "snmp-stream, whose unconnected sockets ask for ICMP errors (`IP_RECVERR`). ezsnmp (net-snmp's "
-            "plain sessions) and pysnmp ignore it and wait for the timeout. The closed ports lie below the "
-            "ephemeral port range, so that no client socket is given one of them during the run. A real "
-            "dead host is silent: `--fleet-dead silent` measures that case.")
-    by = {o.client: o for o in outcomes}
-    if by[SS_PY].runs and by[live_only.name].runs:
-        cost = by[SS_PY].median("wall") - by[live_only.name].median("wall")
-        verdict = "about one timeout" if cost < 1.6 else "MORE than one timeout"
-        section.notes.append(f"Dead targets' cost for snmp-stream: {cost:+.2f} s of wall time for {dead} dead "
-                             f"targets (timeout 1 s): {verdict}.")
+            f"of {concurrency}; fastsnmp can't take part (it sends to port 161 only, and the agents listen on "
+            f"other ports). \"agent CPU\" is the snmpd processes' own CPU time "
+            f"(/proc/PID/stat) during the run. A dead target should cost at most one timeout in total wall "
+            f"time, not one each: compare with the live-only run.")
+        for kind in kinds:
+            if kind == "silent":
+                dead_hosts = stack.enter_context(silent_ports(dead))
+            else:
+                dead_hosts = [f"127.0.0.1:{p}" for p in closed_ports(dead)]
+            dead_iter, live_iter = iter(dead_hosts), iter(live_hosts)
+            fleet = [next(dead_iter) if i % 10 == 9 else next(live_iter) for i in range(targets)]
+            spec = {"hosts": fleet, "oids": [DELAYED_TABLE], "reps": reps, "budget": reps * 5, "timeout": 1.0,
+                    "retries": 0, "concurrency": concurrency}
+            clients = [driver_client(SS_PY, "fleet", {**spec, "concurrency": targets}, 900)]
+            live_only = driver_client(SS_PY, "fleet", {**spec, "hosts": live_hosts, "concurrency": targets}, 900)
+            live_only.name = f"{SS_PY}, live targets only"
+            if kind == kinds[0]:
+                clients.append(live_only)
+            for peer in ("gufo-snmp", "ezsnmp", "pysnmp"):
+                client = driver_client(peer, "fleet", spec, 900)
+                client.unavailable = status.get(peer)
+                clients.append(client)
+            outcomes = measure_all(clients, args.runs, None, f"fleet ({kind})", observe=snmpd_descendants_cpu)
+            if kind == kinds[0]:
+                live_outcome = next(o for o in outcomes if o.client == live_only.name)
+            else:
+                outcomes.insert(1, live_outcome)
+            section.tables.append(f"#### dead targets: {DEAD_KINDS[kind]}")
+            table = ["| client | ok | failed | varbinds | wall s | client CPU s | CPU µs/varbind | peak RSS MiB | "
+                     "agent CPU s | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+            for o in outcomes:
+                if not o.runs:
+                    table.append(f"| {o.client} | n/a ({o.error}) | | | | | | | | |")
+                    continue
+                first = o.runs[0].extra
+                is_live = "live" in o.client
+                count = o.runs[0].varbinds
+                ok_count = "" if count == expected else f" **MISMATCH: expected {expected:,}**"
+                bad_dead = "" if first.get("failed", 0) == (0 if is_live else dead) else " **(unexpected)**"
+                cpu = o.median("cpu")
+                agent_cpu = statistics.median(r.extra.get("agent_cpu", 0.0) for r in o.runs)
+                name = f"{o.client} (measured above)" if is_live and kind != kinds[0] else o.client
+                table.append(f"| {name} | {first.get('ok')} | {first.get('failed')}{bad_dead} | {count:,}{ok_count} "
+                             f"| {o.median('wall'):.3f} | {cpu:.3f} | {cpu * 1e6 / max(count, 1):.2f} | "
+                             f"{fmt_rss(o.median('rss_kb'))} | {agent_cpu:.3f} | "
+                             f"{clean_errors(first.get('errors', []))} |")
+            section.tables.append("\n".join(table))
+            section.tables.append("Ratios snmp-stream / peer:\n\n" + ratio_table(
+                [o for o in outcomes if "live" not in o.client]))
+            by = {o.client: o for o in outcomes}
+            if by[SS_PY].runs and live_outcome.runs:
+                cost = by[SS_PY].median("wall") - live_outcome.median("wall")
+                verdict = "at most one timeout" if cost < 1.3 else "MORE than one timeout"
+                section.tables.append(f"Dead targets' cost for snmp-stream ({kind}): {cost:+.2f} s of wall time "
+                                      f"for {dead} dead targets (timeout 1 s): {verdict}.")
+    section.notes.append(
+        "Closed ports: the kernel answers each request with ICMP port unreachable. A client with a "
+        "connected UDP socket per target (gufo-snmp) sees ECONNREFUSED and gives up at once; so does "
+        "snmp-stream, whose unconnected sockets ask for ICMP errors (`IP_RECVERR`). ezsnmp (net-snmp's "
+        "plain sessions) and pysnmp ignore it and wait for the timeout. The closed ports lie below the "
+        "ephemeral port range, so that no client socket is given one of them during the run. Silent "
+        "targets (a dead router, a firewall that drops) cost every client a timeout; with all requests in "
+        "flight at once, snmp-stream pays it once in total.")
     return section
 
 
@@ -1263,15 +1290,48 @@ SCENARIOS = {"walk100k": scenario_walk100k, "table10x10k": scenario_table, "flee
              "inflight10k": scenario_inflight, "decode1m": scenario_decode1m}
 
 
-def write_results(sections: list[Section], argv: list[str], status: dict, started: float) -> None:
+def _old_sections() -> dict[str, list[str]]:
+    """The sections of the current RESULTS.md by scenario name (a heading "## NAME: ..."), each
+    with a "_Measured ..." line (added from the old file's header if it has none)."""
+    if not RESULTS.exists():
+        return {}
+    text = RESULTS.read_text().splitlines()
+    header = {key: re.search(pattern, "\n".join(text), re.M) for key, pattern in
+              (("command", r"^- (?:last )?command: (`[^`]*`)"), ("date", r"^- date: ([^;]*)"),
+               ("commit", r"^- snmp-stream: commit (\w+)"), ("cpu", r'^- machine: .*CPU "([^"]*)"'))}
+    fallback = "_Measured {date} on {cpu} at commit {commit}: {command}._".format(
+        **{key: m.group(1) if (m := header[key]) else "?" for key in header})
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text:
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].split(":")[0].strip(), [])
+        if current is not None:
+            current.append(line)
+    for lines in sections.values():
+        if not any(line.startswith("_Measured ") for line in lines):
+            lines[1:1] = ["", fallback]
+        while lines and not lines[-1]:
+            lines.pop()
+    return sections
+
+
+def write_results(sections: list[tuple[str, Section]], argv: list[str], status: dict, started: float,
+                  partial: bool) -> None:
+    """Writes RESULTS.md. A partial run (--scenario) replaces its own sections and keeps the
+    others from the file as it was; every section says when, where and how it was measured."""
     info, found = machine(), versions()
+    command = shlex.join(["python3", "bench/run.py", *argv])
+    kept = _old_sections() if partial else {}
     lines = [
         "# Benchmark results",
         "",
-        "Generated by `bench/run.py` (do not edit by hand; rerun it). Hand-run, not part of CI.",
+        "Generated by `bench/run.py` (do not edit by hand; rerun it). Hand-run, not part of CI. "
+        "A run of some scenarios (`--scenario`) replaces their sections and keeps the others; each "
+        "section starts with the date, CPU, commit and command that measured it.",
         "",
-        f"- command: `{shlex.join(['python3', 'bench/run.py', *argv])}`",
-        f"- date: {info['date']}; the whole run took {(time.perf_counter() - started) / 60:.1f} min",
+        f"- last command: `{command}`",
+        f"- date: {info['date']}; that run took {(time.perf_counter() - started) / 60:.1f} min",
         f"- machine: `nproc` = {info['nproc']}, CPU \"{info['cpu']}\", kernel {info['kernel']}",
         f"- snmp-stream: commit {info['commit']}, Python package {found.get('snmp-stream')}",
         f"- net-snmp {found.get('net-snmp')} (agents and snmpbulkwalk); peers in bench/.venv (Python "
@@ -1285,7 +1345,9 @@ def write_results(sections: list[Section], argv: list[str], status: dict, starte
         "measured inside the process around the collection itself (no interpreter start or imports); "
         "snmpbulkwalk's are those of its whole process (from wait4), since a process per walk is how it is "
         "used. Peak RSS is the client process's ru_maxrss (interpreter and imports included). Every client's "
-        "varbind count is checked against snmpbulkwalk's; a mismatch is marked **MISMATCH**. The Python "
+        "varbind count is checked against snmpbulkwalk's; a mismatch is marked **MISMATCH**. A run that "
+        "fails or returns the wrong count is retried (up to --retries times; the agents sometimes stall, see "
+        "below) and the retries are reported. The Python "
         "peers build a Python object per varbind; snmp-stream returns one buffer per request (decoding it "
         "into columns is the parser's job, scenario 5 below).",
         "",
@@ -1295,14 +1357,23 @@ def write_results(sections: list[Section], argv: list[str], status: dict, starte
     unavailable = {k: v for k, v in status.items() if v}
     if unavailable:
         lines += ["Unavailable clients: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()), ""]
-    for section in sections:
-        lines += [f"## {section.title}", ""]
-        for paragraph in section.intro:
-            lines += [paragraph, ""]
-        for table in section.tables:
-            lines += [table, ""]
-        for note in section.notes:
-            lines += [note, ""]
+    fresh = dict(sections)
+    for name in [*SCENARIOS, *(n for n in kept if n not in SCENARIOS)]:
+        if name in fresh:
+            section = fresh[name]
+            lines += [f"## {section.title}", "",
+                      f"_Measured {info['date']} on {info['cpu']} at commit {info['commit']}: `{command}`._", ""]
+            for paragraph in section.intro:
+                lines += [paragraph, ""]
+            for table in section.tables:
+                lines += [table, ""]
+            for note in section.notes:
+                lines += [note, ""]
+            if RETRIED.get(name):
+                lines += ["Runs retried (a failure or a wrong count, then measured again): "
+                          + "; ".join(RETRIED[name]) + ".", ""]
+        elif name in kept:
+            lines += [*kept[name], ""]
     RESULTS.write_text("\n".join(lines))
     log(f"wrote {RESULTS}")
 
@@ -1318,13 +1389,17 @@ def main() -> int:
                                                              "1k in flight, 2 runs")
     parser.add_argument("--fleet-agents", type=int, default=10, help="delayed agents behind the fleet (default 10)")
     parser.add_argument("--fleet-delay-ms", type=int, default=5, help="their answer delay (default 5 ms)")
-    parser.add_argument("--fleet-dead", choices=["closed", "silent"], default="closed",
-                        help="dead fleet targets: closed ports (default) or silent ones")
+    parser.add_argument("--fleet-dead", choices=["both", "closed", "silent"], default="both",
+                        help="dead fleet targets: closed ports, silent ones, or both (default; a table each)")
+    parser.add_argument("--retries", type=int, default=2,
+                        help="retries of a run that fails or returns the wrong count (default 2)")
     parser.add_argument("--skip-build", action="store_true", help="use what bench/.venv and target/ hold")
     parser.add_argument("--skip-client", action="append", default=[], metavar="NAME",
                         help="leave a client out, e.g. pysnmp (repeatable); names as in the tables")
     args = parser.parse_args()
     SKIP.update(args.skip_client)
+    global RETRIES
+    RETRIES = args.retries
     args.runs = args.runs or (2 if args.quick else 5)
     if os.geteuid() != 0:
         parser.error("run as root (network namespaces)")
@@ -1335,15 +1410,16 @@ def main() -> int:
         log(f"{name}: {'ok' if not reason else 'n/a (' + reason + ')'}")
     sections = []
     for name in args.scenario or list(SCENARIOS):
+        SCENARIO[0] = name
         try:
-            sections.append(SCENARIOS[name](args, status))
+            sections.append((name, SCENARIOS[name](args, status)))
         except KeyboardInterrupt:
             raise
         except Exception as error:
             log(f"{name} failed: {type(error).__name__}: {error}")
             traceback.print_exc()
-            sections.append(Section(name, [f"**Failed:** {type(error).__name__}: {str(error)[:300]}"], []))
-    write_results(sections, sys.argv[1:], status, started)
+            sections.append((name, Section(name, [f"**Failed:** {type(error).__name__}: {str(error)[:300]}"], [])))
+    write_results(sections, sys.argv[1:], status, started, partial=bool(args.scenario))
     print(RESULTS.read_text())
     return 0
 
