@@ -301,6 +301,36 @@ def _warm_pandas() -> None:
 
 # --- the timed clients ---------------------------------------------------------------------------------
 
+def _other_threads_ticks() -> int:
+    """CPU ticks (user + system) of this process's threads other than the calling one."""
+    import os
+    import threading
+
+    me, total = threading.get_native_id(), 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != me:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _settle(limit: float = 3.0) -> None:
+    """Waits (untimed) until no other thread of this process uses CPU. numpy's OpenBLAS starts a
+    thread pool on import whose threads spin for a while before they sleep; timed right after the
+    imports, a 30 ms conversion would be charged ~30 ms of that spinning (seen: CPU 1.8x wall)."""
+    deadline, last = time.monotonic() + limit, _other_threads_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _other_threads_ticks()
+        if now == last:
+            return
+        last = now
+
+
 def run_client(spec: dict) -> dict:
     import gc
 
@@ -327,6 +357,7 @@ def run_client(spec: dict) -> dict:
     else:
         raise ValueError(f"unknown decode client {client!r}")
     gc.collect()
+    _settle()
     base = _rss_kb()
     cpu, wall = _cpu(), time.perf_counter()
     if client == NATIVE_NUMPY:

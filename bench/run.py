@@ -1165,7 +1165,9 @@ def scenario_decode1m(args: argparse.Namespace, status: dict) -> Section:
         section.intro.append(
             "Clients, each run in its own process (bench/decode.py via the driver), median of "
             f"{args.runs} runs: loading the file, preparing the input and a tiny pandas warm-up (pandas imports "
-            "parts of itself on first use) are untimed; wall and CPU are measured around the conversion only. "
+            "parts of itself on first use) are untimed, and the client then waits until its other threads are "
+            "idle (numpy's OpenBLAS pool spins for a while after import, which would be charged to a 30 ms "
+            "conversion); wall and CPU are measured around the conversion only. "
             "(a) snmp-stream's native parser, `p.Table(index=[p.integer(\"row\")], columns=[5 x p.column(...)])`, "
             "on the 4 buffers as numpy uint8 arrays (what `response.results` is): `to_numpy` (a dict of numpy "
             "arrays) and `to_pandas` (a DataFrame, pandas' nullable Int64/UInt64 for integers); "

@@ -276,8 +276,9 @@ impl<'a> Record<'a> {
 }
 
 impl<'a> ResultBuffer<'a> {
-    /// Parses the header only (records are checked as they are read).
-    pub(crate) fn parse_header(buf: &'a [u8]) -> Result<Self, FormatError> {
+    /// Parses the header only, for a reader that needs only its fields (request id, roots) or
+    /// checks the records as it reads them ([`Self::records`]).
+    pub fn parse_header(buf: &'a [u8]) -> Result<Self, FormatError> {
         let mut r = Reader { buf, pos: 0 };
         let magic = r.take(4, "magic")?;
         if magic != MAGIC {
