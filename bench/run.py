@@ -456,6 +456,7 @@ def run_process(command: list[str], timeout: float, stdout_path: str | None = No
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                text=True, start_new_session=True)
     timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
+    timer.daemon = True  # a stopped runner must not wait for it
     timer.start()
     stdout_text, stderr_text = "", ""
     # Read the pipes on threads so that wait4 below can reap the process itself (for its rusage).
@@ -466,9 +467,15 @@ def run_process(command: list[str], timeout: float, stdout_path: str | None = No
             reader = threading.Thread(target=lambda p=pipe, n=name: chunks[n].append(p.read()), daemon=True)
             reader.start()
             readers.append(reader)
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # stopped (SIGTERM, Ctrl-C): the client goes too
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    finally:
+        timer.cancel()
     wall = time.perf_counter() - start
-    timer.cancel()
     for reader in readers:
         reader.join()
     process.returncode = os.waitstatus_to_exitcode(status)

@@ -10,6 +10,10 @@
 //!   endOfMibView (v1: noSuchName), when it leaves its root's subtree or its range, or when the
 //!   agent returns an OID not greater than the previous one (recorded as an error: a broken or
 //!   looping agent cannot make a walk run forever).
+//! - **A leaf root**: a walk column without a range that ends with nothing recorded (its root
+//!   has nothing under it) asks for the root itself with a GET, as snmpwalk does, so that a walk
+//!   of a scalar instance such as sysName.0 returns it (a record with an empty index). An
+//!   exception value (noSuchObject, v1 noSuchName) there just means the subtree is empty.
 //! - **tooBig** halves the request's varbind budget and resends; only a single varbind that is
 //!   too big fails the request.
 
@@ -73,6 +77,8 @@ struct Column {
     upper: Option<Vec<u64>>,
     /// The last OID received (at first, the OID the walk starts after).
     cursor: Vec<u64>,
+    /// Whether the column recorded a varbind.
+    found: bool,
 }
 
 enum Step {
@@ -102,7 +108,14 @@ impl Column {
         if below_range || matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance) {
             return Step::Skip;
         }
+        self.found = true;
         Step::Record
+    }
+
+    /// Whether the column, now ended, should GET its root: it found nothing under the root and
+    /// has no index range (a range selects instances below the root, never the root itself).
+    fn wants_root(&self) -> bool {
+        !self.found && self.lower.is_none() && self.upper.is_none()
     }
 }
 
@@ -126,14 +139,24 @@ fn walk_start(start: &[u64]) -> Vec<u64> {
 
 #[derive(Debug)]
 enum Work {
-    Get { targets: Vec<Target>, pending: VecDeque<usize> },
-    Walk { columns: Vec<Column>, pending: VecDeque<usize> },
+    Get {
+        targets: Vec<Target>,
+        pending: VecDeque<usize>,
+    },
+    /// `leaves`: columns that ended empty, waiting for the GET of their root.
+    Walk {
+        columns: Vec<Column>,
+        pending: VecDeque<usize>,
+        leaves: VecDeque<usize>,
+    },
 }
 
 /// What the PDU in flight asked for: target or column numbers, in varbind order.
 #[derive(Debug)]
 struct InFlight {
     items: Vec<usize>,
+    /// A walk's GET of the roots of columns that ended empty.
+    leaves: bool,
 }
 
 /// One request being collected.
@@ -196,10 +219,11 @@ impl Collection {
                         let lower = range.start().map(|s| subids(&root.join(s.as_slice())));
                         let upper = range.stop().map(|s| subids(&root.join(s.as_slice())));
                         let cursor = lower.as_deref().map_or_else(|| root_subids.clone(), walk_start);
-                        columns.push(Column { root_index, root: root_subids.clone(), lower, upper, cursor });
+                        let root = root_subids.clone();
+                        columns.push(Column { root_index, root, lower, upper, cursor, found: false });
                     }
                 }
-                Work::Walk { pending: (0..columns.len()).collect(), columns }
+                Work::Walk { pending: (0..columns.len()).collect(), columns, leaves: VecDeque::new() }
             }
         };
         Collection {
@@ -223,13 +247,20 @@ impl Collection {
             return None;
         }
         let budget = self.budget as usize;
+        let mut leaf_get = false;
         let (command, items, names) = match &mut self.work {
             Work::Get { targets, pending } => {
                 let items: Vec<usize> = pending.drain(..budget.min(pending.len())).collect();
                 let names = items.iter().map(|&t| targets[t].oid.clone()).collect();
                 (Command::Get, items, names)
             }
-            Work::Walk { columns, pending } => {
+            Work::Walk { columns, pending, leaves } if pending.is_empty() => {
+                leaf_get = true;
+                let items: Vec<usize> = leaves.drain(..budget.min(leaves.len())).collect();
+                let names = items.iter().map(|&c| columns[c].root.clone()).collect();
+                (Command::Get, items, names)
+            }
+            Work::Walk { columns, pending, .. } => {
                 let (command, width) = match self.version {
                     Version::V1 => (Command::GetNext, budget.min(pending.len())),
                     Version::V2c => {
@@ -249,7 +280,7 @@ impl Collection {
         if items.is_empty() {
             return None;
         }
-        self.in_flight = Some(InFlight { items });
+        self.in_flight = Some(InFlight { items, leaves: leaf_get });
         Some(PduSpec { command, names })
     }
 
@@ -273,9 +304,10 @@ impl Collection {
         self.errors.push(error);
     }
 
-    /// Puts the items of a PDU back at the front of the queue, in order, except `skip`.
-    fn requeue(&mut self, items: &[usize], skip: Option<usize>) {
+    /// Puts the items of a PDU back at the front of their queue, in order, except `skip`.
+    fn requeue(&mut self, items: &[usize], leaves: bool, skip: Option<usize>) {
         let pending = match &mut self.work {
+            Work::Walk { leaves: queue, .. } if leaves => queue,
             Work::Get { pending, .. } | Work::Walk { pending, .. } => pending,
         };
         for &item in items.iter().rev() {
@@ -286,29 +318,31 @@ impl Collection {
     }
 
     /// The OID the agent's error-index points at (1-based), if it points at one we sent.
-    fn oid_at(&self, items: &[usize], err_index: i64) -> Option<Oid> {
+    fn oid_at(&self, items: &[usize], leaves: bool, err_index: i64) -> Option<Oid> {
         let item = *items.get(usize::try_from(err_index).ok()?.checked_sub(1)?)?;
         Some(match &self.work {
             Work::Get { targets, .. } => to_oid(&targets[item].oid),
+            Work::Walk { columns, .. } if leaves => to_oid(&columns[item].root),
             Work::Walk { columns, .. } => to_oid(&columns[item].cursor),
         })
     }
 
     /// Handles the agent's answer to the PDU in flight.
     pub fn on_response(&mut self, response: &impl PduResponse) {
-        let Some(InFlight { items }) = self.in_flight.take() else { return };
+        let Some(InFlight { items, leaves }) = self.in_flight.take() else { return };
         let err_stat = response.error_status();
         let err_index = response.error_index();
         match err_stat {
             status::NO_ERROR => match self.work {
                 Work::Get { .. } => self.get_values(&items, response),
+                Work::Walk { .. } if leaves => self.root_values(&items, response),
                 Work::Walk { .. } => self.walk_values(&items, response),
             },
             status::TOO_BIG if self.budget > 1 => {
                 self.budget /= 2;
-                self.requeue(&items, None);
+                self.requeue(&items, leaves, None);
             }
-            status::NO_SUCH_NAME if self.oid_at(&items, err_index).is_some() => {
+            status::NO_SUCH_NAME if self.oid_at(&items, leaves, err_index).is_some() => {
                 // v1: the varbind at err_index has no value (GET) or no successor (GETNEXT:
                 // that column is at the end of the MIB). The others are asked again.
                 let item = items[err_index as usize - 1];
@@ -323,10 +357,15 @@ impl Collection {
                             .into_warning(oid),
                     );
                 }
-                self.requeue(&items, Some(item));
+                if let Work::Walk { columns, leaves: queue, .. } = &mut self.work {
+                    if !leaves && columns[item].wants_root() {
+                        queue.push_back(item);
+                    }
+                }
+                self.requeue(&items, leaves, Some(item));
             }
             _ => {
-                let oid = self.oid_at(&items, err_index);
+                let oid = self.oid_at(&items, leaves, err_index);
                 self.fail(SnmpError::error_status(&self.host, err_stat, err_index, oid));
             }
         }
@@ -335,21 +374,10 @@ impl Collection {
     fn get_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
         let Work::Get { targets, .. } = &self.work else { return };
+        let asked: Vec<&[u64]> = items.iter().map(|&t| targets[t].oid.as_slice()).collect();
         let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
-        let mut answered = 0;
-        let mut failure = None;
-        let decoded = response.for_each_var_bind(&mut |var_bind| {
-            let Some(&item) = items.get(answered) else { return };
-            if failure.is_some() {
-                return;
-            }
-            let target = &targets[item];
-            if var_bind.name != target.oid.as_slice() {
-                let (got, asked) = (to_oid(var_bind.name), to_oid(&target.oid));
-                let message = format!("{host} answered {got} to a GET of {asked}");
-                failure = Some(SnmpError::new(ErrorKind::BadResponsePdu, message).with_oid(asked));
-                return;
-            }
+        let failure = match_get_answer(host, &asked, response, |n, var_bind| {
+            let target = &targets[items[n]];
             let exception = match var_bind.value {
                 Value::NoSuchObject => Some("noSuchObject"),
                 Value::NoSuchInstance => Some("noSuchInstance"),
@@ -362,20 +390,24 @@ impl Collection {
                 errors.push(SnmpError::new(ErrorKind::ValueWarning, message).with_oid(oid));
             }
             encoder.record(target.root_index, &target.oid[target.root_len..], &var_bind.value, time_ms);
-            answered += 1;
         });
-        if let Err(reason) = decoded {
-            failure.get_or_insert_with(|| {
-                let message = format!("{} sent a malformed varbind ({reason})", self.host);
-                SnmpError::new(ErrorKind::BadResponsePdu, message)
-            });
+        if let Some(error) = failure {
+            self.fail(error);
         }
-        if failure.is_none() && answered < items.len() {
-            failure = Some(SnmpError::new(
-                ErrorKind::BadResponsePdu,
-                format!("{} answered {answered} of the {} varbinds of a GET", self.host, items.len()),
-            ));
-        }
+    }
+
+    /// The answer to the GET of the roots of columns that ended empty: a value is recorded with
+    /// an empty index; an exception means the root has no value either.
+    fn root_values(&mut self, items: &[usize], response: &impl PduResponse) {
+        let time_ms = self.elapsed_ms();
+        let Work::Walk { columns, .. } = &self.work else { return };
+        let asked: Vec<&[u64]> = items.iter().map(|&c| columns[c].root.as_slice()).collect();
+        let encoder = &mut self.encoder;
+        let failure = match_get_answer(&self.host, &asked, response, |n, var_bind| {
+            if !matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView) {
+                encoder.record(columns[items[n]].root_index, &[], &var_bind.value, time_ms);
+            }
+        });
         if let Some(error) = failure {
             self.fail(error);
         }
@@ -383,10 +415,11 @@ impl Collection {
 
     fn walk_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
-        let Work::Walk { columns, pending } = &mut self.work else { return };
+        let Work::Walk { columns, pending, leaves } = &mut self.work else { return };
         let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
         let width = items.len();
         let mut ended = vec![false; width];
+        let mut non_increasing = vec![false; width];
         let mut received = 0usize;
         let decoded = response.for_each_var_bind(&mut |var_bind| {
             let slot = received % width;
@@ -404,6 +437,7 @@ impl Collection {
                 Step::End => ended[slot] = true,
                 Step::NonIncreasing => {
                     ended[slot] = true;
+                    non_increasing[slot] = true;
                     let oid = to_oid(var_bind.name);
                     let message = format!(
                         "{host} returned {oid} after {}: OID not increasing, walk of {} stopped",
@@ -417,6 +451,8 @@ impl Collection {
         for (slot, &item) in items.iter().enumerate() {
             if !ended[slot] {
                 pending.push_back(item);
+            } else if columns[item].wants_root() && !non_increasing[slot] {
+                leaves.push_back(item);
             }
         }
         if let Err(reason) = decoded {
@@ -460,6 +496,43 @@ impl Collection {
         };
         (self.encoder.finish(), self.errors, status)
     }
+}
+
+/// Matches the varbinds of a GET answer to the names `asked` (in order), calling `accept` with
+/// each one's position; returns the error that ends the request if the answer does not match
+/// (another name, too few varbinds, a malformed list).
+fn match_get_answer(
+    host: &str,
+    asked: &[&[u64]],
+    response: &impl PduResponse,
+    mut accept: impl FnMut(usize, &VarBind<'_>),
+) -> Option<SnmpError> {
+    let mut answered = 0;
+    let mut failure = None;
+    let decoded = response.for_each_var_bind(&mut |var_bind| {
+        let Some(&name) = asked.get(answered) else { return };
+        if failure.is_some() {
+            return;
+        }
+        if var_bind.name != name {
+            let (got, asked) = (to_oid(var_bind.name), to_oid(name));
+            let message = format!("{host} answered {got} to a GET of {asked}");
+            failure = Some(SnmpError::new(ErrorKind::BadResponsePdu, message).with_oid(asked));
+            return;
+        }
+        accept(answered, &var_bind);
+        answered += 1;
+    });
+    if let Err(reason) = decoded {
+        failure.get_or_insert_with(|| {
+            SnmpError::new(ErrorKind::BadResponsePdu, format!("{host} sent a malformed varbind ({reason})"))
+        });
+    }
+    if failure.is_none() && answered < asked.len() {
+        let message = format!("{host} answered {answered} of the {} varbinds of a GET", asked.len());
+        failure = Some(SnmpError::new(ErrorKind::BadResponsePdu, message));
+    }
+    failure
 }
 
 impl SnmpError {
@@ -619,10 +692,64 @@ mod tests {
         c.on_response(&ok(vec![(oid("1.3.2.1"), Value::Integer(1))]));
         assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.2.1")]);
         c.on_response(&FakePdu { err_stat: 2, err_index: 1, var_binds: vec![] });
+        // Column 1 found nothing: its root is asked for with a GET, which has no value either.
+        let pdu = c.next_pdu().unwrap();
+        assert_eq!((pdu.command, pdu.names), (Command::Get, vec![oid("1.3.1")]));
+        c.on_response(&FakePdu { err_stat: 2, err_index: 1, var_binds: vec![] });
         assert!(c.next_pdu().is_none());
         let (rows, errors, status) = records(c);
         assert_eq!(rows.len(), 1);
         assert!(errors.is_empty());
+        assert_eq!(status, Status::Successful);
+    }
+
+    #[test]
+    fn a_walk_of_a_leaf_gets_the_leaf() {
+        // As snmpwalk does: sysName.0 has nothing under it, so the walk GETs it.
+        let mut c = collection(walk(Version::V2c, &["1.3.1.5.0", "1.3.1.6.0", "1.3.2"]).build().unwrap(), 9);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![
+            (oid("1.3.1.6.0"), Value::Integer(6)),
+            (oid("1.3.1.7.0"), Value::Integer(7)),
+            (oid("1.3.2.1"), Value::Integer(21)),
+            (oid("1.3.1.7.0"), Value::Integer(7)),
+            (oid("1.3.1.8.0"), Value::Integer(8)),
+            (oid("1.3.3"), Value::Integer(3)),
+        ]));
+        let pdu = c.next_pdu().unwrap();
+        assert_eq!(pdu.command, Command::Get);
+        assert_eq!(pdu.names, vec![oid("1.3.1.5.0"), oid("1.3.1.6.0")]);
+        c.on_response(&ok(vec![
+            (oid("1.3.1.5.0"), Value::Integer(5)),
+            (oid("1.3.1.6.0"), Value::NoSuchInstance),
+        ]));
+        assert!(c.next_pdu().is_none());
+        let (rows, errors, status) = records(c);
+        let got: Vec<(u16, Vec<u32>)> = rows.iter().map(|r| (r.0, r.1.clone())).collect();
+        assert_eq!(got, vec![(2, vec![1]), (0, vec![])], "the leaf's record has an empty index");
+        assert!(errors.is_empty(), "no value at the root only means an empty subtree: {errors:?}");
+        assert_eq!(status, Status::Successful);
+    }
+
+    #[test]
+    fn leaf_gets_only_for_empty_unranged_columns_and_follow_too_big() {
+        // A range selects instances below the root: an empty ranged walk asks nothing more.
+        let range = OidRange::new(Some(Oid::parse("5").unwrap()), None).unwrap();
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).ranges([range]).build().unwrap(), 10);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![(oid("1.3.2"), Value::Integer(0))]));
+        assert!(c.next_pdu().is_none());
+        // tooBig on the leaf GET halves the budget and asks again.
+        let mut c = collection(walk(Version::V2c, &["1.3.1", "1.3.2"]).build().unwrap(), 4);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![(oid("1.3.3"), Value::Integer(0)), (oid("1.3.3"), Value::Integer(0))]));
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.1"), oid("1.3.2")]);
+        c.on_response(&FakePdu { err_stat: 1, err_index: 0, var_binds: vec![] });
+        assert_eq!(c.next_pdu().unwrap().names, vec![oid("1.3.1"), oid("1.3.2")]);
+        c.on_response(&ok(vec![(oid("1.3.1"), Value::Integer(1)), (oid("1.3.2"), Value::Integer(2))]));
+        assert!(c.next_pdu().is_none());
+        let (rows, _, status) = records(c);
+        assert_eq!(rows.len(), 2);
         assert_eq!(status, Status::Successful);
     }
 

@@ -127,6 +127,34 @@ fn walk_matches_snmpbulkwalk_varbind_by_varbind() {
 }
 
 #[test]
+fn walks_of_leaves_get_them_as_snmpwalk_does() {
+    // sysName.0 and sysContact.0 have nothing under them: like snmpwalk, the walk falls back to
+    // a GET of the root. A subtree that does not exist stays empty, without an error.
+    let agent = Snmpd::start();
+    let leaves = ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.4.0"];
+    let mut expected = Vec::new();
+    for leaf in leaves {
+        let walked = net_snmp("snmpwalk", &["-v2c", "-c", "public", &agent.host(), leaf]);
+        assert_eq!(walked.len(), 1, "snmpwalk gets the leaf: {walked:?}");
+        expected.extend(walked);
+    }
+    for version in [Version::V1, Version::V2c] {
+        let roots = [leaves[0], leaves[1], "1.3.6.1.2.1.1.99", "1.3.6.1.2.1.1.9.1.3"].map(oid);
+        let response = run_one(Request::walk(agent.host(), community(version), roots).build().unwrap());
+        assert_eq!(response.status, Status::Successful, "{version:?}: {:?}", response.errors);
+        let got = lines(&response);
+        // The two leaves, and the sysORDescr column, which is a walk as usual.
+        let leaves_got: Vec<_> =
+            got.iter().filter(|line| !line.0.starts_with(".1.3.6.1.2.1.1.9.")).cloned().collect();
+        assert_eq!(sorted(leaves_got), sorted(expected.clone()), "{version:?}");
+        assert!(got.len() > 2, "{version:?}: sysORDescr rows too: {got:?}");
+        let buffer = ResultBuffer::parse(&response.results).unwrap();
+        let empty_index = buffer.records().filter(|r| r.as_ref().unwrap().index().count() == 0).count();
+        assert_eq!(empty_index, 2, "{version:?}: a leaf's record has an empty index");
+    }
+}
+
+#[test]
 fn walk_of_a_whole_mib2_subtree_has_the_same_oids_and_types() {
     let agent = Snmpd::start();
     // The interfaces and IP subtrees mix every SNMP type; counters may tick between the two

@@ -361,5 +361,6 @@ def walk(
     config: ConfigLike | None = None,
 ) -> SnmpResponse:
     """Walks the subtrees of `oids` (within the index ranges) on one agent: GETBULK on v2c,
-    GETNEXT on v1."""
+    GETNEXT on v1. A root with nothing under it (a leaf such as sysName.0) is fetched with a
+    GET, as snmpwalk does."""
     return _single(WALK, host, community, oids, ranges, req_id, config)

@@ -14,6 +14,7 @@ import pytest
 import snmp_stream
 from conftest import Agent, assert_gil_released, net_snmp
 from snmp_stream import Community, Config, OidRange, SessionManager, SnmpRequest, demo
+from snmp_stream import _snmp_stream as native
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SW_NAMES = "1.3.6.1.2.1.25.6.3.1.2"  # hrSWInstalledName: thousands of static rows
@@ -61,6 +62,17 @@ def test_walk_matches_snmpbulkwalk(agent: Agent) -> None:
         got = records(response.results)
         assert len(got) == len(expected) > 100
         assert [r[2][0] for r in got] == [int(line.split()[0].rsplit(".", 1)[1]) for line in expected]
+
+
+def test_walk_of_a_leaf_gets_it_like_snmpwalk(agent: Agent) -> None:
+    sys_name = "1.3.6.1.2.1.1.5.0"
+    expected = net_snmp("snmpwalk", "-v2c", "-c", "public", "-Oqv", agent.host, sys_name)
+    response = snmp_stream.walk(agent.host, "public", sys_name)
+    assert response.status == "successful", response.errors
+    assert native.decode_records(response.results) == [("." + sys_name, "STRING", expected[0].strip('"'))]
+    empty = snmp_stream.walk(agent.host, "public", "1.3.6.1.2.1.1.99")
+    assert (empty.status, empty.errors) == ("successful", ())
+    assert native.decode_records(empty.results) == []
 
 
 def test_results_are_numpy_without_copy(agent: Agent) -> None:
