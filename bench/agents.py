@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "tests/fixtures/snmpd.conf"
 COMMUNITY = "public"
+ADMIN_COMMUNITY = "snmpbenchadmin"  # write access, from the namespace's own address only
+NS_CACHE_TIMEOUT = ".1.3.6.1.4.1.8072.1.5.3.1.2"  # NET-SNMP-AGENT-MIB nsCacheTimeout
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 IF_TABLE = "1.3.6.1.2.1.2.2"
 IFX_TABLE = "1.3.6.1.2.1.31.1.1"
@@ -205,7 +207,8 @@ class NetnsAgent:
 @contextlib.contextmanager
 def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
                 slot: int | None = None, ready_timeout: float = 300.0,
-                ipv6: bool = False, extra_batch: str = "") -> Iterator[NetnsAgent]:
+                ipv6: bool = False, extra_batch: str = "",
+                cache_timeout: int | None = None) -> Iterator[NetnsAgent]:
     """Runs snmpd in a new network namespace `name` with `interfaces` veth ends and `routes` routes.
 
     The namespace holds ceil(interfaces / 2) veth pairs named a<i>/b<i> (so ifNumber is that
@@ -219,6 +222,12 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
     `ipv6=True` keeps IPv6 on in the namespace; `extra_batch` is more `ip -batch` commands run
     inside it after the veths and routes exist (neighbours, IPv6 addresses and routes,
     bridges), as the tests of the table recipes use it.
+
+    `cache_timeout` (seconds) sets the timeout of every snmpd data cache (NET-SNMP-AGENT-MIB
+    nsCacheTimeout, with an rwcommunity that only the namespace's own address may use): snmpd
+    reloads a cache that has expired when the next request comes, and for 100k routes that takes
+    tens of seconds without an answer to anyone, in the middle of whatever walk is running. The
+    default (None) keeps snmpd's own timeouts (ipCidrRouteTable: 60 s).
     """
     if os.geteuid() != 0:
         raise PermissionError("netns_agent needs root")
@@ -253,8 +262,14 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
         _run(["ip", "link", "set", host_link, "up"])
         _run([*in_ns, "ip", "-batch", "-"], stdin=f"addr add {address}/30 dev uplink\nlink set uplink up\n")
         agent.setup_seconds = time.perf_counter() - start
-        process = _start_snmpd(f"udp:{address}:161", tmp, prefix=in_ns)
+        config: Path | str = CONFIG
+        if cache_timeout is not None:
+            config = Path(tmp) / "bench-snmpd.conf"  # not snmpd.conf: snmpd writes that one there
+            config.write_text(Path(CONFIG).read_text() + f"\nrwcommunity {ADMIN_COMMUNITY} {address}\n")
+        process = _start_snmpd(f"udp:{address}:161", tmp, prefix=in_ns, config=config)
         agent.startup_seconds = wait_ready(agent.host, process, ready_timeout, f"{tmp}/snmpd.log")
+        if cache_timeout is not None:
+            set_cache_timeouts(agent, cache_timeout)
         yield agent
     finally:
         if process is not None:
@@ -267,6 +282,20 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
         finally:
             agent.teardown_seconds = time.perf_counter() - start
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def set_cache_timeouts(agent: NetnsAgent, seconds: int) -> int:
+    """Sets every snmpd cache's nsCacheTimeout to `seconds` (snmpset from inside the namespace,
+    with the agent's rwcommunity); returns how many caches there are."""
+    in_ns = ["ip", "netns", "exec", agent.name]
+    listing = _run([*in_ns, "snmpwalk", "-v2c", "-c", COMMUNITY, "-On", "-Oq", agent.host, NS_CACHE_TIMEOUT])
+    oids = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith(NS_CACHE_TIMEOUT + ".")]
+    if not oids:
+        raise RuntimeError(f"{agent.host}: no snmpd caches listed under {NS_CACHE_TIMEOUT}")
+    for start in range(0, len(oids), 20):
+        args = [item for oid in oids[start:start + 20] for item in (oid, "i", str(seconds))]
+        _run([*in_ns, "snmpset", "-v2c", "-c", ADMIN_COMMUNITY, "-t", "30", agent.host, *args])
+    return len(oids)
 
 
 # --- loopback --------------------------------------------------------------------------------

@@ -574,18 +574,29 @@ def rust_client(host: str, oids: list[str], reps: int, available: str | None) ->
 
 
 def measure_all(clients: list[Client], runs: int, expected: int | None, label: str,
-                observe=None) -> list[Outcome]:
-    """Runs every client `runs` times, interleaved (run 1 of each, then run 2, ...)."""
+                observe=None, ready=None) -> list[Outcome]:
+    """Runs every client `runs` times, interleaved (run 1 of each, then run 2, ...).
+
+    `ready()`, if given, is called (untimed) before every attempt: it waits until the agent
+    answers, so that a run does not start while snmpd is busy reloading a big table, and returns
+    how long that took. A run that fails or comes back short is measured again, up to RETRIES
+    times, and reported; a run that still fails is left out of the medians (reported too), and a
+    client whose first run fails is dropped (it is broken, not unlucky)."""
     outcomes = {c.name: Outcome(c.name, error=c.unavailable or ("skipped (--skip-client)" if c.name in SKIP else None))
                 for c in clients}
+    notes = RETRIED.setdefault(SCENARIO[0], [])
     for i in range(runs):
         for client in clients:
             outcome = outcomes[client.name]
             if outcome.error:
                 continue
-            # The agents sometimes stall for seconds (snmpd reloading a 100k-route table): a run that
-            # fails or comes back short is retried, and the retry is reported in the results.
             for attempt in range(RETRIES + 1):
+                if ready is not None:
+                    waited = ready()
+                    if waited > 2:
+                        notes.append(f"{label}, before {client.name} run {i + 1}: the agent was busy for "
+                                     f"{waited:.0f} s (waited, untimed)")
+                        log(f"  {label}: the agent was busy for {waited:.1f} s before {client.name}")
                 before = observe() if observe else None
                 problem = None
                 try:
@@ -602,12 +613,16 @@ def measure_all(clients: list[Client], runs: int, expected: int | None, label: s
                 if problem is None:
                     break
                 if attempt < RETRIES:
-                    RETRIED.setdefault(SCENARIO[0], []).append(
-                        f"{label}, {client.name}, run {i + 1}: {problem[:160]}; retried")
+                    notes.append(f"{label}, {client.name} run {i + 1}: {problem[:160]}; measured again")
                     log(f"  {label} {client.name}: {problem}; retrying ({attempt + 1}/{RETRIES})")
             if problem is not None and "varbinds, expected" not in problem:
-                outcome.error = problem
-                log(f"  {label} {client.name}: n/a ({outcome.error})")
+                if not outcome.runs:
+                    outcome.error = problem
+                    log(f"  {label} {client.name}: n/a ({outcome.error})")
+                else:
+                    notes.append(f"{label}, {client.name} run {i + 1}: still failing after {RETRIES} retries "
+                                 f"({problem[:160]}); left out of its medians")
+                    log(f"  {label} {client.name} run {i + 1}: failed, left out ({problem})")
                 continue
             if problem is not None and not outcome.mismatch:
                 outcome.mismatch = problem
@@ -616,6 +631,19 @@ def measure_all(clients: list[Client], runs: int, expected: int | None, label: s
             log(f"  {label} run {i + 1}/{runs} {client.name:<22} wall {run.wall:7.3f} s  cpu {run.cpu:7.3f} s  "
                 f"rss {run.rss_kb / 1024:6.1f} MiB  varbinds {run.varbinds}")
     return list(outcomes.values())
+
+
+def agent_ready(host: str, oid: str):
+    """A `ready` probe for measure_all: an snmpgetnext of `oid` with a long timeout (snmpd answers
+    nothing while it reloads a big table's cache, which can take tens of seconds)."""
+    def ready() -> float:
+        start = time.perf_counter()
+        command = ["snmpgetnext", "-v2c", "-c", COMMUNITY, "-t", "120", "-r", "0", "-On", host, oid]
+        code, _, err, *_ = run_process(command, 300)
+        if code != 0:
+            log(f"  readiness probe of {host} failed: {short_error(err, code)}")
+        return time.perf_counter() - start
+    return ready
 
 
 # --- setup: venv, peers, builds ----------------------------------------------------------------------
@@ -899,7 +927,7 @@ def scenario_walk100k(args: argparse.Namespace, status: dict) -> Section:
     extra = min(routes - base_routes, EXTRA_ROUTES_MAX)
     section = Section(f"walk100k: one {rows:,}-row column", [], [])
     log(f"walk100k: namespace agent with {base_routes + extra} routes")
-    with netns_agent("sbrunwalk", interfaces=2, routes=base_routes) as agent:
+    with netns_agent("sbrunwalk", interfaces=2, routes=base_routes, cache_timeout=AGENT_CACHE_TIMEOUT) as agent:
         if extra:
             add_extra_routes(agent.name, extra)
         host = agent.host
@@ -908,12 +936,13 @@ def scenario_walk100k(args: argparse.Namespace, status: dict) -> Section:
             f"routes={base_routes})`{f' plus {extra:,} more /32 routes added by run.py' if extra else ''}), "
             f"at {host}. Column walked: ipCidrRouteDest `{IP_CIDR_ROUTE_DEST}` (one row per route; "
             f"ipRouteTable and inetCidrRouteTable have the same rows but the agent serves them more slowly). "
-            f"v2c, timeout 5 s, 1 retry (the Rust example: its defaults, 1 s, 3 retries).")
+            f"v2c, timeout 5 s, 1 retry (the Rust example: its defaults, 1 s, 3 retries). {CACHE_NOTE}")
         for reps in (25, 50):
             expected, seconds = warm_and_count(host, [IP_CIDR_ROUTE_DEST], reps)
             log(f"walk100k -Cr{reps}: snmpbulkwalk reference {expected} varbinds ({seconds:.2f} s)")
             clients = walk_clients(host, [IP_CIDR_ROUTE_DEST], reps, status, 600, reps)
-            outcomes = measure_all(clients, args.runs, expected, f"walk100k r{reps}")
+            outcomes = measure_all(clients, args.runs, expected, f"walk100k r{reps}",
+                                   ready=agent_ready(host, IP_CIDR_ROUTE_DEST))
             section.tables.append(f"#### max-repetitions {reps} (snmpbulkwalk reference: {expected:,} varbinds)\n\n"
                                   f"{walk_table(outcomes, expected)}\n\nRatios snmp-stream / peer (below 1: "
                                   f"snmp-stream is faster or cheaper):\n\n{ratio_table(outcomes)}")
@@ -926,7 +955,7 @@ def scenario_table(args: argparse.Namespace, status: dict) -> Section:
     interfaces = 1000 if args.quick else 10_000
     section = Section(f"table10x10k: 10 columns x {interfaces + 2:,} rows (ifTable)", [], [])
     log(f"table10x10k: namespace agent with {interfaces} interfaces")
-    with netns_agent("sbruntable", interfaces=interfaces, routes=0) as agent:
+    with netns_agent("sbruntable", interfaces=interfaces, routes=0, cache_timeout=AGENT_CACHE_TIMEOUT) as agent:
         host = agent.host
         section.intro.append(
             f"Agent: `netns_agent(interfaces={interfaces})` at {host} (ifNumber {agent.interfaces + 2}). "
@@ -937,12 +966,13 @@ def scenario_table(args: argparse.Namespace, status: dict) -> Section:
             "process per column (figures summed); fastsnmp: the 10 columns in one GETBULK per round (its "
             "\"oids group\"), max-repetitions per column; gufo-snmp, ezsnmp, pysnmp: the 10 columns one after "
             "the other on one session; snmpbulkwalk: 10 invocations (wall and CPU summed, process starts "
-            "included).")
+            f"included). {CACHE_NOTE}")
         for reps in (25,) if args.quick else (25, 50):
             expected, seconds = warm_and_count(host, IF_COLUMNS, reps)
             log(f"table10x10k -Cr{reps}: snmpbulkwalk reference {expected} varbinds ({seconds:.2f} s)")
             clients = walk_clients(host, IF_COLUMNS, reps, status, 900, 10 * reps)
-            outcomes = measure_all(clients, args.runs, expected, f"table r{reps}")
+            outcomes = measure_all(clients, args.runs, expected, f"table r{reps}",
+                                   ready=agent_ready(host, IF_COLUMNS[0]))
             section.tables.append(f"#### max-repetitions {reps} (snmpbulkwalk reference: {expected:,} varbinds)\n\n"
                                   f"{walk_table(outcomes, expected)}\n\nRatios snmp-stream / peer:\n\n"
                                   f"{ratio_table(outcomes)}")
@@ -1292,6 +1322,12 @@ def scenario_decode1m(args: argparse.Namespace, status: dict) -> Section:
     return section
 
 
+AGENT_CACHE_TIMEOUT = 3600
+CACHE_NOTE = (f"The agent's data caches are set to {AGENT_CACHE_TIMEOUT} s (nsCacheTimeout; snmpd's default for "
+              "ipCidrRouteTable is 60 s, and reloading 100k routes keeps it from answering anyone for tens of "
+              "seconds, in the middle of whichever run is going), and before every run the runner waits, "
+              "untimed, until the agent answers a GETNEXT of the first column.")
+
 DEAD_KINDS = {"closed": "closed 127.0.0.1 ports (nobody listens: the kernel answers ICMP port unreachable)",
               "silent": "silent 127.0.0.1 ports (bound sockets that never answer, like a dead host)"}
 
@@ -1379,8 +1415,7 @@ def write_results(sections: list[tuple[str, Section]], argv: list[str], status: 
             for note in section.notes:
                 lines += [note, ""]
             if RETRIED.get(name):
-                lines += ["Runs retried (a failure or a wrong count, then measured again): "
-                          + "; ".join(RETRIED[name]) + ".", ""]
+                lines += ["Agent stalls and retried runs: " + "; ".join(RETRIED[name]) + ".", ""]
         elif name in kept:
             lines += [*kept[name], ""]
     RESULTS.write_text("\n".join(lines))
