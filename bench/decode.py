@@ -20,6 +20,7 @@ from typing import Any
 
 from measure import cpu_seconds as _cpu
 from measure import rss_kb as _rss_kb
+from measure import settle as _settle
 
 TABLE_ENTRY = "1.3.6.1.4.1.99999.1.1"
 INDEX_NAME = "row"
@@ -300,36 +301,6 @@ def _warm_pandas() -> None:
 
 
 # --- the timed clients ---------------------------------------------------------------------------------
-
-def _other_threads_ticks() -> int:
-    """CPU ticks (user + system) of this process's threads other than the calling one."""
-    import os
-    import threading
-
-    me, total = threading.get_native_id(), 0
-    for tid in os.listdir("/proc/self/task"):
-        if int(tid) != me:
-            try:
-                with open(f"/proc/self/task/{tid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def _settle(limit: float = 3.0) -> None:
-    """Waits (untimed) until no other thread of this process uses CPU. numpy's OpenBLAS starts a
-    thread pool on import whose threads spin for a while before they sleep; timed right after the
-    imports, a 30 ms conversion would be charged ~30 ms of that spinning (seen: CPU 1.8x wall)."""
-    deadline, last = time.monotonic() + limit, _other_threads_ticks()
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = _other_threads_ticks()
-        if now == last:
-            return
-        last = now
-
 
 def run_client(spec: dict) -> dict:
     import gc

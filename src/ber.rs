@@ -119,39 +119,53 @@ fn unsigned(contents: &[u8], bits: u32) -> Result<u64, DecodeError> {
 /// Decodes an OBJECT IDENTIFIER's contents into `out` (X.690 §8.19), sub-ids ≤ 2^32-1.
 fn object_id(contents: &[u8], out: &mut Vec<u64>) -> Result<(), DecodeError> {
     out.clear();
-    let mut value: u64 = 0;
-    let mut first = true;
-    for (i, &byte) in contents.iter().enumerate() {
-        value = (value << 7) | u64::from(byte & 0x7f);
-        if value > u64::from(u32::MAX) + 80 {
+    if contents.is_empty() {
+        return Ok(());
+    }
+    out.reserve(contents.len() + 1);
+    let mut at = 0;
+    // The first sub-identifier holds the first two arcs: 40 × X + Y.
+    let first = sub_identifier(contents, &mut at)?;
+    let (a, b) = match first {
+        0..=39 => (0, first),
+        40..=79 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    out.extend_from_slice(&[a, b]);
+    while at < contents.len() {
+        let value = sub_identifier(contents, &mut at)?;
+        if value > u64::from(u32::MAX) {
             return Err("OID sub-identifier too large");
         }
-        if byte & 0x80 != 0 {
-            if i + 1 == contents.len() {
-                return Err("truncated OID sub-identifier");
-            }
-            continue;
-        }
-        if first {
-            let (a, b) = match value {
-                0..=39 => (0, value),
-                40..=79 => (1, value - 40),
-                _ => (2, value - 80),
-            };
-            out.extend_from_slice(&[a, b]);
-            first = false;
-        } else {
-            if value > u64::from(u32::MAX) {
-                return Err("OID sub-identifier too large");
-            }
-            out.push(value);
-        }
-        value = 0;
+        out.push(value);
     }
     if out.len() > crate::oid::MAX_OID_LEN {
         return Err("OID too long");
     }
     Ok(())
+}
+
+/// Reads the base-128 sub-identifier at `*at` (< `contents.len()`) and moves past it. Most are
+/// one byte, read without a loop.
+#[inline(always)]
+fn sub_identifier(contents: &[u8], at: &mut usize) -> Result<u64, DecodeError> {
+    let byte = contents[*at];
+    *at += 1;
+    if byte < 0x80 {
+        return Ok(u64::from(byte));
+    }
+    let mut value = u64::from(byte & 0x7f);
+    loop {
+        let Some(&next) = contents.get(*at) else { return Err("truncated OID sub-identifier") };
+        *at += 1;
+        value = (value << 7) | u64::from(next & 0x7f);
+        if value > u64::from(u32::MAX) + 80 {
+            return Err("OID sub-identifier too large");
+        }
+        if next < 0x80 {
+            return Ok(value);
+        }
+    }
 }
 
 /// Reads a v1/v2c message header: version, community (skipped), PDU type, request-id,
@@ -304,6 +318,29 @@ mod tests {
         let (_, seen) = decode(&packet);
         assert_eq!(seen[0].0, vec![2, 999]);
         assert!(seen[0].1.starts_with("Bytes(4, [120, 120"));
+    }
+
+    #[test]
+    fn object_ids_decode_every_sub_identifier_size() {
+        let mut out = Vec::new();
+        // 1.3.6.1.2.1.4.24.4.1.1.198.18.255.255.0 then 127, 128, 16383, 16384, 2^32-1.
+        let mut contents = vec![0x2b, 6, 1, 2, 1, 4, 24, 4, 1, 1, 0x81, 0x46, 18, 0x81, 0x7f, 0x81, 0x7f, 0];
+        contents.extend_from_slice(&[
+            0x7f, 0x81, 0x00, 0xff, 0x7f, 0x81, 0x80, 0x00, 0x8f, 0xff, 0xff, 0xff, 0x7f,
+        ]);
+        object_id(&contents, &mut out).unwrap();
+        let want =
+            [1, 3, 6, 1, 2, 1, 4, 24, 4, 1, 1, 198, 18, 255, 255, 0, 127, 128, 16383, 16384, 4294967295];
+        assert_eq!(out, want);
+        assert_eq!(object_id(&[0x8f, 0xff, 0xff, 0xff, 0x7f], &mut out), Ok(()), "first arc 2, large second");
+        assert_eq!(out, vec![2, u64::from(u32::MAX) - 80]);
+        assert_eq!(
+            object_id(&[0x2b, 0x90, 0x80, 0x80, 0x80, 0x00], &mut out),
+            Err("OID sub-identifier too large")
+        );
+        assert_eq!(object_id(&[0x2b, 0x81], &mut out), Err("truncated OID sub-identifier"));
+        assert_eq!(object_id(&[], &mut out), Ok(()));
+        assert!(out.is_empty());
     }
 
     /// Mutated and truncated datagrams (a deterministic xorshift stream) never panic, and what

@@ -112,15 +112,14 @@ impl Encoder {
     /// Appends one record. `index` is the response OID minus its root.
     pub fn record(&mut self, root_index: u16, index: &[u64], value: &Value<'_>, time_ms: u32) {
         let buf = &mut self.buf;
+        buf.reserve(16 + 4 * index.len()); // the fixed fields, the index and a small value
         buf.extend_from_slice(&root_index.to_le_bytes());
         let type_at = buf.len();
         buf.push(0); // the type tag, set below with the value
                      // Index length is at most 128 sub-ids (net-snmp's MAX_OID_LEN), so it fits a byte.
         buf.push(index.len() as u8);
         buf.extend_from_slice(&time_ms.to_le_bytes());
-        for &subid in index {
-            buf.extend_from_slice(&(subid as u32).to_le_bytes());
-        }
+        put_subids(buf, index);
         buf[type_at] = match *value {
             Value::Integer(v) => {
                 match i32::try_from(v) {
@@ -143,9 +142,7 @@ impl Encoder {
             }
             Value::ObjectId(subids) => {
                 buf.extend_from_slice(&((subids.len() * 4) as u32).to_le_bytes());
-                for &subid in subids {
-                    buf.extend_from_slice(&(subid as u32).to_le_bytes());
-                }
+                put_subids(buf, subids);
                 tag::OBJECT_ID
             }
             Value::Null => {
@@ -176,6 +173,15 @@ impl Encoder {
 }
 
 /// Writes a length-prefixed value.
+/// Appends sub-ids as u32 little-endian (they come from OIDs, so they fit).
+fn put_subids(buf: &mut Vec<u8>, subids: &[u64]) {
+    let start = buf.len();
+    buf.resize(start + 4 * subids.len(), 0);
+    for (out, &subid) in buf[start..].chunks_exact_mut(4).zip(subids) {
+        out.copy_from_slice(&(subid as u32).to_le_bytes());
+    }
+}
+
 fn put_value(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     buf.extend_from_slice(bytes);
