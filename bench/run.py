@@ -460,6 +460,8 @@ def run_process(command: list[str], timeout: float, stdout_path: str | None = No
     """Runs `command`; returns (exit code, stdout, stderr, wall s, CPU s, peak RSS KiB) from wait4."""
     out = open(stdout_path or os.devnull, "w") if not capture else subprocess.PIPE  # noqa: SIM115
     usage_file = None
+    if CLIENT_CPU is not None:
+        command = ["taskset", "-c", str(CLIENT_CPU), *command]
     if USE_LAUNCHER:
         usage_file = LAUNCHER.parent / f"usage.{os.getpid()}"
         usage_file.unlink(missing_ok=True)
@@ -603,6 +605,7 @@ def measure_all(clients: list[Client], runs: int, expected: int | None, label: s
             if outcome.error:
                 continue
             for attempt in range(RETRIES + 1):
+                pin_agents()
                 if ready is not None:
                     waited = ready()
                     if waited > 2:
@@ -744,6 +747,18 @@ def setup(skip_build: bool) -> dict[str, str | None]:
 STALE: list[str] = []
 SKIP: set[str] = set()
 RETRIES = 2  # --retries
+AGENT_CPU: int | None = None  # --pin: where the agents run
+CLIENT_CPU: int | None = None  # --pin: where the clients run
+PIN_MODES = {"none": (None, None), "same": (0, 0), "split": (0, 1)}
+PIN_NOTES = {
+    "same": "**Pinned (`--pin same`): the agents' snmpd and every client run on CPU 0.** A client then no "
+            "longer pays for waking the agent on the other CPU (with each request it sends, the kernel wakes "
+            "snmpd there with an inter-processor interrupt, which is costly in a VM): a cost of running agent "
+            "and client on one machine that a remote agent does not impose. Wall times include the two "
+            "sharing one core.",
+    "split": "**Pinned (`--pin split`): the agents' snmpd on CPU 0, every client on CPU 1**, so that every "
+             "request pays for a cross-CPU wake-up of the agent.",
+}
 SCENARIO = [""]  # the scenario running now
 RETRIED: dict[str, list[str]] = {}  # scenario -> the runs retried
 
@@ -785,6 +800,11 @@ sys.path.insert(0, str(BENCH))
 
 def snmpd_descendants_cpu() -> float:
     """CPU seconds (user + system) of all snmpd processes descended from this process."""
+    return sum(snmpd_descendants().values())
+
+
+def snmpd_descendants() -> dict[int, float]:
+    """The snmpd processes descended from this process: pid -> CPU seconds (user + system)."""
     parents: dict[int, int] = {}
     stats: dict[int, tuple[str, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -807,7 +827,17 @@ def snmpd_descendants_cpu() -> float:
                 return True
         return False
 
-    return sum(cpu for pid, (comm, cpu) in stats.items() if comm == "snmpd" and descends(pid))
+    return {pid: cpu for pid, (comm, cpu) in stats.items() if comm == "snmpd" and descends(pid)}
+
+
+def pin_agents() -> None:
+    """With --pin: moves every thread of the agents' snmpd processes to AGENT_CPU."""
+    if AGENT_CPU is None:
+        return
+    for pid in snmpd_descendants():
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                os.sched_setaffinity(int(task), {AGENT_CPU})
 
 
 def add_extra_routes(namespace: str, count: int) -> None:
@@ -1415,7 +1445,9 @@ def write_results(sections: list[tuple[str, Section]], argv: list[str], status: 
     if unavailable:
         lines += ["Unavailable clients: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()), ""]
     fresh = dict(sections)
-    for name in [*SCENARIOS, *(n for n in kept if n not in SCENARIOS)]:
+    order = list(SCENARIOS)
+    order += [n for n in [*kept, *fresh] if n not in order]
+    for name in dict.fromkeys(order):
         if name in fresh:
             section = fresh[name]
             lines += [f"## {section.title}", "",
@@ -1449,13 +1481,17 @@ def main() -> int:
                         help="dead fleet targets: closed ports, silent ones, or both (default; a table each)")
     parser.add_argument("--retries", type=int, default=2,
                         help="retries of a run that fails or returns the wrong count (default 2)")
+    parser.add_argument("--pin", choices=list(PIN_MODES), default="none",
+                        help="CPU placement: none (the scheduler's, default), same (agents and clients on CPU 0), "
+                             "split (agents on CPU 0, clients on CPU 1)")
     parser.add_argument("--skip-build", action="store_true", help="use what bench/.venv and target/ hold")
     parser.add_argument("--skip-client", action="append", default=[], metavar="NAME",
                         help="leave a client out, e.g. pysnmp (repeatable); names as in the tables")
     args = parser.parse_args()
     SKIP.update(args.skip_client)
-    global RETRIES
+    global RETRIES, AGENT_CPU, CLIENT_CPU
     RETRIES = args.retries
+    AGENT_CPU, CLIENT_CPU = PIN_MODES[args.pin]
     args.runs = args.runs or (2 if args.quick else 5)
     if os.geteuid() != 0:
         parser.error("run as root (network namespaces)")
@@ -1468,7 +1504,15 @@ def main() -> int:
     for name in args.scenario or list(SCENARIOS):
         SCENARIO[0] = name
         try:
-            sections.append((name, SCENARIOS[name](args, status)))
+            section = SCENARIOS[name](args, status)
+            if args.pin != "none":  # a section of its own, beside the unpinned one
+                key = f"{name} (--pin {args.pin})"
+                section.title = key + section.title[len(name):]
+                section.intro.insert(0, PIN_NOTES[args.pin])
+                SCENARIO[0] = key
+                RETRIED[key] = RETRIED.pop(name, [])
+                name = key
+            sections.append((name, section))
         except KeyboardInterrupt:
             raise
         except Exception as error:
