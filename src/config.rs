@@ -28,6 +28,10 @@ pub struct Config {
     pub max_var_binds_per_pdu: Option<u32>,
     /// Requests (each one net-snmp session and socket) in flight at once. Default 256.
     pub max_sessions: Option<u32>,
+    /// A limit on a whole request, from its start, whatever its PDUs and retries: when it
+    /// passes, the request ends with what it has collected and a `deadline` error (a polling
+    /// interval's budget for a walk of unknown length). Default: none.
+    pub deadline: Option<Duration>,
 }
 
 /// Settings with every field resolved.
@@ -37,6 +41,7 @@ pub(crate) struct Settings {
     pub timeout: Duration,
     pub max_var_binds_per_pdu: u32,
     pub max_sessions: u32,
+    pub deadline: Option<Duration>,
 }
 
 const DEFAULT_RETRIES: u32 = 3;
@@ -48,6 +53,7 @@ const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 const MAX_VAR_BINDS: u32 = 10_000;
 const MAX_SESSIONS: u32 = 1_000_000;
+const MAX_DEADLINE: Duration = Duration::from_secs(86_400);
 
 impl Config {
     /// The defaults, applied under every manager and request config.
@@ -56,6 +62,7 @@ impl Config {
         timeout: Some(DEFAULT_TIMEOUT),
         max_var_binds_per_pdu: Some(DEFAULT_VAR_BINDS),
         max_sessions: Some(DEFAULT_SESSIONS),
+        deadline: None,
     };
 
     /// A config with nothing set.
@@ -111,6 +118,18 @@ impl Config {
         Ok(self)
     }
 
+    /// Sets `deadline` (1 ms to 1 day).
+    pub fn deadline(mut self, deadline: Duration) -> Result<Self> {
+        if !(MIN_TIMEOUT..=MAX_DEADLINE).contains(&deadline) {
+            return Err(Error::InvalidConfig {
+                field: "deadline",
+                reason: format!("{deadline:?} is outside 1ms..=24h"),
+            });
+        }
+        self.deadline = Some(deadline);
+        Ok(self)
+    }
+
     /// Checks every set field (for configs built field by field, e.g. from Python or JSON).
     pub fn validate(self) -> Result<Self> {
         let mut checked = Config::new();
@@ -126,6 +145,9 @@ impl Config {
         if let Some(v) = self.max_sessions {
             checked = checked.max_sessions(v)?;
         }
+        if let Some(v) = self.deadline {
+            checked = checked.deadline(v)?;
+        }
         Ok(checked)
     }
 
@@ -136,6 +158,7 @@ impl Config {
             timeout: self.timeout.or(fallback.timeout),
             max_var_binds_per_pdu: self.max_var_binds_per_pdu.or(fallback.max_var_binds_per_pdu),
             max_sessions: self.max_sessions.or(fallback.max_sessions),
+            deadline: self.deadline.or(fallback.deadline),
         }
     }
 
@@ -147,6 +170,7 @@ impl Config {
             timeout: merged.timeout.unwrap_or(DEFAULT_TIMEOUT),
             max_var_binds_per_pdu: merged.max_var_binds_per_pdu.unwrap_or(DEFAULT_VAR_BINDS),
             max_sessions: merged.max_sessions.unwrap_or(DEFAULT_SESSIONS),
+            deadline: merged.deadline,
         }
     }
 }
@@ -168,6 +192,9 @@ mod tests {
         assert_eq!(defaults.retries, 3);
         assert_eq!(defaults.timeout, Duration::from_secs(1));
         assert_eq!(defaults.max_sessions, 256);
+        assert_eq!(defaults.deadline, None);
+        let manager = Config::new().deadline(Duration::from_secs(30)).unwrap();
+        assert_eq!(Config::new().resolve(manager).deadline, Some(Duration::from_secs(30)));
     }
 
     #[test]
@@ -178,8 +205,9 @@ mod tests {
             Config::new().retries(1_000).unwrap_err(),
             Config::new().max_var_binds_per_pdu(0).unwrap_err(),
             Config::new().max_sessions(0).unwrap_err(),
+            Config::new().deadline(Duration::ZERO).unwrap_err(),
         ];
-        let fields = ["timeout", "timeout", "retries", "max_var_binds_per_pdu", "max_sessions"];
+        let fields = ["timeout", "timeout", "retries", "max_var_binds_per_pdu", "max_sessions", "deadline"];
         for (err, field) in cases.iter().zip(fields) {
             assert!(err.to_string().starts_with(&format!("invalid config {field}:")), "{err}");
         }

@@ -58,7 +58,10 @@ struct Active {
     session: Session<Job>,
     /// Tells this occupant of the slot from earlier ones in the timer heap.
     occupant: u64,
+    /// When the PDU in flight times out (or the request's deadline, if sooner).
     deadline: Option<Instant>,
+    /// When the request's own `deadline` passes.
+    ends_at: Option<Instant>,
     /// Whether the timer heap holds an entry for this occupant.
     in_heap: bool,
 }
@@ -241,6 +244,7 @@ impl SessionManager {
             session,
             occupant: self.next_occupant,
             deadline: None,
+            ends_at: settings.deadline.map(|limit| Instant::now() + limit),
             in_heap: false,
         });
         self.drive(slot);
@@ -294,6 +298,12 @@ impl SessionManager {
             match active.deadline {
                 Some(deadline) if deadline <= now => {
                     active.deadline = None;
+                    if active.ends_at.is_some_and(|end| end <= now) {
+                        let limit = active.settings.deadline.unwrap_or_default();
+                        active.session.handler().collection.on_deadline(limit);
+                        self.drive(slot);
+                        continue;
+                    }
                     active.session.check_timeout();
                     let job = active.session.handler();
                     if job.collection.awaiting() && !job.rearm {
@@ -313,6 +323,7 @@ impl SessionManager {
 
     fn arm(&mut self, slot: usize, deadline: Instant) {
         let Some(active) = self.slots[slot].as_mut() else { return };
+        let deadline = active.ends_at.map_or(deadline, |end| end.min(deadline));
         active.deadline = Some(deadline);
         if !active.in_heap {
             active.in_heap = true;

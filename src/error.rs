@@ -97,6 +97,8 @@ pub enum ErrorKind {
     BadResponsePdu,
     /// No answer after all retries. Fatal.
     Timeout,
+    /// The request's `deadline` passed before it completed; what it collected is kept. Fatal.
+    Deadline,
     /// A stream transport (TCP) was closed by the peer. Fatal.
     TransportDisconnect,
     /// The network answered that the agent cannot be reached (ICMP port or host unreachable):
@@ -124,6 +126,7 @@ impl ErrorKind {
             ErrorKind::SendError => "send_error",
             ErrorKind::BadResponsePdu => "bad_response_pdu",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Deadline => "deadline",
             ErrorKind::TransportDisconnect => "transport_disconnect",
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::NonIncreasingOid => "non_increasing_oid",

@@ -480,6 +480,12 @@ impl Collection {
         self.fail(SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT));
     }
 
+    /// The request's deadline passed while it was still collecting.
+    pub fn on_deadline(&mut self, deadline: Duration) {
+        let message = format!("{} did not complete within its deadline of {deadline:?}", self.host);
+        self.fail(SnmpError::new(ErrorKind::Deadline, message));
+    }
+
     /// A fatal error from the session layer (send failure, disconnect, ...).
     pub fn on_error(&mut self, error: SnmpError) {
         self.fail(error);

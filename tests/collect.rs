@@ -310,6 +310,64 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
 }
 
 #[test]
+fn a_deadline_ends_a_request_with_what_it_collected() {
+    // A walk of MIB-2 one varbind per PDU, timed whole; then the same walk with a third of
+    // that time as its deadline, and a silent host (5 s x 4 tries) with 200 ms. Both end at
+    // their deadline, the walk with the records it had.
+    let agent = Snmpd::start();
+    let silent = FakeAgent::start(Behavior::Silent);
+    let walk = |name: &str, limit: Duration| {
+        let config = Config::new().deadline(limit).unwrap().max_var_binds_per_pdu(1).unwrap();
+        Request::walk(agent.host(), community(Version::V2c), [oid("1.3.6.1.2.1")])
+            .config(config)
+            .req_id(name)
+            .build()
+            .unwrap()
+    };
+    let whole_started = Instant::now();
+    let whole = run_one(walk("whole", Duration::from_secs(600)));
+    let whole_took = whole_started.elapsed();
+    assert_eq!(whole.status, Status::Successful, "{:?}", whole.errors);
+    let limit = (whole_took / 3).max(Duration::from_millis(2));
+    let get = Request::get(silent.host(), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+        .config(Config::new().deadline(Duration::from_millis(200)).unwrap())
+        .req_id("silent")
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut manager = SessionManager::new(Config::new().timeout(Duration::from_secs(5)).unwrap()).unwrap();
+    for request in [walk("cut", limit), get] {
+        manager.add_request(request);
+    }
+    let mut finished = std::collections::HashMap::new();
+    while !manager.is_idle() {
+        for response in manager.run() {
+            let name = String::from_utf8(response.request.req_id().unwrap().to_vec()).unwrap();
+            finished.insert(name, (response, started.elapsed()));
+        }
+    }
+    let (cut, cut_at) = &finished["cut"];
+    assert_eq!(cut.status, Status::Failed, "{:?} (whole walk: {whole_took:?})", cut.errors);
+    assert_eq!(cut.errors[0].kind, ErrorKind::Deadline);
+    assert!(cut.errors[0].message.contains(&format!("deadline of {limit:?}")), "{}", cut.errors[0].message);
+    let count =
+        |response: &snmp_stream::Response| ResultBuffer::parse(&response.results).unwrap().record_count;
+    assert!(0 < count(cut) && count(cut) < count(&whole), "{} of {} records kept", count(cut), count(&whole));
+    assert!(*cut_at >= limit && *cut_at < limit + Duration::from_millis(300), "{cut_at:?} for {limit:?}");
+    let (silent_response, silent_at) = &finished["silent"];
+    assert_eq!(
+        silent_response.errors[0].kind,
+        ErrorKind::Deadline,
+        "not a timeout: {:?}",
+        silent_response.errors
+    );
+    assert!(
+        *silent_at >= Duration::from_millis(200) && *silent_at < Duration::from_millis(700),
+        "{silent_at:?}"
+    );
+}
+
+#[test]
 fn closed_ports_fail_at_once_as_unreachable() {
     // Nothing listens there: the kernel answers ICMP port unreachable, which ends the request
     // without waiting for its timeout (IPv4 and IPv6).

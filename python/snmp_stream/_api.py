@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Union
 
 import numpy as np
@@ -79,19 +79,22 @@ class Community:
 @dataclass(frozen=True)
 class Config:
     """Collection settings; unset (None) fields fall back to the manager's, then the defaults:
-    retries 3, timeout 1.0 s, max_var_binds_per_pdu 25, max_sessions 256."""
+    retries 3, timeout 1.0 s, max_var_binds_per_pdu 25, max_sessions 256, no deadline.
+    `deadline` (seconds) limits a whole request, whatever its PDUs and retries: when it
+    passes, the request ends with what it collected and a "deadline" error."""
 
     retries: int | None = None
     timeout: float | None = None
     max_var_binds_per_pdu: int | None = None
     max_sessions: int | None = None
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         # The native manager validates the ranges; build one to check.
         native.SessionManager(*self._fields())
 
-    def _fields(self) -> tuple[int | None, float | None, int | None, int | None]:
-        return (self.retries, self.timeout, self.max_var_binds_per_pdu, self.max_sessions)
+    def _fields(self) -> tuple[int | None, float | None, int | None, int | None, float | None]:
+        return (self.retries, self.timeout, self.max_var_binds_per_pdu, self.max_sessions, self.deadline)
 
     @classmethod
     def of(cls, value: ConfigLike | None) -> Config:
@@ -101,7 +104,7 @@ class Config:
         if isinstance(value, Config):
             return value
         if isinstance(value, Mapping):
-            unknown = set(value) - {"retries", "timeout", "max_var_binds_per_pdu", "max_sessions"}
+            unknown = set(value) - {f.name for f in fields(cls)}
             if unknown:
                 raise InvalidConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
             return cls(**value)

@@ -50,6 +50,7 @@ class Request:
         timeout: float | None,
         max_var_binds_per_pdu: int | None,
         max_sessions: int | None,
+        deadline: float | None,
     ) -> Request: ...
     def normalized_ranges(self) -> list[tuple[list[int] | None, list[int] | None]]: ...
 
@@ -61,6 +62,7 @@ class SessionManager:
         timeout: float | None = None,
         max_var_binds_per_pdu: int | None = None,
         max_sessions: int | None = None,
+        deadline: float | None = None,
     ) -> SessionManager: ...
     def add_request(self, request: Request, tag: int) -> None: ...
     def run(self) -> list[_ResponseTuple] | None: ...
@@ -75,6 +77,7 @@ class Collector:
         timeout: float | None = None,
         max_var_binds_per_pdu: int | None = None,
         max_sessions: int | None = None,
+        deadline: float | None = None,
         queue_capacity: int = 1024,
     ) -> Collector: ...
     def submit(self, request: Request, tag: int) -> None: ...

@@ -328,6 +328,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries}
     if getattr(args, "max_sessions", None):
         config["max_sessions"] = args.max_sessions
+    if args.deadline is not None:
+        config["deadline"] = args.deadline
     return config
 
 
@@ -451,6 +453,12 @@ def _parser() -> argparse.ArgumentParser:
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("-t", "--timeout", type=float, default=1.0, help="seconds per try (default 1)")
         sub.add_argument("-r", "--retries", type=int, default=3, help="retries per PDU (default 3)")
+        sub.add_argument(
+            "--deadline",
+            type=float,
+            default=None,
+            help="seconds a whole request may take, retries included; then it ends with what it has",
+        )
         sub.add_argument(
             "-Cr",
             "--max-repetitions",

@@ -64,23 +64,26 @@ fn extract_config(
     timeout: Option<f64>,
     max_var_binds_per_pdu: Option<u32>,
     max_sessions: Option<u32>,
+    deadline: Option<f64>,
 ) -> PyResult<core::Config> {
     let err = |e| to_py_err(py, e);
     let mut config = core::Config::new();
     if let Some(retries) = retries {
         config = config.retries(retries).map_err(err)?;
     }
-    if let Some(seconds) = timeout {
-        let timeout = Duration::try_from_secs_f64(seconds).map_err(|_| {
+    let seconds = |field: &'static str, seconds: f64| {
+        Duration::try_from_secs_f64(seconds).map_err(|_| {
             to_py_err(
                 py,
-                core::Error::InvalidConfig {
-                    field: "timeout",
-                    reason: format!("{seconds} is not a number of seconds"),
-                },
+                core::Error::InvalidConfig { field, reason: format!("{seconds} is not a number of seconds") },
             )
-        })?;
-        config = config.timeout(timeout).map_err(err)?;
+        })
+    };
+    if let Some(timeout) = timeout {
+        config = config.timeout(seconds("timeout", timeout)?).map_err(err)?;
+    }
+    if let Some(deadline) = deadline {
+        config = config.deadline(seconds("deadline", deadline)?).map_err(err)?;
     }
     if let Some(count) = max_var_binds_per_pdu {
         config = config.max_var_binds_per_pdu(count).map_err(err)?;
@@ -109,7 +112,7 @@ struct Request {
 #[pymethods]
 impl Request {
     #[new]
-    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, retries, timeout, max_var_binds_per_pdu, max_sessions))]
+    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -124,6 +127,7 @@ impl Request {
         timeout: Option<f64>,
         max_var_binds_per_pdu: Option<u32>,
         max_sessions: Option<u32>,
+        deadline: Option<f64>,
     ) -> PyResult<Self> {
         let err = |e| to_py_err(py, e);
         let version = core::Version::parse(version).map_err(err)?;
@@ -150,6 +154,7 @@ impl Request {
             timeout,
             max_var_binds_per_pdu,
             max_sessions,
+            deadline,
         )?);
         if let Some(req_id) = req_id {
             builder = builder.req_id(req_id);
@@ -208,15 +213,16 @@ impl SessionManager {
 #[pymethods]
 impl SessionManager {
     #[new]
-    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None))]
+    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None))]
     fn new(
         py: Python<'_>,
         retries: Option<u32>,
         timeout: Option<f64>,
         max_var_binds_per_pdu: Option<u32>,
         max_sessions: Option<u32>,
+        deadline: Option<f64>,
     ) -> PyResult<Self> {
-        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions)?;
+        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline)?;
         let manager = core::SessionManager::new(config).map_err(|e| to_py_err(py, e))?;
         Ok(SessionManager { inner: Mutex::new(manager) })
     }
@@ -268,16 +274,17 @@ struct Collector {
 #[pymethods]
 impl Collector {
     #[new]
-    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, queue_capacity=1024))]
+    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None, queue_capacity=1024))]
     fn new(
         py: Python<'_>,
         retries: Option<u32>,
         timeout: Option<f64>,
         max_var_binds_per_pdu: Option<u32>,
         max_sessions: Option<u32>,
+        deadline: Option<f64>,
         queue_capacity: usize,
     ) -> PyResult<Self> {
-        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions)?;
+        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline)?;
         let inner = core::Collector::new(config, queue_capacity).map_err(|e| to_py_err(py, e))?;
         Ok(Collector { inner })
     }

@@ -219,3 +219,24 @@ def test_closed_port_lies_below_the_ephemeral_range_and_is_free() -> None:
     for port in (first, second):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", port))  # nothing holds it
+
+
+def test_a_deadline_ends_a_request_with_what_it_collected(agent: Agent, silent_port: int) -> None:
+    # MIB-2 one varbind per PDU, timed whole; then with a third of that time as its deadline.
+    mib2 = "1.3.6.1.2.1"
+    started = time.monotonic()
+    whole = snmp_stream.walk(agent.host, "public", mib2, config={"max_var_binds_per_pdu": 1})
+    limit = max((time.monotonic() - started) / 3, 0.002)
+    assert whole.status == "successful"
+    config = Config(timeout=5, deadline=limit, max_var_binds_per_pdu=1)
+    cut = snmp_stream.walk(agent.host, "public", mib2, config=config)
+    assert cut.status == "failed" and cut.errors[0].kind == "deadline", cut.errors
+    assert "did not complete within its deadline" in cut.errors[0].message
+    assert 0 < len(records(cut.results)) < len(records(whole.results))
+    started = time.monotonic()
+    silent = snmp_stream.get(
+        f"127.0.0.1:{silent_port}", "public", SYS_NAME, config={"timeout": 5, "deadline": 0.2}
+    )
+    assert silent.errors[0].kind == "deadline" and time.monotonic() - started < 1.0
+    with pytest.raises(snmp_stream.InvalidConfigError, match="deadline"):
+        Config(deadline=0)
