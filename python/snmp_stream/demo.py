@@ -68,6 +68,15 @@ def closed_port(skip: int = 0) -> int:
     raise RuntimeError("no free UDP port below the ephemeral range")
 
 
+def _tail(path: str) -> str:
+    """The last lines of a log file, or why there are none."""
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().strip().splitlines()[-5:]) or "(empty log)"
+    except OSError as error:
+        return f"(no log: {error})"
+
+
 def _answers(port: int) -> bool:
     """True once an SNMP GET of sysName.0 on 127.0.0.1:port gets an answer."""
     import snmp_stream
@@ -90,14 +99,16 @@ def local_agents(count: int = 3) -> Iterator[list[str]]:
         try:
             hosts = []
             for n in range(count):
-                port = free_port()
-                state = os.path.join(tmp, str(n))
-                os.mkdir(state)
                 config = os.path.join(tmp, f"snmpd-{n}.conf")
                 with open(config, "w") as out:
                     out.write(CONFIG.format(name=f"demo-agent-{n + 1}"))
-                processes.append(
-                    subprocess.Popen(
+                # A port that was free when chosen can be taken before snmpd binds it (by any
+                # socket on the machine): then snmpd exits, and it starts again on another.
+                for attempt in range(3):
+                    port = free_port()
+                    state = os.path.join(tmp, f"{n}.{attempt}")
+                    os.mkdir(state)
+                    process = subprocess.Popen(
                         [
                             snmpd,
                             "-f",
@@ -114,11 +125,18 @@ def local_agents(count: int = 3) -> Iterator[list[str]]:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
-                )
-                deadline = time.monotonic() + 10
-                while not _answers(port):
-                    if processes[-1].poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"snmpd did not start; see {state}/log")
+                    processes.append(process)
+                    deadline = time.monotonic() + 10
+                    up = False
+                    while not up and process.poll() is None and time.monotonic() < deadline:
+                        up = _answers(port)
+                    if up:
+                        break
+                    process.kill()
+                    process.wait()
+                    log = _tail(os.path.join(state, "log"))
+                    if attempt == 2:
+                        raise RuntimeError(f"snmpd did not start on 127.0.0.1:{port} and [::1]:{port}: {log}")
                 hosts.append(f"127.0.0.1:{port}" if n % 2 == 0 else f"udp6:[::1]:{port}")
             yield hosts
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import snmp_stream
 from conftest import Agent, net_snmp
 
 
@@ -163,3 +165,16 @@ def test_collect_into_postgres(agent: Agent, postgres: object, tmp_path: Path) -
             ).fetchall()
         )
         assert kinds["ifIndex"] == "numeric" and kinds["ifType"] == "bigint" and kinds["ifDescr"] == "text"
+
+
+def test_demo_agent_starts_again_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snmp_stream import demo
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        ports = iter([taken.getsockname()[1]])
+        real = demo.free_port
+        monkeypatch.setattr(demo, "free_port", lambda: next(ports, None) or real())
+        with demo.local_agents(1) as hosts:
+            assert hosts[0] != f"127.0.0.1:{taken.getsockname()[1]}"
+            assert snmp_stream.get(hosts[0], "public", "1.3.6.1.2.1.1.5.0").status == "successful"
