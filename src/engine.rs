@@ -7,23 +7,30 @@
 //!   agent only ever costs its own timer.
 //! - **Timers**: net-snmp keeps each PDU's retry state; the loop keeps one deadline per session
 //!   in a heap and calls `snmp_sess_timeout` on that session alone when it passes.
+//! - **Host names** are resolved on resolver threads ([`crate::resolve`]), not by net-snmp on
+//!   this loop: a request waits for its address (counted as in flight), then opens its session.
 //! - **Completion**: a request completes when its [`Collection`] has nothing more to send; its
 //!   session is closed and a [`Response`] is queued. Every request admitted yields exactly one.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, Settings};
 use crate::error::{ErrorKind, Result, SnmpError};
 use crate::poller::{raise_fd_limit, Poller, Waker};
 use crate::request::Request;
+use crate::resolve::{self, Resolver};
 use crate::response::Response;
 use crate::session::{self, Event, Handler, LargeFdSet, Session, Target};
 use crate::walk::Collection;
 
 /// The epoll token of the waker; session tokens are slot numbers.
 const WAKE_TOKEN: u64 = u64::MAX;
+/// The epoll token of the resolver threads' eventfd.
+const RESOLVE_TOKEN: u64 = u64::MAX - 1;
 /// How soon to look again when net-snmp's own clock has not yet seen a deadline pass.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
@@ -97,6 +104,10 @@ pub struct SessionManager {
     poller: Poller,
     ready: LargeFdSet,
     completed: Vec<Response>,
+    resolver: Resolver,
+    /// Requests waiting for their host name's address, by lookup id (with their start time).
+    resolving: HashMap<u64, (Request, Settings, Instant)>,
+    next_lookup: u64,
 }
 
 impl SessionManager {
@@ -105,6 +116,9 @@ impl SessionManager {
         let config = config.validate()?;
         session::init();
         raise_fd_limit();
+        let poller = Poller::new(1024)?;
+        let resolver = Resolver::new()?;
+        poller.add(resolver.fd(), RESOLVE_TOKEN)?;
         Ok(SessionManager {
             config,
             queue: VecDeque::new(),
@@ -114,15 +128,29 @@ impl SessionManager {
             session_caps: BTreeMap::new(),
             timers: BinaryHeap::new(),
             next_occupant: 0,
-            poller: Poller::new(1024)?,
+            poller,
             ready: LargeFdSet::new(),
             completed: Vec::new(),
+            resolver,
+            resolving: HashMap::new(),
+            next_lookup: 0,
         })
     }
 
     /// The manager's config.
     pub fn config(&self) -> Config {
         self.config
+    }
+
+    /// Replaces how host names are resolved (by default the system's resolver, `getaddrinfo`,
+    /// as net-snmp would call it), e.g. with a DNS cache of your own. It runs on the resolver
+    /// threads, never on the loop; an error or a panic fails that request with a session error.
+    /// Requests given as addresses never call it.
+    pub fn set_resolver(
+        &mut self,
+        resolve: impl Fn(&str) -> std::io::Result<Vec<IpAddr>> + Send + Sync + 'static,
+    ) {
+        self.resolver.set(Arc::new(resolve));
     }
 
     /// Queues a request; it starts on a later [`run`](Self::run).
@@ -203,15 +231,61 @@ impl SessionManager {
                 return;
             }
             let Some(request) = self.queue.pop_front() else { return };
-            self.start(request, settings);
+            match resolve::lookup(request.host()) {
+                Some(lookup) => {
+                    self.hold(&settings);
+                    self.next_lookup += 1;
+                    self.resolver.submit(self.next_lookup, lookup);
+                    self.resolving.insert(self.next_lookup, (request, settings, Instant::now()));
+                }
+                None => self.start(request, settings, None, Instant::now()),
+            }
         }
     }
 
-    fn start(&mut self, request: Request, settings: Settings) {
+    /// Counts a request as in flight.
+    fn hold(&mut self, settings: &Settings) {
+        *self.session_caps.entry(settings.max_sessions).or_default() += 1;
+        self.in_flight += 1;
+    }
+
+    /// Counts a request as no longer in flight.
+    fn release(&mut self, settings: &Settings) {
+        self.in_flight -= 1;
+        if let Some(count) = self.session_caps.get_mut(&settings.max_sessions) {
+            *count -= 1;
+            if *count == 0 {
+                self.session_caps.remove(&settings.max_sessions);
+            }
+        }
+    }
+
+    /// Opens the sessions of the requests whose host names are resolved (or answers them).
+    fn resolved(&mut self) {
+        for (id, result) in self.resolver.take() {
+            let Some((request, settings, started)) = self.resolving.remove(&id) else { continue };
+            self.release(&settings);
+            match result {
+                Ok(peer) => self.start(request, settings, Some(peer), started),
+                Err(message) => {
+                    let start_us =
+                        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    let mut collection = Collection::new(&request, &settings, start_us, started);
+                    collection.on_error(SnmpError::new(ErrorKind::SessionError, message));
+                    self.respond(request, Job { collection, rearm: false });
+                }
+            }
+        }
+    }
+
+    /// Opens the request's session (with `peer`, a resolved peer name, in place of its host)
+    /// and sends its first PDU. `started` is when the request was admitted.
+    fn start(&mut self, request: Request, settings: Settings, peer: Option<String>, started: Instant) {
         let start_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
         let collection = Collection::new(&request, &settings, start_us, Instant::now());
         let target = Target {
             host: request.host(),
+            peer: peer.as_deref(),
             community: request.community().string(),
             version: request.community().version(),
             retries: settings.retries,
@@ -236,15 +310,14 @@ impl SessionManager {
             return self.respond(request, job);
         }
         self.next_occupant += 1;
-        *self.session_caps.entry(settings.max_sessions).or_default() += 1;
-        self.in_flight += 1;
+        self.hold(&settings);
         self.slots[slot] = Some(Active {
             request,
             settings,
             session,
             occupant: self.next_occupant,
             deadline: None,
-            ends_at: settings.deadline.map(|limit| Instant::now() + limit),
+            ends_at: settings.deadline.map(|limit| started + limit),
             in_heap: false,
         });
         self.drive(slot);
@@ -259,13 +332,15 @@ impl SessionManager {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let mut woken = false;
+        let (mut woken, mut resolved) = (false, false);
         let mut ready_slots = Vec::new();
         match self.poller.wait(wait) {
             Ok(tokens) => {
                 for token in tokens {
                     if token == WAKE_TOKEN {
                         woken = true;
+                    } else if token == RESOLVE_TOKEN {
+                        resolved = true;
                     } else {
                         ready_slots.push(token as usize);
                     }
@@ -279,6 +354,9 @@ impl SessionManager {
                 active.session.read(&mut self.ready);
                 self.drive(slot);
             }
+        }
+        if resolved {
+            self.resolved();
         }
         self.expire_timers(Instant::now());
         woken
@@ -356,13 +434,7 @@ impl SessionManager {
     fn complete(&mut self, slot: usize) {
         let Some(active) = self.slots[slot].take() else { return };
         self.free_slots.push(slot);
-        self.in_flight -= 1;
-        if let Some(count) = self.session_caps.get_mut(&active.settings.max_sessions) {
-            *count -= 1;
-            if *count == 0 {
-                self.session_caps.remove(&active.settings.max_sessions);
-            }
-        }
+        self.release(&active.settings);
         self.poller.delete(active.session.fd());
         let job = active.session.into_handler();
         self.respond(active.request, job);

@@ -42,6 +42,7 @@ mod parse;
 mod pdu;
 mod poller;
 mod request;
+mod resolve;
 mod response;
 mod session;
 mod stream;

@@ -117,7 +117,10 @@ impl<H: Handler> std::fmt::Debug for Session<H> {
 /// Where and how to reach an agent.
 #[derive(Debug)]
 pub(crate) struct Target<'a> {
+    /// The agent as the request names it (in messages).
     pub host: &'a str,
+    /// The peer name net-snmp opens, when not `host` (a host name already resolved).
+    pub peer: Option<&'a str>,
     pub community: &'a str,
     pub version: Version,
     pub retries: u32,
@@ -164,7 +167,7 @@ impl<H: Handler> Session<H> {
         init();
         let fail =
             |message: String, handler: H| Err((SnmpError::new(ErrorKind::SessionError, message), handler));
-        let Ok(peer) = CString::new(target.host) else {
+        let Ok(peer) = CString::new(target.peer.unwrap_or(target.host)) else {
             return fail(format!("host {:?} contains a NUL byte", target.host), handler);
         };
         let state =

@@ -397,6 +397,80 @@ fn closed_ports_fail_at_once_as_unreachable() {
 }
 
 #[test]
+fn host_names_are_resolved_off_the_loop() {
+    // "localhost" through the system resolver (/etc/hosts); names of a resolver of our own,
+    // one of which takes 800 ms to answer: the 20 walks to the others finish long before it,
+    // then it completes too. IPv6 and TCP through names, and a name that does not resolve.
+    let agent = Snmpd::start();
+    let port = agent.host().rsplit_once(':').unwrap().1.to_owned();
+    let by_default = run_one(
+        Request::get(format!("localhost:{port}"), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(by_default.status, Status::Successful, "the system resolver: {:?}", by_default.errors);
+    let mut manager = SessionManager::new(Config::new()).unwrap();
+    manager.set_resolver(|name| match name {
+        "fast.test" => Ok(vec!["127.0.0.1".parse().unwrap()]),
+        "v6.test" => Ok(vec!["::1".parse().unwrap()]),
+        "slow.test" => {
+            std::thread::sleep(Duration::from_millis(800));
+            Ok(vec!["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()])
+        }
+        "missing.test" => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "not in this test's zone")),
+        other => snmp_stream_system_resolve(other),
+    });
+    let get = |host: String| {
+        Request::get(host.clone(), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id(host)
+            .build()
+            .unwrap()
+    };
+    let mut hosts = vec![
+        format!("slow.test:{port}"),
+        format!("localhost:{port}"),
+        format!("udp6:v6.test:{port}"),
+        format!("tcp:fast.test:{port}"),
+        format!("missing.test:{port}"),
+    ];
+    hosts.extend((0..20).map(|i| format!("fast.test:{port}#{i}")));
+    let started = Instant::now();
+    for host in &hosts {
+        let host = host.split('#').next().unwrap().to_owned();
+        manager.add_request(get(host));
+    }
+    let mut finished = Vec::new();
+    while !manager.is_idle() {
+        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
+    }
+    assert_eq!(finished.len(), hosts.len());
+    let slow_at = finished.iter().find(|(r, _)| r.request.host().starts_with("slow.test")).unwrap().1;
+    assert!(slow_at >= Duration::from_millis(800), "{slow_at:?}");
+    for (response, at) in &finished {
+        let host = response.request.host();
+        if host.starts_with("missing.test") {
+            assert_eq!(response.errors[0].kind, ErrorKind::SessionError);
+            assert!(
+                response.errors[0].message.contains("cannot resolve missing.test"),
+                "{:?}",
+                response.errors
+            );
+            continue;
+        }
+        assert_eq!(response.status, Status::Successful, "{host}: {:?}", response.errors);
+        assert_eq!(lines(response)[0].0, ".1.3.6.1.2.1.1.5.0");
+        if !host.starts_with("slow.test") {
+            assert!(*at < Duration::from_millis(600), "{host} waited for the slow lookup: {at:?}");
+        }
+    }
+}
+
+fn snmp_stream_system_resolve(name: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((name, 0).to_socket_addrs()?.map(|address| address.ip()).collect())
+}
+
+#[test]
 fn unresolvable_host_is_a_structured_session_error() {
     // A name with an empty label: the resolver refuses it without sending a DNS query, so the
     // test sends nothing beyond loopback (a plain unknown name would go to the nameserver).

@@ -240,3 +240,14 @@ def test_a_deadline_ends_a_request_with_what_it_collected(agent: Agent, silent_p
     assert silent.errors[0].kind == "deadline" and time.monotonic() - started < 1.0
     with pytest.raises(snmp_stream.InvalidConfigError, match="deadline"):
         Config(deadline=0)
+
+
+def test_host_names_resolve(agent: Agent) -> None:
+    port = agent.host.rsplit(":", 1)[1]
+    response = snmp_stream.get(f"localhost:{port}", "public", SYS_NAME)
+    assert (response.status, response.host) == ("successful", f"localhost:{port}")
+    bad = snmp_stream.get(f"no-such-host..invalid:{port}", "public", SYS_NAME)  # refused without a DNS query
+    assert (
+        bad.errors[0].kind == "session_error"
+        and "cannot resolve no-such-host..invalid" in bad.errors[0].message
+    )
