@@ -38,6 +38,8 @@ const TIMER_SLACK: Duration = Duration::from_millis(1);
 #[derive(Debug)]
 struct Job {
     collection: Collection,
+    /// When the request started (was admitted).
+    started: Instant,
     /// A PDU was (re)sent: its timer starts now.
     rearm: bool,
 }
@@ -272,7 +274,7 @@ impl SessionManager {
                         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
                     let mut collection = Collection::new(&request, &settings, start_us, started);
                     collection.on_error(SnmpError::new(ErrorKind::SessionError, message));
-                    self.respond(request, Job { collection, rearm: false });
+                    self.respond(request, Job { collection, started, rearm: false });
                 }
             }
         }
@@ -291,7 +293,7 @@ impl SessionManager {
             retries: settings.retries,
             timeout: settings.timeout,
         };
-        let session = match Session::open(&target, Job { collection, rearm: false }) {
+        let session = match Session::open(&target, Job { collection, started, rearm: false }) {
             Ok(session) => session,
             Err((error, mut job)) => {
                 job.collection.on_error(error);
@@ -441,7 +443,8 @@ impl SessionManager {
     }
 
     fn respond(&mut self, request: Request, job: Job) {
+        let elapsed = job.started.elapsed();
         let (results, errors, status) = job.collection.finish();
-        self.completed.push(Response { request, status, results, errors });
+        self.completed.push(Response { request, status, results, errors, elapsed });
     }
 }

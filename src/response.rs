@@ -1,5 +1,7 @@
 //! The outcome of one request: [`Response`].
 
+use std::time::Duration;
+
 use crate::error::SnmpError;
 use crate::request::Request;
 
@@ -40,4 +42,7 @@ pub struct Response {
     pub results: Vec<u8>,
     /// What went wrong, in the order it happened; empty when `status` is `Successful`.
     pub errors: Vec<SnmpError>,
+    /// How long the request took, from when it started (its host name resolved, if it has one,
+    /// then its PDUs and retries) to its end: which targets are slow.
+    pub elapsed: Duration,
 }

@@ -306,6 +306,11 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
             assert!(*elapsed < budget + Duration::from_millis(400), "{id} overran: {elapsed:?}");
             assert_eq!(ResultBuffer::parse(&response.results).unwrap().record_count, 0);
         }
+        // The response's own account of its time: from its start to its end.
+        assert!(response.elapsed <= *elapsed, "{id}: {:?} > {elapsed:?}", response.elapsed);
+        if !id.starts_with("live") {
+            assert!(response.elapsed >= budget, "{id}: {:?}", response.elapsed);
+        }
     }
 }
 
@@ -444,8 +449,9 @@ fn host_names_are_resolved_off_the_loop() {
         finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
     }
     assert_eq!(finished.len(), hosts.len());
-    let slow_at = finished.iter().find(|(r, _)| r.request.host().starts_with("slow.test")).unwrap().1;
-    assert!(slow_at >= Duration::from_millis(800), "{slow_at:?}");
+    let (slow, slow_at) = finished.iter().find(|(r, _)| r.request.host().starts_with("slow.test")).unwrap();
+    assert!(*slow_at >= Duration::from_millis(800), "{slow_at:?}");
+    assert!(slow.elapsed >= Duration::from_millis(800), "the lookup counts: {:?}", slow.elapsed);
     for (response, at) in &finished {
         let host = response.request.host();
         if host.starts_with("missing.test") {

@@ -210,12 +210,14 @@ class SnmpError:
 class SnmpResponse:
     """The outcome of one request: `status` is "successful", "done_with_errors" or "failed";
     `results` is the result buffer (docs/FORMAT.md) as a numpy uint8 array owning the native
-    allocation (no copy)."""
+    allocation (no copy); `elapsed` is how long the request took, in seconds (host name
+    lookup, PDUs and retries): which targets are slow. Equality ignores `elapsed`."""
 
     request: SnmpRequest
     status: str
     results: npt.NDArray[np.uint8]
     errors: tuple[SnmpError, ...]
+    elapsed: float = 0.0
 
     @property
     def req_id(self) -> bytes | None:
@@ -240,7 +242,7 @@ class SnmpResponse:
     def __repr__(self) -> str:
         return (
             f"SnmpResponse(host={self.host!r}, req_id={self.req_id!r}, status={self.status!r}, "
-            f"results=<{self.results.size} bytes>, errors={list(self.errors)!r})"
+            f"results=<{self.results.size} bytes>, errors={list(self.errors)!r}, elapsed={self.elapsed:.3f})"
         )
 
 
@@ -248,10 +250,14 @@ NativeErrors = list[tuple[str, int, int, int, int, Union[str, None], str]]
 
 
 def _response(
-    request: SnmpRequest, status: str, results: npt.NDArray[np.uint8], errors: NativeErrors
+    request: SnmpRequest,
+    status: str,
+    results: npt.NDArray[np.uint8],
+    errors: NativeErrors,
+    elapsed: float,
 ) -> SnmpResponse:
     """Builds a response from the native module's tuple."""
-    return SnmpResponse(request, status, results, tuple(SnmpError(*e) for e in errors))
+    return SnmpResponse(request, status, results, tuple(SnmpError(*e) for e in errors), elapsed)
 
 
 class SessionManager:
@@ -275,8 +281,8 @@ class SessionManager:
         if completed is None:
             return None
         return [
-            _response(self._pending.pop(tag), status, results, errors)
-            for tag, status, results, errors in completed
+            _response(self._pending.pop(tag), status, results, errors, elapsed)
+            for tag, status, results, errors, elapsed in completed
         ]
 
     def run_all(self) -> list[SnmpResponse]:

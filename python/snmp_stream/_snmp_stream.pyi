@@ -18,7 +18,7 @@ __all__ = [
 
 _OidLike = str | Sequence[int]
 _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
-_ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple]]
+_ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple], float]
 
 def parse_oid(text: _OidLike) -> list[int]: ...
 def format_version() -> int: ...

@@ -71,10 +71,10 @@ class Collector:
         item = self._native.receive(timeout)
         if item is None:
             return None
-        tag, status, results, errors = item
+        tag, status, results, errors, elapsed = item
         with self._lock:
             request = self._pending.pop(tag)
-        return tag, _response(request, status, results, errors)
+        return tag, _response(request, status, results, errors, elapsed)
 
     def close(self) -> None:
         """Takes no more requests; those submitted still complete and can be received."""

@@ -234,6 +234,8 @@ class Outcome:
     requests: int
     varbinds: int
     seconds: float
+    # Seconds each target took (its slowest request: they run in parallel).
+    took: dict[str, float] = field(default_factory=dict)
 
 
 def collect(
@@ -243,6 +245,7 @@ def collect(
     requests = [r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions)]
     by_kind: dict[str, list[snmp_stream.SnmpResponse]] = {}
     failures: dict[str, list[str]] = {}
+    took: dict[str, float] = {}
     varbinds = 0
     started = time.perf_counter()
     with _progress(len(requests), progress) as advance:
@@ -251,6 +254,7 @@ def collect(
             kind = (response.req_id or b"").decode().split("/", 1)[1]
             by_kind.setdefault(kind, []).append(response)
             varbinds += int.from_bytes(response.results[16:20].tobytes(), "little")
+            took[response.host] = max(took.get(response.host, 0.0), response.elapsed)
             if response.status == snmp_stream.FAILED:
                 failures.setdefault(response.host, []).extend(e.message for e in response.errors)
     seconds = time.perf_counter() - started
@@ -264,7 +268,7 @@ def collect(
                 frames[kind] = frame
         else:
             frames[kind] = _records_frame(responses)
-    return Outcome(frames, failures, len(requests), varbinds, seconds)
+    return Outcome(frames, failures, len(requests), varbinds, seconds, took)
 
 
 @contextlib.contextmanager
@@ -287,6 +291,11 @@ def _summary(outcome: Outcome, targets: Sequence[Target], out: Any) -> None:
         f"{outcome.varbinds} varbinds in {outcome.seconds:.2f} s",
         file=out,
     )
+    slowest = sorted((h for h in outcome.took if h not in outcome.failures), key=outcome.took.__getitem__)[
+        -3:
+    ]
+    if slowest:
+        print("  slowest: " + ", ".join(f"{h} {outcome.took[h]:.3f} s" for h in reversed(slowest)), file=out)
     for host, messages in sorted(outcome.failures.items()):
         print(f"  FAILED {host}: {messages[0] if messages else 'failed'}", file=out)
     if any(t.host == DEMO_DEAD for t in targets):

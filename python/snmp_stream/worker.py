@@ -25,9 +25,9 @@ Request message, JSON, `"schema": "snmp-stream.request.v1"`:
      "config": {"timeout": 1.0, "retries": 2, "max_var_binds_per_pdu": 25}}
 
 Result message: the result buffer (docs/FORMAT.md) as payload; headers `snmp-req-id`,
-`snmp-host`, `snmp-status`, `snmp-table` (if any), `snmp-errors` (JSON list of
-{kind, message, oid}), `snmp-schema: snmp-stream.result.v1`, and `Nats-Msg-Id` (deduplicates a
-result republished after a redelivery).
+`snmp-host`, `snmp-status`, `snmp-elapsed` (seconds the request took), `snmp-table` (if any),
+`snmp-errors` (JSON list of {kind, message, oid}), `snmp-schema: snmp-stream.result.v1`, and
+`Nats-Msg-Id` (deduplicates a result republished after a redelivery).
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def _result_headers(response: SnmpResponse, table: str | None, message_id: str) 
         "snmp-req-id": (response.req_id or b"").decode(errors="replace"),
         "snmp-host": response.host,
         "snmp-status": response.status,
+        "snmp-elapsed": f"{response.elapsed:.6f}",
         "snmp-errors": json.dumps(errors),
     }
     if table:

@@ -173,8 +173,8 @@ impl Request {
     }
 }
 
-/// One response as a tuple: (tag, status, results, errors); errors are tuples of
-/// (kind, sys_errno, snmp_errno, err_stat, err_index, err_oid, message).
+/// One response as a tuple: (tag, status, results, errors, elapsed seconds); errors are tuples
+/// of (kind, sys_errno, snmp_errno, err_stat, err_index, err_oid, message).
 fn response_tuple<'py>(py: Python<'py>, response: core::Response) -> PyResult<Bound<'py, PyTuple>> {
     let tag = response.request.tag();
     let errors: Vec<_> = response
@@ -194,7 +194,7 @@ fn response_tuple<'py>(py: Python<'py>, response: core::Response) -> PyResult<Bo
         .collect();
     // Hands the Vec's allocation to numpy: no copy (rust-numpy keeps the Vec as the base).
     let results: Bound<'py, PyArray1<u8>> = response.results.into_pyarray(py);
-    (tag, response.status.name(), results, errors).into_pyobject(py)
+    (tag, response.status.name(), results, errors, response.elapsed.as_secs_f64()).into_pyobject(py)
 }
 
 /// The engine (`snmp_stream.SessionManager` wraps it).

@@ -146,10 +146,12 @@ def test_responses_and_errors_pickle(agent: Agent, silent_port: int) -> None:
     ):
         copy = pickle.loads(pickle.dumps(response))
         assert copy == response and copy is not response
+        assert copy.elapsed == response.elapsed > 0
         assert copy.results.tobytes() == response.results.tobytes()
         assert copy.errors == response.errors
     assert response.errors[0].kind == "timeout"
     assert "timeout" in repr(response)
+    assert response.elapsed >= 0.2, "a silent agent costs its timeout"
 
 
 def test_types_pickle_compare_and_print() -> None:

@@ -72,6 +72,8 @@ def test_collect_yaml_with_a_dead_agent_reports_it_and_exits_1(
     result = cli("collect", str(targets), "--no-progress", "-o", "csv", "--out", str(tmp_path / "out"))
     assert result.returncode == 1, result.stderr
     assert "3 targets: 2 ok, 1 failed" in result.stderr
+    slowest = next(line for line in result.stderr.splitlines() if line.startswith("  slowest: "))
+    assert agent.host in slowest and agent.host6 in slowest and f":{silent_port}" not in slowest
     assert f"FAILED 127.0.0.1:{silent_port}: no response" in result.stderr
     assert "Traceback" not in result.stderr
     system = pd.read_csv(tmp_path / "out" / "system.csv")

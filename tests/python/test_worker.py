@@ -175,6 +175,7 @@ def test_requests_in_results_out_and_dead_letters(bus: Bus, agent: Agent, worker
         [f"sys-{i}" for i in range(10)] + [f"if-{i}" for i in range(5)] + ["raw"]
     )
     assert {h["snmp-status"] for _, h, _ in results} == {"successful"}
+    assert all(0 < float(h["snmp-elapsed"]) < 30 for _, h, _ in results)
     system = [data for subject, h, data in results if subject.endswith(".system")]
     frame = recipes.SYSTEM.to_pandas(system)
     assert list(frame["sysName"]) == ["snmp-stream-test"] * 10
