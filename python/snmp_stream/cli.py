@@ -59,6 +59,7 @@ class Target:
     get: list[str] = field(default_factory=list)
     timeout: float | None = None
     retries: int | None = None
+    deadline: float | None = None
 
     def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
         config = {
@@ -66,6 +67,7 @@ class Target:
             for key, value in (
                 ("timeout", self.timeout),
                 ("retries", self.retries),
+                ("deadline", self.deadline),
                 ("max_var_binds_per_pdu", max_repetitions),
             )
             if value is not None
@@ -111,6 +113,7 @@ def _target(entry: Any, where: str) -> Target:
         "get",
         "timeout",
         "retries",
+        "deadline",
     }
     if unknown:
         raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -132,6 +135,7 @@ def _target(entry: Any, where: str) -> Target:
         get=listed("get"),
         timeout=float(entry["timeout"]) if entry.get("timeout") not in (None, "") else None,
         retries=int(entry["retries"]) if entry.get("retries") not in (None, "") else None,
+        deadline=float(entry["deadline"]) if entry.get("deadline") not in (None, "") else None,
     )
     for name in target.tables:
         if name.lower() not in TABLES:
