@@ -267,13 +267,18 @@ impl SessionManager {
         for (id, result) in self.resolver.take() {
             let Some((request, settings, started)) = self.resolving.remove(&id) else { continue };
             self.release(&settings);
+            let overdue = settings.deadline.is_some_and(|limit| started.elapsed() >= limit);
             match result {
-                Ok(peer) => self.start(request, settings, Some(peer), started),
-                Err(message) => {
+                Ok(peer) if !overdue => self.start(request, settings, Some(peer), started),
+                result => {
                     let start_us =
                         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
                     let mut collection = Collection::new(&request, &settings, start_us, started);
-                    collection.on_error(SnmpError::new(ErrorKind::SessionError, message));
+                    match result {
+                        Err(message) => collection.on_error(SnmpError::new(ErrorKind::SessionError, message)),
+                        // The lookup took the whole deadline: no session is opened.
+                        Ok(_) => collection.on_deadline(settings.deadline.unwrap_or_default()),
+                    }
                     self.respond(request, Job { collection, started, rearm: false });
                 }
             }

@@ -431,6 +431,14 @@ fn host_names_are_resolved_off_the_loop() {
             .build()
             .unwrap()
     };
+    // Also a slow lookup that outlasts its request's deadline: it ends with that deadline.
+    manager.add_request(
+        Request::get(format!("slow.test:{port}"), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .config(Config::new().deadline(Duration::from_millis(300)).unwrap())
+            .req_id("overdue")
+            .build()
+            .unwrap(),
+    );
     let mut hosts = vec![
         format!("slow.test:{port}"),
         format!("localhost:{port}"),
@@ -448,7 +456,11 @@ fn host_names_are_resolved_off_the_loop() {
     while !manager.is_idle() {
         finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
     }
-    assert_eq!(finished.len(), hosts.len());
+    assert_eq!(finished.len(), hosts.len() + 1);
+    let overdue_at = finished.iter().position(|(r, _)| r.request.req_id() == Some(&b"overdue"[..])).unwrap();
+    let (overdue, _) = finished.remove(overdue_at);
+    assert_eq!(overdue.errors[0].kind, ErrorKind::Deadline, "{:?}", overdue.errors);
+    assert_eq!(ResultBuffer::parse(&overdue.results).unwrap().record_count, 0);
     let (slow, slow_at) = finished.iter().find(|(r, _)| r.request.host().starts_with("slow.test")).unwrap();
     assert!(*slow_at >= Duration::from_millis(800), "{slow_at:?}");
     assert!(slow.elapsed >= Duration::from_millis(800), "the lookup counts: {:?}", slow.elapsed);
