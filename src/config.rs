@@ -84,13 +84,7 @@ impl Config {
 
     /// Sets `timeout` (1 ms to 1 hour).
     pub fn timeout(mut self, timeout: Duration) -> Result<Self> {
-        if !(MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
-            return Err(Error::InvalidConfig {
-                field: "timeout",
-                reason: format!("{timeout:?} is outside 1ms..=1h"),
-            });
-        }
-        self.timeout = Some(timeout);
+        self.timeout = Some(duration("timeout", timeout, MAX_TIMEOUT, "1h")?);
         Ok(self)
     }
 
@@ -120,13 +114,7 @@ impl Config {
 
     /// Sets `deadline` (1 ms to 1 day).
     pub fn deadline(mut self, deadline: Duration) -> Result<Self> {
-        if !(MIN_TIMEOUT..=MAX_DEADLINE).contains(&deadline) {
-            return Err(Error::InvalidConfig {
-                field: "deadline",
-                reason: format!("{deadline:?} is outside 1ms..=24h"),
-            });
-        }
-        self.deadline = Some(deadline);
+        self.deadline = Some(duration("deadline", deadline, MAX_DEADLINE, "24h")?);
         Ok(self)
     }
 
@@ -172,6 +160,15 @@ impl Config {
             max_sessions: merged.max_sessions.unwrap_or(DEFAULT_SESSIONS),
             deadline: merged.deadline,
         }
+    }
+}
+
+/// `value` when it lies in 1 ms..=`max` (`shown` is `max` as the message writes it).
+fn duration(field: &'static str, value: Duration, max: Duration, shown: &str) -> Result<Duration> {
+    if (MIN_TIMEOUT..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::InvalidConfig { field, reason: format!("{value:?} is outside 1ms..={shown}") })
     }
 }
 

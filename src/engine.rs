@@ -271,9 +271,7 @@ impl SessionManager {
             match result {
                 Ok(peer) if !overdue => self.start(request, settings, Some(peer), started),
                 result => {
-                    let start_us =
-                        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-                    let mut collection = Collection::new(&request, &settings, start_us, started);
+                    let mut collection = Collection::new(&request, &settings, now_us(), started);
                     match result {
                         Err(message) => collection.on_error(SnmpError::new(ErrorKind::SessionError, message)),
                         // The lookup took the whole deadline: no session is opened.
@@ -288,8 +286,7 @@ impl SessionManager {
     /// Opens the request's session (with `peer`, a resolved peer name, in place of its host)
     /// and sends its first PDU. `started` is when the request was admitted.
     fn start(&mut self, request: Request, settings: Settings, peer: Option<String>, started: Instant) {
-        let start_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        let collection = Collection::new(&request, &settings, start_us, Instant::now());
+        let collection = Collection::new(&request, &settings, now_us(), Instant::now());
         let target = Target {
             host: request.host(),
             peer: peer.as_deref(),
@@ -452,4 +449,9 @@ impl SessionManager {
         let (results, errors, status) = job.collection.finish();
         self.completed.push(Response { request, status, results, errors, elapsed });
     }
+}
+
+/// The wall-clock time now, in microseconds since the Unix epoch (a buffer's start time).
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }

@@ -299,6 +299,11 @@ fn validate_roots(oids: &[Oid]) -> Result<()> {
 
 const TRANSPORTS: &[&str] = &["udp", "udp6", "udpv6", "udpipv6", "tcp", "tcp6", "tcpv6", "tcpipv6"];
 
+/// Whether `prefix` (before the first ':' of a peer name) is a transport net-snmp knows.
+pub(crate) fn is_transport(prefix: &str) -> bool {
+    TRANSPORTS.iter().any(|transport| transport.eq_ignore_ascii_case(prefix))
+}
+
 /// Checks the parts of a net-snmp peer name that can be checked without resolving it:
 /// `[transport:]address[:port]`, where address is a name, an IPv4 address or `[IPv6]`.
 fn validate_host(host: &str) -> Result<()> {
@@ -314,7 +319,7 @@ fn validate_host(host: &str) -> Result<()> {
     }
     let mut address = host;
     if let Some((prefix, rest)) = host.split_once(':') {
-        if TRANSPORTS.contains(&prefix.to_ascii_lowercase().as_str()) {
+        if is_transport(prefix) {
             address = rest;
         } else if !prefix.is_empty()
             && prefix.chars().all(|c| c.is_ascii_alphabetic())

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::poller::Waker;
+use crate::request::is_transport;
 
 /// How host names are turned into addresses (see [`SessionManager::set_resolver`]).
 ///
@@ -43,9 +44,7 @@ pub(crate) struct Lookup {
 /// peer name as it is).
 pub(crate) fn lookup(host: &str) -> Option<Lookup> {
     let (transport, address) = match host.split_once(':') {
-        Some((prefix, rest)) if prefix.chars().all(|c| c.is_ascii_alphanumeric()) && is_transport(prefix) => {
-            (Some(prefix.to_owned()), rest)
-        }
+        Some((prefix, rest)) if is_transport(prefix) => (Some(prefix.to_owned()), rest),
         _ => (None, host),
     };
     if address.starts_with('[') {
@@ -58,13 +57,6 @@ pub(crate) fn lookup(host: &str) -> Option<Lookup> {
     };
     let numeric = name.parse::<IpAddr>().is_ok() || !name.chars().any(|c| c.is_ascii_alphabetic());
     (!numeric && !name.is_empty()).then(|| Lookup { transport, name: name.to_owned(), port })
-}
-
-fn is_transport(prefix: &str) -> bool {
-    matches!(
-        prefix.to_ascii_lowercase().as_str(),
-        "udp" | "udp6" | "udpv6" | "udpipv6" | "tcp" | "tcp6" | "tcpv6" | "tcpipv6"
-    )
 }
 
 impl Lookup {
