@@ -49,12 +49,36 @@ pub mod tag {
     pub const OPAQUE: u8 = 0x44;
     /// Counter64: u64 LE.
     pub const COUNTER64: u8 = 0x46;
+    /// UInteger32 (obsolete, RFC 1442): u32 LE.
+    pub const UINTEGER32: u8 = 0x47;
     /// noSuchObject (GET only): no bytes.
     pub const NO_SUCH_OBJECT: u8 = 0x80;
     /// noSuchInstance (GET only; also v1 noSuchName): no bytes.
     pub const NO_SUCH_INSTANCE: u8 = 0x81;
     /// endOfMibView: no bytes (never stored by walks, which end there).
     pub const END_OF_MIB_VIEW: u8 = 0x82;
+}
+
+/// The name net-snmp prints for a record's type tag (`snmpwalk` output: `STRING`, `Counter64`,
+/// `noSuchInstance`, ...); `"unknown"` for tags it has no name for.
+pub fn type_name(value_type: u8) -> &'static str {
+    match value_type {
+        tag::INTEGER => "INTEGER",
+        tag::OCTET_STRING => "STRING",
+        tag::NULL => "NULL",
+        tag::OBJECT_ID => "OID",
+        tag::IP_ADDRESS => "IpAddress",
+        tag::COUNTER32 => "Counter32",
+        tag::GAUGE32 => "Gauge32",
+        tag::TIMETICKS => "Timeticks",
+        tag::OPAQUE => "Opaque",
+        tag::COUNTER64 => "Counter64",
+        tag::UINTEGER32 => "UInteger32",
+        tag::NO_SUCH_OBJECT => "noSuchObject",
+        tag::NO_SUCH_INSTANCE => "noSuchInstance",
+        tag::END_OF_MIB_VIEW => "endOfMibView",
+        _ => "unknown",
+    }
 }
 
 /// A decoded varbind value, as the engine hands it to the encoder.

@@ -11,6 +11,7 @@
 //! | [`Config`] | `-r` retries, `-t` timeout, `-Cr` max-repetitions budget, concurrency |
 //! | [`Response`] | status, structured [`SnmpError`]s, and the result buffer (`docs/FORMAT.md`) |
 //! | [`ResultBuffer`] | a reader for that buffer |
+//! | [`pgcopy`] | buffers to PostgreSQL binary COPY rows ([`copy_table`], [`copy_varbinds`]) |
 //!
 //! There is no MIB processing: OIDs are numeric, and values stay in their SNMP types.
 //!
@@ -40,6 +41,7 @@ mod error;
 mod oid;
 mod parse;
 mod pdu;
+pub mod pgcopy;
 mod poller;
 mod request;
 mod resolve;
@@ -49,11 +51,12 @@ mod stream;
 mod walk;
 
 pub use config::Config;
-pub use encode::{tag, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use encode::{tag, type_name, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
 pub use parse::{ColumnData, IndexField, Length, ParsedTable, TableSpec, ValueKind};
+pub use pgcopy::{copy_table, copy_varbinds, BufferSource, CopyError, PgType};
 pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
 pub use response::{Response, Status};
 pub use stream::Collector;

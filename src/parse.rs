@@ -550,7 +550,9 @@ fn integer(value_type: u8, bytes: &[u8]) -> Option<i64> {
 
 fn unsigned(kind: ValueKind, value_type: u8, bytes: &[u8]) -> Option<u64> {
     let accepted = match kind {
-        ValueKind::Unsigned => matches!(value_type, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | 0x47),
+        ValueKind::Unsigned => {
+            matches!(value_type, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | tag::UINTEGER32)
+        }
         ValueKind::TimeTicks => value_type == tag::TIMETICKS,
         _ => value_type == tag::COUNTER64,
     };
@@ -729,13 +731,16 @@ fn render_cell(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool 
 
 /// Appends `bytes` (of SNMP type `t`) rendered as `kind` to `out` (always UTF-8); false on a
 /// type mismatch.
-fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool {
-    let hex = |out: &mut Vec<u8>, separator: Option<u8>| {
-        for (i, &byte) in bytes.iter().enumerate() {
-            if let (Some(separator), true) = (separator, i > 0) {
-                out.push(separator);
+pub(crate) fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    let hex = |out: &mut Vec<u8>, separator: Option<u8>| match separator {
+        None => push_hex(out, bytes),
+        Some(separator) => {
+            for (i, &byte) in bytes.iter().enumerate() {
+                if i > 0 {
+                    out.push(separator);
+                }
+                out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
             }
-            out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
         }
     };
     match (kind, t) {
@@ -753,7 +758,7 @@ fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool 
                 if i > 0 {
                     out.push(b'.');
                 }
-                push_decimal(out, u32::from(byte));
+                push_decimal(out, u64::from(byte));
             }
         }
         (ValueKind::InetAddress, tag::OCTET_STRING | tag::IP_ADDRESS) => {
@@ -762,7 +767,7 @@ fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool 
         (ValueKind::ObjectId, tag::OBJECT_ID) => {
             for subid in bytes.chunks_exact(4).map(le_u32) {
                 out.push(b'.');
-                push_decimal(out, subid);
+                push_decimal(out, u64::from(subid));
             }
         }
         _ => return false,
@@ -772,14 +777,22 @@ fn render_text(kind: ValueKind, t: u8, bytes: &[u8], out: &mut Vec<u8>) -> bool 
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends `bytes` as lowercase hex, no separators.
+pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(2 * bytes.len());
+    for &byte in bytes {
+        out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+    }
+}
+
 /// Appends `n` in decimal (by hand: `write!` costs more than the rest of the row).
 #[inline]
-fn push_decimal(out: &mut Vec<u8>, mut n: u32) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     if n < 10 {
         out.push(b'0' + n as u8);
         return;
     }
-    let mut digits = [0u8; 10];
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     while n > 0 {
         at -= 1;

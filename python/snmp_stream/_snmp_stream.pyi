@@ -7,9 +7,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "COPY_PREFIX_COLUMNS",
+    "COPY_VARBIND_COLUMNS",
     "Collector",
     "Request",
     "SessionManager",
+    "copy_table",
+    "copy_varbinds",
     "decode_records",
     "format_version",
     "parse_oid",
@@ -34,6 +38,23 @@ def parse_table(
     list[bytes],
     list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]],
 ]: ...
+
+COPY_PREFIX_COLUMNS: list[tuple[str, str]]
+COPY_VARBIND_COLUMNS: list[tuple[str, str]]
+
+def copy_table(
+    index: Sequence[tuple[str, str, int | str, str]],
+    columns: Sequence[tuple[str, _OidLike, str]],
+    types: Sequence[str],
+    buffers: Sequence[npt.NDArray[np.uint8] | bytes],
+    result_ids: Sequence[str],
+    hosts: Sequence[str],
+) -> npt.NDArray[np.uint8]: ...
+def copy_varbinds(
+    buffers: Sequence[npt.NDArray[np.uint8] | bytes],
+    result_ids: Sequence[str],
+    hosts: Sequence[str],
+) -> npt.NDArray[np.uint8]: ...
 
 @final
 class Request:

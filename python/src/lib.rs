@@ -433,6 +433,24 @@ fn buffer_arg<'py>(value: &Bound<'py, PyAny>) -> PyResult<BufferArg<'py>> {
     )))
 }
 
+/// A column of a table spec: (name, OID, value kind).
+type ColumnArg<'py> = (String, Bound<'py, PyAny>, String);
+
+/// The table spec that `parse_table` and `copy_table` take as (index fields, columns).
+fn table_spec(
+    py: Python<'_>,
+    index: &[IndexArg<'_>],
+    columns: &[ColumnArg<'_>],
+) -> PyResult<core::TableSpec> {
+    Ok(core::TableSpec {
+        index: index.iter().map(|field| index_field(py, field)).collect::<PyResult<_>>()?,
+        columns: columns
+            .iter()
+            .map(|(name, oid, kind)| Ok((name.clone(), extract_oid(py, oid)?, value_kind(py, kind)?)))
+            .collect::<PyResult<_>>()?,
+    })
+}
+
 /// Decodes result buffers with a table spec (GIL released while decoding). Returns
 /// (row → buffer number, [req_id per buffer], [(name, kind, values, valid)]), where kind is
 /// "int", "uint", "text" or "bytes"; text and bytes values are object arrays (None if null).
@@ -441,20 +459,14 @@ fn buffer_arg<'py>(value: &Bound<'py, PyAny>) -> PyResult<BufferArg<'py>> {
 fn parse_table<'py>(
     py: Python<'py>,
     index: Vec<IndexArg<'py>>,
-    columns: Vec<(String, Bound<'py, PyAny>, String)>,
+    columns: Vec<ColumnArg<'py>>,
     buffers: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<(
     Bound<'py, PyArray1<u32>>,
     Vec<Vec<u8>>,
     Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 )> {
-    let spec = core::TableSpec {
-        index: index.iter().map(|field| index_field(py, field)).collect::<PyResult<_>>()?,
-        columns: columns
-            .iter()
-            .map(|(name, oid, kind)| Ok((name.clone(), extract_oid(py, oid)?, value_kind(py, kind)?)))
-            .collect::<PyResult<_>>()?,
-    };
+    let spec = table_spec(py, &index, &columns)?;
     let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
     let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
     let parsed = py
@@ -509,27 +521,6 @@ fn parse_table<'py>(
     Ok((parsed.buffer.into_pyarray(py), req_ids, out))
 }
 
-/// The SNMP type name of a record's type tag, as net-snmp prints it.
-fn type_name(value_type: u8) -> &'static str {
-    match value_type {
-        core::tag::INTEGER => "INTEGER",
-        core::tag::OCTET_STRING => "STRING",
-        core::tag::NULL => "NULL",
-        core::tag::OBJECT_ID => "OID",
-        core::tag::IP_ADDRESS => "IpAddress",
-        core::tag::COUNTER32 => "Counter32",
-        core::tag::GAUGE32 => "Gauge32",
-        core::tag::TIMETICKS => "Timeticks",
-        core::tag::OPAQUE => "Opaque",
-        core::tag::COUNTER64 => "Counter64",
-        0x47 => "UInteger32",
-        core::tag::NO_SUCH_OBJECT => "noSuchObject",
-        core::tag::NO_SUCH_INSTANCE => "noSuchInstance",
-        core::tag::END_OF_MIB_VIEW => "endOfMibView",
-        _ => "unknown",
-    }
-}
-
 /// Every record of a buffer as (oid, type, value): for displaying small results (the CLI's
 /// get/walk), not for bulk data (use the parser). Values: int for numbers, str for OIDs,
 /// IP addresses and UTF-8 text, bytes for other octets, None for exceptions.
@@ -559,7 +550,7 @@ fn decode_records<'py>(
             (core::tag::INTEGER, 8) => {
                 i64::from_le_bytes(v.try_into().unwrap_or_default()).into_pyobject(py)?.into_any()
             }
-            (core::tag::COUNTER32 | core::tag::GAUGE32 | core::tag::TIMETICKS | 0x47, 4) => {
+            (core::tag::COUNTER32 | core::tag::GAUGE32 | core::tag::TIMETICKS | core::tag::UINTEGER32, 4) => {
                 le32(v).into_pyobject(py)?.into_any()
             }
             (core::tag::COUNTER64, 8) => {
@@ -587,9 +578,80 @@ fn decode_records<'py>(
             ) => py.None().into_bound(py),
             _ => pyo3::types::PyBytes::new(py, v).into_any(),
         };
-        out.push((oid, type_name(record.value_type), value));
+        out.push((oid, core::type_name(record.value_type), value));
     }
     Ok(out)
+}
+
+/// Raises the Python exception for a COPY error: BufferFormatError for a bad buffer,
+/// ValueError for mismatched argument lengths, InvalidSpecError for types that do not fit.
+fn copy_error(py: Python<'_>, error: core::CopyError) -> PyErr {
+    match error {
+        core::CopyError::Buffer { .. } => raise(py, "BufferFormatError", error.to_string()),
+        core::CopyError::SourceCount { .. } => PyValueError::new_err(error.to_string()),
+        _ => raise(py, "InvalidSpecError", error.to_string()),
+    }
+}
+
+/// Pairs each buffer's result id and host (the lists must be as long as each other; the core
+/// checks that there is one pair per buffer).
+fn buffer_sources<'a>(
+    result_ids: &'a [String],
+    hosts: &'a [String],
+) -> PyResult<Vec<core::BufferSource<'a>>> {
+    if result_ids.len() != hosts.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} result_ids but {} hosts: give one of each per buffer",
+            result_ids.len(),
+            hosts.len()
+        )));
+    }
+    Ok(result_ids.iter().zip(hosts).map(|(result_id, host)| core::BufferSource { result_id, host }).collect())
+}
+
+/// Result buffers decoded with a table spec (as `parse_table` takes it) as PostgreSQL binary
+/// COPY data: the prefix columns (result_id, host, req_id, collected_at), then one field per
+/// index field and column, written as `types` ("integer", "bigint", "numeric", "text",
+/// "bytea", "interval"). GIL released while encoding; the bytes become a numpy array without a
+/// copy.
+#[pyfunction]
+fn copy_table<'py>(
+    py: Python<'py>,
+    index: Vec<IndexArg<'py>>,
+    columns: Vec<ColumnArg<'py>>,
+    types: Vec<String>,
+    buffers: Vec<Bound<'py, PyAny>>,
+    result_ids: Vec<String>,
+    hosts: Vec<String>,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let spec = table_spec(py, &index, &columns)?;
+    let types = types
+        .iter()
+        .map(|name| core::PgType::parse(name))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| copy_error(py, e))?;
+    let sources = buffer_sources(&result_ids, &hosts)?;
+    let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
+    let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let data =
+        py.detach(|| core::copy_table(&spec, &slices, &types, &sources)).map_err(|e| copy_error(py, e))?;
+    Ok(data.into_pyarray(py))
+}
+
+/// Every record of the buffers as PostgreSQL binary COPY data: the prefix columns, then oid,
+/// root, index, type, value (text) and value_bytes (bytea). GIL released while encoding.
+#[pyfunction]
+fn copy_varbinds<'py>(
+    py: Python<'py>,
+    buffers: Vec<Bound<'py, PyAny>>,
+    result_ids: Vec<String>,
+    hosts: Vec<String>,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let sources = buffer_sources(&result_ids, &hosts)?;
+    let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
+    let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let data = py.detach(|| core::copy_varbinds(&slices, &sources)).map_err(|e| copy_error(py, e))?;
+    Ok(data.into_pyarray(py))
 }
 
 /// The result buffer format version this module writes and reads.
@@ -607,5 +669,10 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_function(wrap_pyfunction!(copy_table, m)?)?;
+    m.add_function(wrap_pyfunction!(copy_varbinds, m)?)?;
+    // The COPY column lists, (name, SQL type) in order, for the loader's COPY statements.
+    m.add("COPY_PREFIX_COLUMNS", core::pgcopy::PREFIX_COLUMNS.to_vec())?;
+    m.add("COPY_VARBIND_COLUMNS", core::pgcopy::VARBIND_COLUMNS.to_vec())?;
     Ok(())
 }
