@@ -12,7 +12,7 @@ Two context managers and a CLI (run as root; needs iproute2, snmpd and the snmp 
 - `loopback_agents(count)`: `count` plain snmpd processes on free 127.0.0.1 ports; yields
   their "127.0.0.1:PORT" hosts.
 - `delayed_agents(count, delay_ms, rows)`: `count` snmpd processes on free 127.0.0.1 ports with
-  the bench/delayagent module loaded: a synthetic table of `rows` rows x 5 columns under
+  the tests/fixtures/delayagent module loaded: a synthetic table of `rows` rows x 5 columns under
   1.3.6.1.4.1.99999.1 whose every request PDU is answered `delay_ms` late without blocking the
   agent (an artificial round-trip time, since loopback has none). Yields the hosts.
 
@@ -333,9 +333,9 @@ def loopback_agents(count: int, ready_timeout: float = 30.0) -> Iterator[list[st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# --- delayed agents (bench/delayagent) ----------------------------------------------------------
+# --- delayed agents (tests/fixtures/delayagent) ----------------------------------------------------------
 
-DELAYAGENT_SOURCE = ROOT / "bench/delayagent/delayagent.c"
+DELAYAGENT_SOURCE = ROOT / "tests/fixtures/delayagent/delayagent.c"
 BUILD_DIR = ROOT / "bench/.build"
 DELAY_TABLE = "1.3.6.1.4.1.99999.1"  # TABLE.1.COLUMN.ROW, columns 1..5, rows 1..ROWS
 DELAY_COLUMNS = 5
@@ -343,7 +343,7 @@ DELAY_PROBE = f"{DELAY_TABLE}.1.2.1"  # column 2 (OCTET STRING "row-1"), row 1
 
 
 def build_delayagent(build_dir: Path = BUILD_DIR) -> Path:
-    """Compiles bench/delayagent/delayagent.c into `build_dir`/delayagent.so (only when the .so
+    """Compiles tests/fixtures/delayagent/delayagent.c into `build_dir`/delayagent.so (only when the .so
     is missing or older than the source); returns its path. Needs cc and libsnmp-dev."""
     target = build_dir / "delayagent.so"
     if target.exists() and target.stat().st_mtime >= DELAYAGENT_SOURCE.stat().st_mtime:

@@ -17,169 +17,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
-import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import snmp_stream
 from snmp_stream import _snmp_stream as native
-from snmp_stream import recipes
 from snmp_stream.errors import SnmpStreamError
+from snmp_stream.targets import TABLES, Target, UsageError, load_targets, read_targets
 
 if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Target", "load_targets", "main"]
-
-
-class UsageError(Exception):
-    """Bad input from the command line or a targets file: printed, exit status 2."""
-
-
-# --- targets -------------------------------------------------------------------------------
-
-TABLES = recipes.BY_NAME
-
-
-@dataclass
-class Target:
-    """One agent to collect from, as a targets file describes it."""
-
-    host: str
-    community: str = "public"
-    version: str = "v2c"
-    tables: list[str] = field(default_factory=list)
-    walk: list[str] = field(default_factory=list)
-    get: list[str] = field(default_factory=list)
-    timeout: float | None = None
-    retries: int | None = None
-    deadline: float | None = None
-
-    def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
-        config = {
-            key: value
-            for key, value in (
-                ("timeout", self.timeout),
-                ("retries", self.retries),
-                ("deadline", self.deadline),
-                ("max_var_binds_per_pdu", max_repetitions),
-            )
-            if value is not None
-        }
-        community = (self.community, self.version)
-        out = []
-        for name in self.tables:
-            table = TABLES[name.lower()]
-            kind = "get" if not table.index else "walk"
-            out.append(
-                snmp_stream.SnmpRequest(
-                    kind, self.host, community, table.oids, req_id=f"{number}/{name.lower()}", config=config
-                )
-            )
-        if self.walk:
-            out.append(
-                snmp_stream.SnmpRequest(
-                    "walk", self.host, community, self.walk, req_id=f"{number}/walk", config=config
-                )
-            )
-        if self.get:
-            out.append(
-                snmp_stream.SnmpRequest(
-                    "get", self.host, community, self.get, req_id=f"{number}/get", config=config
-                )
-            )
-        return out
-
-
-def _target(entry: Any, where: str) -> Target:
-    """A Target from one parsed entry (dict), with errors naming where it came from."""
-    if isinstance(entry, str):
-        entry = {"host": entry}
-    if not isinstance(entry, dict):
-        raise UsageError(f"{where}: expected a mapping with at least 'host', not {entry!r}")
-    unknown = set(entry) - {
-        "host",
-        "community",
-        "version",
-        "tables",
-        "walk",
-        "oids",
-        "get",
-        "timeout",
-        "retries",
-        "deadline",
-    }
-    if unknown:
-        raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    if not entry.get("host"):
-        raise UsageError(f"{where}: 'host' is missing")
-
-    def listed(key: str) -> list[str]:
-        value = entry.get(key) or []
-        if isinstance(value, str):
-            value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
-        return [str(v) for v in value]
-
-    target = Target(
-        host=str(entry["host"]),
-        community=str(entry.get("community") or "public"),
-        version=str(entry.get("version") or "v2c"),
-        tables=listed("tables"),
-        walk=listed("walk") + listed("oids"),
-        get=listed("get"),
-        timeout=float(entry["timeout"]) if entry.get("timeout") not in (None, "") else None,
-        retries=int(entry["retries"]) if entry.get("retries") not in (None, "") else None,
-        deadline=float(entry["deadline"]) if entry.get("deadline") not in (None, "") else None,
-    )
-    for name in target.tables:
-        if name.lower() not in TABLES:
-            raise UsageError(f"{where}: unknown table {name!r} (known: {', '.join(sorted(TABLES))})")
-    if not (target.tables or target.walk or target.get):
-        target.tables = ["system", "interfaces"]
-    try:  # validate now, so a bad OID or host is reported with its line
-        target.requests(0, None)
-    except SnmpStreamError as error:
-        raise UsageError(f"{where}: {error}") from None
-    return target
-
-
-def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
-    """Targets from YAML (a list, or {targets: [...]}), CSV (a header row) or JSON lines."""
-    if fmt in ("yaml", "yml", "json"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise UsageError(f"{name}: not valid YAML: {error}") from None
-        if isinstance(data, dict):
-            data = data.get("targets")
-        if not isinstance(data, list):
-            raise UsageError(f"{name}: expected a list of targets (or a 'targets:' list)")
-        return [_target(entry, f"{name}: target {i + 1}") for i, entry in enumerate(data)]
-    if fmt == "csv":
-        rows = csv.DictReader(io.StringIO(text))
-        return [
-            _target({k: v for k, v in row.items() if v not in (None, "")}, f"{name}: line {rows.line_num}")
-            for row in rows
-        ]
-    if fmt == "jsonl":
-        targets = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise UsageError(f"{name}: line {number}: not JSON: {error.msg}") from None
-                targets.append(_target(entry, f"{name}: line {number}"))
-        return targets
-    raise UsageError(f"unknown targets format {fmt!r} (yaml, csv or jsonl)")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -243,9 +96,15 @@ class Outcome:
 
 
 def collect(
-    targets: Sequence[Target], config: dict[str, Any], max_repetitions: int | None, progress: bool
+    targets: Sequence[Target],
+    config: dict[str, Any],
+    max_repetitions: int | None,
+    progress: bool,
+    on_response: Callable[[snmp_stream.SnmpResponse, str], None] | None = None,
 ) -> Outcome:
-    """Collects every target in parallel and parses the results per table."""
+    """Collects every target in parallel and parses the results per table; with
+    `on_response` (called with each response and its table name or kind), the responses are
+    handed over as they arrive and not kept (no frames)."""
     requests = [r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions)]
     by_kind: dict[str, list[snmp_stream.SnmpResponse]] = {}
     failures: dict[str, list[str]] = {}
@@ -256,7 +115,10 @@ def collect(
         for response in snmp_stream.stream(requests, config):
             advance()
             kind = (response.req_id or b"").decode().split("/", 1)[1]
-            by_kind.setdefault(kind, []).append(response)
+            if on_response is None:
+                by_kind.setdefault(kind, []).append(response)
+            else:
+                on_response(response, kind)
             varbinds += int.from_bytes(response.results[16:20].tobytes(), "little")
             took[response.host] = max(took.get(response.host, 0.0), response.elapsed)
             if response.status == snmp_stream.FAILED:
@@ -327,11 +189,6 @@ def _write(outcome: Outcome, args: argparse.Namespace) -> None:
         if not args.out:
             raise UsageError("--output parquet needs --out DIRECTORY")
         sinks.write_parquet(outcome.frames, args.out)
-    elif args.output == "postgres":
-        if not args.dsn:
-            raise UsageError("--output postgres needs --dsn (e.g. 'host=127.0.0.1 dbname=snmp')")
-        rows = sinks.write_postgres(outcome.frames, args.dsn)
-        print(f"wrote {rows} rows to PostgreSQL", file=sys.stderr)
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -390,23 +247,48 @@ def _collect(args: argparse.Namespace) -> int:
         args.allow_failures = True
         args.columns = args.columns or DEMO_COLUMNS
     else:
-        if args.targets == "-":
-            text, name = sys.stdin.read(), "stdin"
-            fmt = args.format or "jsonl"
-        else:
-            path = Path(args.targets)
-            try:
-                text = path.read_text()
-            except OSError as error:
-                raise UsageError(f"cannot read {args.targets}: {error.strerror}") from None
-            name = path.name
-            fmt = args.format or path.suffix.lstrip(".").lower()
-        targets = load_targets(text, fmt, name)
-        if not targets:
-            raise UsageError(f"{name}: no targets")
+        targets = read_targets(args.targets, args.format)
+        if args.output == "postgres":
+            return _collect_to_postgres(targets, args)
         outcome = collect(targets, _config(args), args.max_repetitions, progress=not args.no_progress)
     _write(outcome, args)
     _summary(outcome, targets, out)
+    return 1 if outcome.failures and not args.allow_failures else 0
+
+
+def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) -> int:
+    """Loads the results as they arrive, in batches, with the bus's loader: memory stays flat
+    however many targets there are. Each result is loaded once, as `collect:<run>/<req_id>`."""
+    import uuid
+
+    from snmp_stream.bus.loader import LoadItem, PostgresLoader
+
+    loader = PostgresLoader(args.dsn or "", TABLES)
+    run = uuid.uuid4().hex[:12]
+    batch: list[LoadItem] = []
+    rows = 0
+
+    def flush() -> None:
+        nonlocal rows
+        rows += loader.load(batch)[1]
+        batch.clear()
+
+    def add(response: snmp_stream.SnmpResponse, kind: str) -> None:
+        if response.status == snmp_stream.FAILED and response.results.size == 0:
+            return
+        req_id = (response.req_id or b"").decode(errors="replace")
+        table = kind if kind in TABLES else None
+        batch.append(LoadItem(f"collect:{run}/{req_id}", response.host, table, response.results))
+        if len(batch) >= 64:
+            flush()
+
+    try:
+        outcome = collect(targets, _config(args), args.max_repetitions, not args.no_progress, add)
+        flush()
+    finally:
+        loader.close()
+    print(f"wrote {rows} rows to PostgreSQL (run {run})", file=sys.stderr)
+    _summary(outcome, targets, sys.stderr)
     return 1 if outcome.failures and not args.allow_failures else 0
 
 
@@ -416,8 +298,40 @@ DEMO_COLUMNS = (
 )
 
 
+def duration(text: str) -> float:
+    """Seconds from "90", "90s", "5m", "2h" or "7d"."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    scale = units.get(value[-1:])
+    try:
+        seconds = float(value[:-1] if scale else value) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90, 90s, 5m, 2h, 7d)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"a duration must be positive, not {text!r}")
+    return seconds
+
+
+def _tables(path: str | None) -> dict[str, Any]:
+    """The recipes plus the tables declared in `path` (YAML)."""
+    tables: dict[str, Any] = dict(TABLES)
+    if path:
+        import yaml
+
+        from snmp_stream.parse import tables_from_dict
+
+        try:
+            declared = tables_from_dict(yaml.safe_load(Path(path).read_text()), Path(path).name)
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise UsageError(f"{path}: not valid YAML: {error}") from None
+        tables.update(declared)
+    return tables
+
+
 def _bus(args: argparse.Namespace) -> Any:
-    from snmp_stream.worker import BusConfig
+    from snmp_stream.bus import BusConfig, NatsAuth
 
     try:
         backoff = [float(b) for b in args.backoff.split(",") if b.strip()]
@@ -425,17 +339,32 @@ def _bus(args: argparse.Namespace) -> Any:
         raise UsageError(f"--backoff takes seconds separated by commas, not {args.backoff!r}") from None
     return BusConfig(
         url=args.nats,
+        auth=NatsAuth.from_env(
+            user=args.nats_user,
+            creds=args.nats_creds,
+            nkey=args.nats_nkey,
+            tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        ),
         requests_stream=args.stream,
         requests_subject=args.subject,
         results_stream=args.results_stream,
         results_prefix=args.results_prefix,
         dead_stream=args.dead_stream,
         dead_prefix=args.dead_prefix,
-        consumer=args.consumer,
-        parse_consumer=args.consumer if args.command == "parse-worker" else BusConfig().parse_consumer,
+        objects_bucket=args.objects_bucket,
+        done_bucket=args.collected_bucket,
+        domain=args.domain,
+        consumer=args.consumer or args.default_consumer + (f"-{args.domain}" if args.domain else ""),
+        parse_consumer=args.consumer or args.default_consumer,
         max_deliver=args.max_deliver,
         backoff=backoff,
         ack_wait=args.ack_wait,
+        results_max_age=args.results_max_age,
+        results_max_bytes=args.results_max_bytes,
+        dead_max_age=args.dead_max_age,
+        dedup_window=args.dedup_window,
     )
 
 
@@ -443,17 +372,35 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from snmp_stream.worker import run_parse_worker, run_worker
+    from snmp_stream.bus import BusError, run_parse_worker, run_worker
+    from snmp_stream.bus.metrics import Metrics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     bus = _bus(args)
-    if args.command == "worker":
-        handled = asyncio.run(run_worker(bus, args.concurrency, args.dsn))
-    else:
-        if not args.dsn:
-            raise UsageError("parse-worker needs --dsn")
-        handled = asyncio.run(run_parse_worker(bus, args.dsn, args.concurrency))
-    logging.getLogger("snmp_stream.worker").info("stopped after %d message(s)", handled)
+    tables = _tables(args.tables)
+    metrics = None
+    if args.metrics_port is not None:
+        metrics = Metrics()
+        metrics.serve(args.metrics_port)
+    try:
+        if args.command == "schedule":
+            from snmp_stream.bus.scheduler import run_scheduler
+
+            targets = read_targets(args.targets, args.format)
+            published = asyncio.run(
+                run_scheduler(
+                    bus, targets, args.every, args.once, args.jitter, args.max_repetitions, metrics=metrics
+                )
+            )
+            logging.getLogger("snmp_stream.bus").info("stopped after publishing %d request(s)", published)
+            return 0
+        if args.command == "worker":
+            handled = asyncio.run(run_worker(bus, args.concurrency, tables=tables, metrics=metrics))
+        else:
+            handled = asyncio.run(run_parse_worker(bus, args.dsn, args.batch, tables=tables, metrics=metrics))
+    except BusError as error:
+        raise UsageError(str(error)) from None
+    logging.getLogger("snmp_stream.bus").info("stopped after %d message(s)", handled)
     return 0
 
 
@@ -497,7 +444,9 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default="table", choices=["table", "csv", "jsonl", "parquet", "postgres"]
     )
     sub.add_argument("--out", help="output file (jsonl) or directory (csv, parquet)")
-    sub.add_argument("--dsn", help="PostgreSQL connection string for --output postgres")
+    sub.add_argument(
+        "--dsn", help="PostgreSQL connection string for --output postgres (default: PG* variables)"
+    )
     sub.add_argument("--max-sessions", type=int, default=None, help="requests in flight (default 256)")
     sub.add_argument("--max-rows", type=int, default=20, help="rows shown per table (table output)")
     sub.add_argument("--max-columns", type=int, default=8, help="columns shown per table (table output)")
@@ -507,12 +456,40 @@ def _parser() -> argparse.ArgumentParser:
     common(sub)
     sub.set_defaults(handler=_collect)
 
-    for name, help_text, consumer, concurrency in (
-        ("worker", "collect request messages from NATS JetStream", "snmp-stream-collectors", 256),
-        ("parse-worker", "load result buffers from NATS JetStream into PostgreSQL", "snmp-stream-parsers", 8),
+    for name, help_text, consumer in (
+        ("worker", "collect request messages from NATS JetStream", "snmp-stream-collectors"),
+        ("parse-worker", "load result buffers from NATS JetStream into PostgreSQL", "snmp-stream-parsers"),
+        (
+            "schedule",
+            "publish a targets file's requests to NATS JetStream every interval",
+            "snmp-stream-collectors",
+        ),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--nats", default="nats://127.0.0.1:4222", help="NATS server URL")
+        if name == "schedule":
+            sub.add_argument("targets", help="YAML, CSV or JSON-lines targets file, or - for stdin")
+            sub.add_argument(
+                "--format", choices=["yaml", "csv", "jsonl"], help="targets format (default: by suffix)"
+            )
+            sub.add_argument(
+                "--every", type=duration, default=300.0, help="interval, e.g. 30s, 5m (default 5m)"
+            )
+            sub.add_argument("--once", action="store_true", help="publish one round now and exit")
+            sub.add_argument(
+                "--jitter", type=float, default=0.5, help="spread targets over this part of the interval"
+            )
+            sub.add_argument(
+                "-Cr", "--max-repetitions", type=int, default=None, help="GETBULK max-repetitions"
+            )
+        sub.add_argument(
+            "--nats", default="nats://127.0.0.1:4222", help="NATS server URL(s), comma-separated"
+        )
+        sub.add_argument("--nats-user", help="NATS user (password from the NATS_PASSWORD variable)")
+        sub.add_argument("--nats-creds", help="NATS credentials file (JWT and nkey seed)")
+        sub.add_argument("--nats-nkey", help="NATS nkey seed file")
+        sub.add_argument("--tls-ca", help="CA certificate file to verify the NATS server (enables TLS)")
+        sub.add_argument("--tls-cert", help="client certificate file (TLS)")
+        sub.add_argument("--tls-key", help="client key file (TLS)")
         sub.add_argument("--stream", default="SNMP_REQUESTS", help="requests stream (work queue)")
         sub.add_argument("--subject", default="snmp.requests.>", help="requests subject")
         sub.add_argument(
@@ -524,13 +501,47 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--results-stream", default="SNMP_RESULTS", help="stream holding the results")
         sub.add_argument("--dead-prefix", default="snmp.dead", help="dead letters go to PREFIX.<reason>")
         sub.add_argument("--dead-stream", default="SNMP_DEAD", help="stream holding the dead letters")
-        sub.add_argument("--consumer", default=consumer, help="durable consumer shared by all workers")
-        sub.add_argument("--dsn", help="PostgreSQL connection string (worker: also load table rows)")
-        sub.add_argument("--concurrency", type=int, default=concurrency, help="messages in flight")
+        sub.add_argument(
+            "--objects-bucket", default="SNMP_RESULTS_LARGE", help="object store for results over max_payload"
+        )
+        sub.add_argument(
+            "--collected-bucket", default="SNMP_COLLECTED", help="key-value bucket of collected request ids"
+        )
+        sub.add_argument(
+            "--domain", help="routing domain: collect only requests published to SUBJECT-PREFIX.DOMAIN.>"
+        )
+        sub.add_argument(
+            "--consumer", help=f"durable consumer shared by all workers ({consumer}, or {consumer}-DOMAIN)"
+        )
         sub.add_argument("--max-deliver", type=int, default=5, help="tries before a message is dead-lettered")
         sub.add_argument("--backoff", default="1,5,15,30", help="seconds between tries, comma-separated")
-        sub.add_argument("--ack-wait", type=float, default=60.0, help="seconds before JetStream redelivers")
-        sub.set_defaults(handler=_worker)
+        sub.add_argument(
+            "--ack-wait", type=duration, default=60.0, help="seconds without a sign of life before redelivery"
+        )
+        sub.add_argument("--results-max-age", type=duration, default=7 * 86400.0, help="keep results (7d)")
+        sub.add_argument("--results-max-bytes", type=int, default=-1, help="results stream size limit")
+        sub.add_argument(
+            "--dead-max-age", type=duration, default=30 * 86400.0, help="keep dead letters (30d)"
+        )
+        sub.add_argument(
+            "--dedup-window",
+            type=duration,
+            default=86400.0,
+            help="a request id is collected once within (1d)",
+        )
+        sub.add_argument("--tables", help="YAML file declaring tables (see docs/PARSER.md)")
+        sub.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+        if name == "worker":
+            sub.add_argument("--concurrency", type=int, default=256, help="requests in flight (256)")
+        elif name == "parse-worker":
+            sub.add_argument(
+                "--dsn",
+                default="",
+                help="PostgreSQL connection string (default: libpq's PG* variables; the password from"
+                " PGPASSWORD, ~/.pgpass or a service file, never needed here)",
+            )
+            sub.add_argument("--batch", type=int, default=64, help="results per transaction (64)")
+        sub.set_defaults(handler=_worker, default_consumer=consumer)
     return parser
 
 

@@ -67,6 +67,8 @@ __all__ = [
     "octets",
     "oid",
     "string",
+    "table_from_dict",
+    "tables_from_dict",
 ]
 
 
@@ -307,3 +309,101 @@ def _sources(
         hosts = np.array([r.host for r in responses if r is not None], dtype=object)
         out["host"] = hosts[rows]
     return out
+
+
+# --- declared tables (YAML / JSON) ------------------------------------------------------------
+
+VALUE_TYPES: dict[str, ValueType] = {
+    "integer": INTEGER,
+    "unsigned": UNSIGNED,
+    "counter32": COUNTER32,
+    "gauge32": GAUGE32,
+    "counter64": COUNTER64,
+    "timeticks": TIMETICKS,
+    "timedelta": TIMEDELTA,
+    "bytes": BYTES,
+    "utf8": UTF8,
+    "string": UTF8,
+    "hex": HEX,
+    "mac": MAC,
+    "ip_address": IP_ADDRESS,
+    "inet_address": INET_ADDRESS,
+    "oid": OID,
+}
+"""Value type names for declared tables."""
+
+INDEX_TYPES = {
+    "integer": integer,
+    "string": string,
+    "implied_string": implied_string,
+    "ip_address": ip_address,
+    "inet_address": inet_address,
+    "mac": mac,
+    "oid": oid,
+    "implied_oid": implied_oid,
+}
+"""Index field type names for declared tables (plus `fixed_string(N)` and `octets(N)`)."""
+
+
+def _index_field(name: str, kind: object, where: str) -> IndexField:
+    from snmp_stream.errors import InvalidSpecError
+
+    text = str(kind).strip().lower()
+    if text in INDEX_TYPES:
+        return INDEX_TYPES[text](name)
+    for prefix, value in (("fixed_string(", UTF8), ("octets(", BYTES)):
+        if text.startswith(prefix) and text.endswith(")") and text[len(prefix) : -1].isdigit():
+            return octets(name, int(text[len(prefix) : -1]), value)
+    known = ", ".join([*INDEX_TYPES, "fixed_string(N)", "octets(N)"])
+    raise InvalidSpecError(f"{where}: index field {name!r} has unknown type {kind!r} (known: {known})")
+
+
+def table_from_dict(spec: object, where: str = "table") -> Table:
+    """A table from its declaration (as in a YAML `--tables` file):
+
+    ```yaml
+    index: {cpmCPUTotalIndex: integer}           # in INDEX order
+    columns:
+      cpmCPUTotal5minRev: [1.3.6.1.4.1.9.9.109.1.1.1.1.8, gauge32]
+      cpmCPUMemoryUsed:   [1.3.6.1.4.1.9.9.109.1.1.1.1.12, gauge32]
+    ```
+    Index types: integer, string, implied_string, fixed_string(N), octets(N), ip_address,
+    inet_address, mac, oid, implied_oid; value types: the keys of `VALUE_TYPES`. Errors
+    (`InvalidSpecError`) name `where` and the bad entry."""
+    from snmp_stream.errors import InvalidSpecError
+
+    if not isinstance(spec, dict):
+        raise InvalidSpecError(f"{where}: expected a mapping with 'index' and 'columns'")
+    unknown = set(spec) - {"index", "columns"}
+    if unknown:
+        raise InvalidSpecError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    index = spec.get("index") or {}
+    columns = spec.get("columns")
+    if not isinstance(index, dict) or not isinstance(columns, dict) or not columns:
+        raise InvalidSpecError(f"{where}: 'index' and 'columns' must be mappings (name: type / [oid, type])")
+    fields = [_index_field(str(name), kind, where) for name, kind in index.items()]
+    out = []
+    for name, entry in columns.items():
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise InvalidSpecError(f"{where}: column {name!r} must be [oid, type], not {entry!r}")
+        column_oid, kind = entry
+        value = VALUE_TYPES.get(str(kind).strip().lower())
+        if value is None:
+            known = ", ".join(VALUE_TYPES)
+            raise InvalidSpecError(f"{where}: column {name!r} has unknown type {kind!r} (known: {known})")
+        try:
+            out.append(column(str(name), str(column_oid), value))
+        except ValueError as error:
+            raise InvalidSpecError(f"{where}: column {name!r}: {error}") from None
+    return Table(fields, out)
+
+
+def tables_from_dict(specs: object, where: str = "tables") -> dict[str, Table]:
+    """Tables by name from `{name: declaration}` (or `{"tables": {...}}`); see `table_from_dict`."""
+    from snmp_stream.errors import InvalidSpecError
+
+    if isinstance(specs, dict) and set(specs) == {"tables"}:
+        specs = specs["tables"]
+    if not isinstance(specs, dict) or not specs:
+        raise InvalidSpecError(f"{where}: expected a mapping of table names to declarations")
+    return {str(name).lower(): table_from_dict(spec, f"{where}: {name}") for name, spec in specs.items()}

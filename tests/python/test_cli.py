@@ -154,23 +154,30 @@ def test_collect_into_postgres(agent: Agent, postgres: object, tmp_path: Path) -
 
     dsn = postgres.dsn  # type: ignore[attr-defined]
     path = tmp_path / "targets.jsonl"
-    path.write_text(json.dumps({"host": agent.host, "tables": ["system", "if_table"]}) + "\n")
+    target = {"host": agent.host, "tables": ["system", "if_table"], "walk": ["1.3.6.1.2.1.1.9"]}
+    path.write_text(json.dumps(target) + "\n")
     for _ in range(2):
         result = cli("collect", str(path), "--no-progress", "-o", "postgres", "--dsn", dsn)
         assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stderr and result.stdout == ""
     with psycopg.connect(dsn) as connection:
-        names = connection.execute('SELECT host, "sysName", "sysServices" FROM snmp_system').fetchall()
-        assert names == [(agent.host, "snmp-stream-test", 72)] * 2  # two collections, two rows
-        counts = "SELECT count(*), count(DISTINCT collected_at) FROM snmp_if_table"
+        collected = "result_id LIKE 'collect:%'"
+        names = connection.execute(f"SELECT host, sysName, sysServices FROM snmp_system WHERE {collected}")
+        assert names.fetchall() == [(agent.host, "snmp-stream-test", 72)] * 2  # two collections, two rows
+        counts = f"SELECT count(*), count(DISTINCT collected_at) FROM snmp_if_table WHERE {collected}"
         interfaces = connection.execute(counts).fetchone()
         assert interfaces is not None and interfaces[1] == 2 and interfaces[0] >= 2
+        walked = connection.execute(
+            f"SELECT count(DISTINCT result_id), min(root) FROM snmp_varbinds WHERE {collected}"
+        ).fetchone()
+        assert walked == (2, ".1.3.6.1.2.1.1.9")
         kinds = dict(
             connection.execute(
                 "SELECT column_name, data_type FROM information_schema.columns"
                 " WHERE table_name = 'snmp_if_table'"
             ).fetchall()
         )
-        assert kinds["ifIndex"] == "numeric" and kinds["ifType"] == "bigint" and kinds["ifDescr"] == "text"
+        assert kinds["ifindex"] == "bigint" and kinds["iftype"] == "integer" and kinds["ifdescr"] == "text"
 
 
 def test_demo_agent_starts_again_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,163 @@
+"""The collecting worker (`snmp-stream worker`): request messages in, result messages out.
+
+It pulls requests from the work-queue stream through the shared durable consumer, keeps up
+to `concurrency` of them in flight in the native engine, and for each one publishes the
+result, records the request as collected, then acks it. A request is collected once: while it
+is collected its ack wait is kept alive (in-progress acks), so JetStream hands it to nobody
+else; a request whose identity was collected already (republished, or redelivered after a
+worker died between publishing and acking) is acked without a second collection. Failures
+are retried after the backoff delay, then dead-lettered; SIGTERM drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from snmp_stream import aio
+from snmp_stream.bus import jetstream
+from snmp_stream.bus.jetstream import BusConfig, Store
+from snmp_stream.bus.schema import BusRequest, MalformedRequestError, parse_request, result_headers
+from snmp_stream.parse import Table
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+
+    from snmp_stream._api import SnmpResponse
+    from snmp_stream.bus.metrics import Metrics
+
+__all__ = ["run_worker"]
+
+log = logging.getLogger("snmp_stream.bus")
+HEADROOM = 8192  # bytes of a message left for headers and protocol overhead
+
+
+async def publish_result(
+    js: JetStreamContext,
+    store: Store,
+    bus: BusConfig,
+    bus_request: BusRequest,
+    response: SnmpResponse,
+    limit: int,
+) -> bool:
+    """Publishes the result message; a buffer over `limit` bytes goes to the object store and
+    the message carries its name. Returns True when JetStream had it already (a duplicate)."""
+    data = response.results.tobytes()
+    headers = result_headers(bus_request, response, len(data))
+    if len(data) > limit:
+        headers["snmp-object"] = await store.put_large(bus_request.identity, data)
+        data = b""
+    ack = await js.publish(f"{bus.results_prefix}.{bus_request.subject_suffix}", data, headers=headers)
+    return bool(ack.duplicate)
+
+
+async def run_worker(
+    bus: BusConfig,
+    concurrency: int = 256,
+    stop: asyncio.Event | None = None,
+    tables: Mapping[str, Table] | None = None,
+    metrics: Metrics | None = None,
+) -> int:
+    """Runs the collecting worker until `stop` is set (or SIGTERM/SIGINT); returns the number of
+    messages handled. `tables`: the table names requests may use (default: the recipes)."""
+    from snmp_stream import recipes
+
+    known = dict(tables if tables is not None else recipes.BY_NAME)
+    stop = stop or asyncio.Event()
+    install_stop(stop)
+    connection = await jetstream.connect(bus, "snmp-stream-worker")
+    js = connection.jetstream()
+    store = Store(js, bus)
+    limit = max(connection.max_payload - HEADROOM, 1024)
+    try:
+        await jetstream.ensure_streams(js, bus)
+        subscription = await jetstream.bind_consumer(
+            js, bus, bus.requests_stream, bus.requests_filter, bus.consumer
+        )
+
+        async def handle(msg: Msg) -> None:
+            try:
+                bus_request = parse_request(msg.data, known)
+            except MalformedRequestError as error:
+                await jetstream.dead_letter(js, bus, msg, str(error), "malformed")
+                if metrics:
+                    metrics.failed("malformed")
+                return
+            if metrics and msg.metadata.num_delivered > 1:
+                metrics.redelivered()
+            try:
+                async with jetstream.keep_alive([msg], bus.ack_wait):
+                    if await store.collected(bus_request.identity):
+                        log.info(
+                            "request %s was collected before: acked, not collected again",
+                            bus_request.identity,
+                        )
+                        await msg.ack()
+                        return
+                    if metrics:
+                        metrics.started()
+                    try:
+                        response = await aio.collect(bus_request.request)
+                    finally:
+                        if metrics:
+                            metrics.finished()
+                    if metrics:
+                        metrics.collected(response)
+                    await publish_result(js, store, bus, bus_request, response, limit)
+                    await store.mark_collected(bus_request.identity)
+                await msg.ack()
+            except Exception as error:  # retried with backoff, then dead-lettered
+                if metrics:
+                    metrics.failed("bus")
+                await jetstream.retry_or_dead(js, bus, msg, error)
+
+        return await serve(subscription, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})")
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.flush(timeout=5)
+        await connection.close()
+
+
+async def serve(subscription: object, capacity: int, handle: object, stop: asyncio.Event, what: str) -> int:
+    """Pulls messages (at most `capacity` in flight) and runs `handle` on each until `stop` is
+    set, then waits for the handlers in flight. Returns how many messages were handled."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    in_flight: set[asyncio.Task[None]] = set()
+    handled = 0
+    log.info("consuming %s, up to %d in flight", what, capacity)
+    while not stop.is_set():
+        room = capacity - len(in_flight)
+        if room <= 0:
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            continue
+        try:
+            messages = await subscription.fetch(min(room, 256), timeout=0.5)  # type: ignore[attr-defined]
+        except (NatsTimeout, asyncio.TimeoutError):
+            continue
+        except Exception as error:  # e.g. the server is restarting: try again shortly
+            log.warning("fetch failed: %s: %s", type(error).__name__, error)
+            await asyncio.sleep(0.5)
+            continue
+        for msg in messages:
+            task = asyncio.create_task(handle(msg))  # type: ignore[operator]
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            handled += 1
+    if in_flight:
+        log.info("draining %d message(s) in flight", len(in_flight))
+        await asyncio.gather(*in_flight, return_exceptions=True)
+    return handled
+
+
+def install_stop(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,351 @@
+"""What the workers share on NATS JetStream: the configuration, the connection (credentials
+and TLS), the streams and their retention, the durable consumers, keeping a message's ack
+wait alive while it is worked on, retries and dead letters, results larger than the server's
+max_payload (the object store), and the set of requests already collected (a key-value
+bucket), which makes a republished or redelivered request cost no second collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+    from nats.js.kv import KeyValue
+    from nats.js.object_store import ObjectStore
+
+__all__ = ["BusConfig", "BusError", "NatsAuth"]
+
+log = logging.getLogger("snmp_stream.bus")
+DAY = 86400.0
+
+
+class BusError(Exception):
+    """A problem with the bus set-up that no retry fixes (e.g. a second consumer name on the
+    requests work queue): the worker stops with this message."""
+
+
+@dataclass
+class NatsAuth:
+    """How to authenticate to NATS and whether to use TLS. Secrets come from the environment
+    (NATS_PASSWORD, NATS_TOKEN) or files, never from the command line."""
+
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    creds: str | None = None  # a .creds file (JWT + nkey seed)
+    nkey: str | None = None  # an nkey seed file
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @classmethod
+    def from_env(cls, **given: Any) -> NatsAuth:
+        auth = cls(**{k: v for k, v in given.items() if v is not None})
+        auth.password = auth.password or os.environ.get("NATS_PASSWORD") or None
+        auth.token = auth.token or os.environ.get("NATS_TOKEN") or None
+        return auth
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for `nats.connect`."""
+        out: dict[str, Any] = {}
+        if self.user:
+            out["user"], out["password"] = self.user, self.password or ""
+        if self.token:
+            out["token"] = self.token
+        if self.creds:
+            out["user_credentials"] = self.creds
+        if self.nkey:
+            out["nkeys_seed"] = self.nkey
+        if self.tls_ca or self.tls_cert:
+            context = ssl.create_default_context(cafile=self.tls_ca)
+            if self.tls_cert:
+                context.load_cert_chain(self.tls_cert, self.tls_key)
+            out["tls"] = context
+        return out
+
+
+@dataclass
+class BusConfig:
+    """Where the workers find their streams, how long things are kept, and how they retry."""
+
+    url: str = "nats://127.0.0.1:4222"
+    auth: NatsAuth = field(default_factory=NatsAuth)
+    requests_stream: str = "SNMP_REQUESTS"
+    requests_subject: str = "snmp.requests.>"
+    # A routing domain: collectors of a domain pull only `snmp.requests.<domain>.>` (their own
+    # consumer, one per domain), and the scheduler publishes a target with a domain there.
+    domain: str | None = None
+    results_stream: str = "SNMP_RESULTS"
+    results_prefix: str = "snmp.results"
+    dead_stream: str = "SNMP_DEAD"
+    dead_prefix: str = "snmp.dead"
+    objects_bucket: str = "SNMP_RESULTS_LARGE"
+    done_bucket: str = "SNMP_COLLECTED"
+    consumer: str = "snmp-stream-collectors"
+    parse_consumer: str = "snmp-stream-parsers"
+    max_deliver: int = 5
+    backoff: list[float] = field(default_factory=lambda: [1.0, 5.0, 15.0, 30.0])
+    ack_wait: float = 60.0
+    # Retention: results (and large results' objects) and dead letters are kept this long
+    # (seconds) and up to this size (bytes, -1 unlimited); the oldest go first.
+    results_max_age: float = 7 * DAY
+    results_max_bytes: int = -1
+    dead_max_age: float = 30 * DAY
+    dead_max_bytes: int = -1
+    # How long a request stays "collected": a request with the same identity published again
+    # within this time is acked without a second collection. Also the requests stream's
+    # duplicate window (JetStream drops a request published twice with the same Nats-Msg-Id).
+    dedup_window: float = DAY
+    # The requests stream's duplicate window, when set (the scheduler sets it to its interval;
+    # workers leave the stream's as it is: JetStream's default is 2 minutes).
+    requests_dedup_window: float | None = None
+
+    @property
+    def requests_prefix(self) -> str:
+        """The requests subject without its trailing wildcard (`snmp.requests`)."""
+        return self.requests_subject.removesuffix(".>").removesuffix(".*")
+
+    @property
+    def requests_filter(self) -> str:
+        """What this worker's consumer takes: every request, or its domain's."""
+        return f"{self.requests_prefix}.{self.domain}.>" if self.domain else self.requests_subject
+
+    def retry_delay(self, deliveries: int) -> float:
+        """Seconds to wait before delivery number `deliveries + 1`."""
+        if not self.backoff:
+            return 1.0
+        return self.backoff[min(deliveries - 1, len(self.backoff) - 1)]
+
+
+async def connect(bus: BusConfig, name: str) -> Client:
+    """A connection that reconnects forever and logs connection events as one line each."""
+    import nats
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats: %s: %s", type(exc).__name__, exc or "connection problem")
+
+    async def disconnected() -> None:
+        log.info("nats: disconnected from %s", bus.url)
+
+    async def reconnected() -> None:
+        log.info("nats: reconnected")
+
+    return await nats.connect(
+        [url.strip() for url in bus.url.split(",") if url.strip()],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        error_cb=error,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        **bus.auth.options(),
+    )
+
+
+async def ensure_streams(js: JetStreamContext, bus: BusConfig) -> None:
+    """Creates the streams if missing, or updates their retention to the configured one."""
+    from nats.js.api import DiscardPolicy, RetentionPolicy, StreamConfig
+    from nats.js.errors import NotFoundError
+
+    wanted = [
+        StreamConfig(
+            name=bus.requests_stream,
+            subjects=[bus.requests_subject],
+            retention=RetentionPolicy.WORK_QUEUE,
+            duplicate_window=bus.requests_dedup_window or 0,
+        ),
+        StreamConfig(
+            name=bus.results_stream,
+            subjects=[f"{bus.results_prefix}.>"],
+            max_age=bus.results_max_age,
+            max_bytes=bus.results_max_bytes,
+            discard=DiscardPolicy.OLD,
+        ),
+        StreamConfig(
+            name=bus.dead_stream,
+            subjects=[f"{bus.dead_prefix}.>"],
+            max_age=bus.dead_max_age,
+            max_bytes=bus.dead_max_bytes,
+            discard=DiscardPolicy.OLD,
+        ),
+    ]
+    for config in wanted:
+        try:
+            info = await js.stream_info(config.name or "")
+        except NotFoundError:
+            try:
+                await js.add_stream(config)
+            except Exception as error:  # another worker may have created it meanwhile
+                with contextlib.suppress(NotFoundError):
+                    await js.stream_info(config.name or "")
+                    continue
+                raise BusError(f"cannot create stream {config.name}: {error}") from None
+            continue
+        have = info.config
+        window = config.duplicate_window or have.duplicate_window
+        if (
+            (have.max_age or 0) != (config.max_age or 0)
+            or (have.max_bytes or -1) != config.max_bytes
+            or (window and abs((have.duplicate_window or 0) - window) > 0.001)
+        ):
+            have.max_age, have.max_bytes, have.duplicate_window = config.max_age, config.max_bytes, window
+            await js.update_stream(have)
+
+
+async def bind_consumer(js: JetStreamContext, bus: BusConfig, stream: str, subject: str, name: str) -> Any:
+    """Creates (or updates) the durable pull consumer `name` and subscribes to it. The ack wait
+    is `bus.ack_wait` and is honoured: retries are delayed by the worker (nak with a delay),
+    not by the consumer's `backoff`, which JetStream would use as the ack wait instead."""
+    from nats.js.api import AckPolicy, ConsumerConfig
+    from nats.js.errors import BadRequestError
+
+    config = ConsumerConfig(
+        durable_name=name,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=bus.ack_wait,
+        max_deliver=bus.max_deliver,
+        filter_subject=subject,
+        max_ack_pending=-1,
+    )
+    try:
+        await js.add_consumer(stream, config)
+    except BadRequestError as error:
+        existing = []
+        with contextlib.suppress(Exception):
+            existing = [c.name for c in await js.consumers_info(stream)]
+        raise BusError(
+            f"cannot use consumer {name!r} on stream {stream} ({error.description}); consumers there now: "
+            f"{', '.join(existing) or 'none'}. Workers of one kind share one consumer name; a work-queue "
+            "stream allows a second one only with a subject filter that does not overlap"
+        ) from None
+    return await js.pull_subscribe_bind(durable=name, stream=stream)
+
+
+@contextlib.asynccontextmanager
+async def keep_alive(messages: list[Msg], ack_wait: float) -> AsyncIterator[None]:
+    """While the body runs, tells JetStream every ack_wait / 3 that `messages` are still being
+    worked on (+WPI), so a long collection or load is never handed to another worker."""
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(max(ack_wait / 3, 0.05))
+            for msg in messages:
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def dead_letter(js: JetStreamContext, bus: BusConfig, msg: Msg, reason: str, what: str) -> None:
+    """Publishes `msg` to the dead-letter subject with its reason, then terminates it."""
+    headers = {"snmp-reason": reason[:1000], "snmp-original-subject": msg.subject}
+    await js.publish(f"{bus.dead_prefix}.{what}", msg.data, headers=headers)
+    await msg.term()
+    log.warning("dead-lettered %s message: %s", what, reason)
+
+
+async def retry_or_dead(js: JetStreamContext, bus: BusConfig, msg: Msg, error: Exception) -> None:
+    """A failed message: redelivered after the backoff delay, or dead-lettered after
+    `max_deliver` tries."""
+    deliveries = msg.metadata.num_delivered
+    reason = f"failed {deliveries} time(s): {type(error).__name__}: {error}"
+    if deliveries >= bus.max_deliver:
+        with contextlib.suppress(Exception):
+            await dead_letter(js, bus, msg, reason, "poison")
+        return
+    log.warning("will retry (delivery %d of %d): %s", deliveries, bus.max_deliver, reason)
+    with contextlib.suppress(Exception):
+        await msg.nak(delay=bus.retry_delay(deliveries))
+
+
+def _key(identity: str) -> str:
+    """A key-value / object name for an identity (any text): its hash."""
+    return hashlib.sha256(identity.encode(errors="surrogateescape")).hexdigest()
+
+
+class Store:
+    """The key-value bucket of collected identities and the object store for large results,
+    created on first use with the bus's retention."""
+
+    def __init__(self, js: JetStreamContext, bus: BusConfig) -> None:
+        self.js, self.bus = js, bus
+        self._done: KeyValue | None = None
+        self._objects: ObjectStore | None = None
+
+    async def done(self) -> KeyValue:
+        if self._done is None:
+            from nats.js.api import KeyValueConfig
+            from nats.js.errors import BucketNotFoundError
+
+            try:
+                self._done = await self.js.key_value(self.bus.done_bucket)
+            except BucketNotFoundError:
+                config = KeyValueConfig(bucket=self.bus.done_bucket, ttl=self.bus.dedup_window, history=1)
+                self._done = await self.js.create_key_value(config)
+        return self._done
+
+    async def objects(self) -> ObjectStore:
+        if self._objects is None:
+            from nats.js.api import ObjectStoreConfig
+            from nats.js.errors import BucketNotFoundError
+
+            try:
+                self._objects = await self.js.object_store(self.bus.objects_bucket)
+            except BucketNotFoundError:
+                config = ObjectStoreConfig(ttl=self.bus.results_max_age)
+                self._objects = await self.js.create_object_store(self.bus.objects_bucket, config=config)
+        return self._objects
+
+    async def collected(self, identity: str) -> bool:
+        """True when a request with this identity was collected (and its result stored)."""
+        from nats.js.errors import KeyNotFoundError
+
+        kv = await self.done()
+        try:
+            entry = await kv.get(_key(identity))
+        except KeyNotFoundError:
+            return False
+        return entry.value is not None and entry.operation is None
+
+    async def mark_collected(self, identity: str) -> None:
+        kv = await self.done()
+        await kv.put(_key(identity), identity.encode(errors="surrogateescape")[:1024])
+
+    async def put_large(self, identity: str, data: bytes) -> str:
+        """Stores a result buffer too large for one message; returns its `bucket/name`."""
+        objects = await self.objects()
+        name = _key(identity)
+        await objects.put(name, data)
+        return f"{self.bus.objects_bucket}/{name}"
+
+    async def get_large(self, where: str) -> bytes:
+        bucket, _, name = where.partition("/")
+        if bucket != self.bus.objects_bucket:
+            objects = await self.js.object_store(bucket)
+        else:
+            objects = await self.objects()
+        result = await objects.get(name)
+        return bytes(result.data or b"")
+
+
+async def result_payload(store: Store, msg: Msg) -> bytes:
+    """A result message's buffer: its payload, or its object when the header names one."""
+    where = (msg.headers or {}).get("snmp-object")
+    return await store.get_large(where) if where else bytes(msg.data)

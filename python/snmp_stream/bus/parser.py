@@ -1,0 +1,156 @@
+"""The parse worker (`snmp-stream parse-worker`): result messages in, rows in PostgreSQL.
+
+It pulls results through the shared durable consumer in micro-batches (up to `batch`
+messages, or whatever arrived within 50 ms), loads each batch in one transaction (claims in
+one statement, rows by binary COPY built natively) and then acks the batch. Results of a
+table (recipe or declared) go to `snmp_<table>`, plain walks and gets to `snmp_varbinds`;
+failed results without data are acked. A result that cannot be parsed is dead-lettered; a
+batch that fails to load is tried again message by message, so one bad result never holds
+up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from snmp_stream.bus import jetstream
+from snmp_stream.bus.collector import install_stop
+from snmp_stream.bus.jetstream import BusConfig, Store, result_payload
+from snmp_stream.bus.loader import LoadItem, PostgresLoader
+from snmp_stream.bus.schema import RESULT_SCHEMA
+from snmp_stream.errors import BufferFormatError
+from snmp_stream.parse import Table
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
+
+    from snmp_stream.bus.metrics import Metrics
+
+__all__ = ["run_parse_worker"]
+
+log = logging.getLogger("snmp_stream.bus")
+
+
+def _item(msg: Msg, data: bytes, tables: Mapping[str, Table]) -> LoadItem | None:
+    """What to load for a result message (None: nothing to load, ack it)."""
+    headers = msg.headers or {}
+    if headers.get("snmp-schema") != RESULT_SCHEMA or not data:
+        return None
+    table = headers.get("snmp-table")
+    if table is not None and table not in tables:
+        raise KeyError(f"result for unknown table {table!r} (known: {', '.join(sorted(tables))})")
+    result_id = headers.get("snmp-id") or headers.get("Nats-Msg-Id") or headers.get("snmp-req-id") or ""
+    return LoadItem(result_id, headers.get("snmp-host", ""), table, data)
+
+
+async def run_parse_worker(
+    bus: BusConfig,
+    dsn: str,
+    batch: int = 64,
+    stop: asyncio.Event | None = None,
+    tables: Mapping[str, Table] | None = None,
+    metrics: Metrics | None = None,
+) -> int:
+    """Runs the parse worker until `stop` is set (or SIGTERM/SIGINT); returns the number of
+    messages handled."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    from snmp_stream import recipes
+
+    known = dict(tables if tables is not None else recipes.BY_NAME)
+    stop = stop or asyncio.Event()
+    install_stop(stop)
+    loader = PostgresLoader(dsn, known)
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snmp-stream-loader")
+    loop = asyncio.get_running_loop()
+    connection = await jetstream.connect(bus, "snmp-stream-parse-worker")
+    js = connection.jetstream()
+    store = Store(js, bus)
+    handled = 0
+
+    async def load(pairs: list[tuple[Msg, LoadItem]]) -> None:
+        started = time.perf_counter()
+        results, rows = await loop.run_in_executor(thread, loader.load, [item for _, item in pairs])
+        if metrics:
+            metrics.loaded(results, rows, time.perf_counter() - started)
+
+    async def handle_batch(js: JetStreamContext, messages: list[Msg]) -> None:
+        pairs: list[tuple[Msg, LoadItem]] = []
+        async with jetstream.keep_alive(messages, bus.ack_wait):
+            for msg in messages:
+                try:
+                    item = _item(msg, await result_payload(store, msg), known)
+                except KeyError as error:
+                    await jetstream.dead_letter(js, bus, msg, str(error), "unparsable")
+                    continue
+                except Exception as error:  # e.g. the object could not be read
+                    await jetstream.retry_or_dead(js, bus, msg, error)
+                    continue
+                if item is None:
+                    await msg.ack()
+                else:
+                    pairs.append((msg, item))
+            try:
+                await load(pairs)
+            except Exception as error:
+                if len(pairs) > 1:
+                    log.warning("batch of %d failed (%s: %s); loading one by one", len(pairs),
+                                type(error).__name__, error)  # fmt: skip
+                    for pair in pairs:
+                        await handle_one(js, pair)
+                    return
+                if pairs:
+                    await fail(js, pairs[0][0], error)
+                return
+        for msg, _ in pairs:
+            await msg.ack()
+
+    async def handle_one(js: JetStreamContext, pair: tuple[Msg, LoadItem]) -> None:
+        try:
+            await load([pair])
+        except Exception as error:
+            await fail(js, pair[0], error)
+            return
+        await pair[0].ack()
+
+    async def fail(js: JetStreamContext, msg: Msg, error: Exception) -> None:
+        if metrics:
+            metrics.failed("load")
+        if isinstance(error, BufferFormatError):  # a corrupt buffer never parses
+            await jetstream.dead_letter(js, bus, msg, str(error), "unparsable")
+        else:
+            await jetstream.retry_or_dead(js, bus, msg, error)
+
+    try:
+        await jetstream.ensure_streams(js, bus)
+        subject = f"{bus.results_prefix}.>"
+        subscription = await jetstream.bind_consumer(js, bus, bus.results_stream, subject, bus.parse_consumer)
+        log.info("consuming %s (%s), batches of up to %d", subject, bus.parse_consumer, batch)
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(batch, timeout=0.5)
+            except (NatsTimeout, asyncio.TimeoutError):
+                continue
+            except Exception as error:  # e.g. the server is restarting: try again shortly
+                log.warning("fetch failed: %s: %s", type(error).__name__, error)
+                await asyncio.sleep(0.5)
+                continue
+            if len(messages) < batch:  # a little more time for a fuller batch
+                with contextlib.suppress(NatsTimeout, asyncio.TimeoutError):
+                    messages += await subscription.fetch(batch - len(messages), timeout=0.05)
+            handled += len(messages)
+            await handle_batch(js, messages)
+        return handled
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.flush(timeout=5)
+        await connection.close()
+        await loop.run_in_executor(thread, loader.close)
+        thread.shutdown()

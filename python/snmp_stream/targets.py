@@ -1,0 +1,220 @@
+"""Targets files: the agents to collect from and what to collect from each, in YAML (a list,
+or a `targets:` list), CSV (a header row) or JSON lines. Used by `snmp-stream collect` (which
+collects them at once) and `snmp-stream schedule` (which publishes them to the bus on a
+schedule). Errors name the file, the line or target, and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import snmp_stream
+from snmp_stream import recipes
+from snmp_stream.errors import SnmpStreamError
+
+__all__ = ["TABLES", "Target", "UsageError", "bus_messages", "load_targets", "read_targets"]
+
+
+class UsageError(Exception):
+    """Bad input from the command line or a targets file: printed, exit status 2."""
+
+
+TABLES = recipes.BY_NAME
+
+
+@dataclass
+class Target:
+    """One agent to collect from, as a targets file describes it."""
+
+    host: str
+    community: str = "public"
+    version: str = "v2c"
+    tables: list[str] = field(default_factory=list)
+    walk: list[str] = field(default_factory=list)
+    get: list[str] = field(default_factory=list)
+    timeout: float | None = None
+    retries: int | None = None
+    deadline: float | None = None
+    domain: str | None = None
+
+    def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
+        config = _config(self, max_repetitions)
+        community = (self.community, self.version)
+        out = []
+        for name in self.tables:
+            table = TABLES[name.lower()]
+            kind = "get" if not table.index else "walk"
+            out.append(
+                snmp_stream.SnmpRequest(
+                    kind, self.host, community, table.oids, req_id=f"{number}/{name.lower()}", config=config
+                )
+            )
+        if self.walk:
+            out.append(
+                snmp_stream.SnmpRequest(
+                    "walk", self.host, community, self.walk, req_id=f"{number}/walk", config=config
+                )
+            )
+        if self.get:
+            out.append(
+                snmp_stream.SnmpRequest(
+                    "get", self.host, community, self.get, req_id=f"{number}/get", config=config
+                )
+            )
+        return out
+
+
+def _config(target: Target, max_repetitions: int | None) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in (
+            ("timeout", target.timeout),
+            ("retries", target.retries),
+            ("deadline", target.deadline),
+            ("max_var_binds_per_pdu", max_repetitions),
+        )
+        if value is not None
+    }
+
+
+def bus_messages(target: Target, slot: str, max_repetitions: int | None = None) -> list[tuple[str, bytes]]:
+    """The bus request messages for one round (`slot`, e.g. the interval's start time) of a
+    target, as (subject suffix, JSON): one per table, one for `walk`, one for `get`. Their
+    req_ids are `host/table/slot`, the same for every scheduler that publishes that round."""
+    from snmp_stream.bus.schema import request_message
+
+    common: dict[str, Any] = {"community": target.community, "version": target.version}
+    config = _config(target, max_repetitions)
+    if config:
+        common["config"] = config
+    out = []
+    for name in target.tables:
+        table = name.lower()
+        out.append(
+            (
+                table,
+                request_message(target.host, table=table, req_id=f"{target.host}/{table}/{slot}", **common),
+            )
+        )
+    for kind, oids in (("walk", target.walk), ("get", target.get)):
+        if oids:
+            message = request_message(
+                target.host, kind=kind, oids=oids, req_id=f"{target.host}/{kind}/{slot}", **common
+            )
+            out.append((kind, message))
+    return out
+
+
+def _target(entry: Any, where: str) -> Target:
+    """A Target from one parsed entry (dict), with errors naming where it came from."""
+    if isinstance(entry, str):
+        entry = {"host": entry}
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where}: expected a mapping with at least 'host', not {entry!r}")
+    unknown = set(entry) - {
+        "host",
+        "community",
+        "version",
+        "tables",
+        "walk",
+        "oids",
+        "get",
+        "timeout",
+        "retries",
+        "deadline",
+        "domain",
+    }
+    if unknown:
+        raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    if not entry.get("host"):
+        raise UsageError(f"{where}: 'host' is missing")
+
+    def listed(key: str) -> list[str]:
+        value = entry.get(key) or []
+        if isinstance(value, str):
+            value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
+        return [str(v) for v in value]
+
+    target = Target(
+        host=str(entry["host"]),
+        community=str(entry.get("community") or "public"),
+        version=str(entry.get("version") or "v2c"),
+        tables=listed("tables"),
+        walk=listed("walk") + listed("oids"),
+        get=listed("get"),
+        timeout=float(entry["timeout"]) if entry.get("timeout") not in (None, "") else None,
+        retries=int(entry["retries"]) if entry.get("retries") not in (None, "") else None,
+        deadline=float(entry["deadline"]) if entry.get("deadline") not in (None, "") else None,
+        domain=str(entry["domain"]) if entry.get("domain") not in (None, "") else None,
+    )
+    if target.domain is not None and not target.domain.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"{where}: domain {target.domain!r} must be letters, digits, '-' or '_'")
+    for name in target.tables:
+        if name.lower() not in TABLES:
+            raise UsageError(f"{where}: unknown table {name!r} (known: {', '.join(sorted(TABLES))})")
+    if not (target.tables or target.walk or target.get):
+        target.tables = ["system", "interfaces"]
+    try:  # validate now, so a bad OID or host is reported with its line
+        target.requests(0, None)
+    except SnmpStreamError as error:
+        raise UsageError(f"{where}: {error}") from None
+    return target
+
+
+def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
+    """Targets from YAML (a list, or {targets: [...]}), CSV (a header row) or JSON lines."""
+    if fmt in ("yaml", "yml", "json"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise UsageError(f"{name}: not valid YAML: {error}") from None
+        if isinstance(data, dict):
+            data = data.get("targets")
+        if not isinstance(data, list):
+            raise UsageError(f"{name}: expected a list of targets (or a 'targets:' list)")
+        return [_target(entry, f"{name}: target {i + 1}") for i, entry in enumerate(data)]
+    if fmt == "csv":
+        rows = csv.DictReader(io.StringIO(text))
+        return [
+            _target({k: v for k, v in row.items() if v not in (None, "")}, f"{name}: line {rows.line_num}")
+            for row in rows
+        ]
+    if fmt == "jsonl":
+        targets = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise UsageError(f"{name}: line {number}: not JSON: {error.msg}") from None
+                targets.append(_target(entry, f"{name}: line {number}"))
+        return targets
+    raise UsageError(f"unknown targets format {fmt!r} (yaml, csv or jsonl)")
+
+
+def read_targets(source: str, fmt: str | None = None) -> list[Target]:
+    """Targets from a file (format by suffix unless `fmt`) or from stdin (`-`, JSON lines
+    unless `fmt`); at least one."""
+    if source == "-":
+        text, name = sys.stdin.read(), "stdin"
+        fmt = fmt or "jsonl"
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise UsageError(f"cannot read {source}: {error.strerror}") from None
+        name = path.name
+        fmt = fmt or path.suffix.lstrip(".").lower()
+    targets = load_targets(text, fmt, name)
+    if not targets:
+        raise UsageError(f"{name}: no targets")
+    return targets
