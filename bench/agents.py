@@ -40,8 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,13 +202,15 @@ class NetnsAgent:
     setup_seconds: float = 0.0
     startup_seconds: float = 0.0
     teardown_seconds: float = 0.0
+    hosts: list[str] = field(default_factory=list)  # "ADDR:PORT" for each of `ports`
+    pid: int | None = None  # snmpd's process id (in the host's pid namespace)
 
 
 @contextlib.contextmanager
 def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
                 slot: int | None = None, ready_timeout: float = 300.0,
                 ipv6: bool = False, extra_batch: str = "",
-                cache_timeout: int | None = None) -> Iterator[NetnsAgent]:
+                cache_timeout: int | None = None, ports: Sequence[int] = ()) -> Iterator[NetnsAgent]:
     """Runs snmpd in a new network namespace `name` with `interfaces` veth ends and `routes` routes.
 
     The namespace holds ceil(interfaces / 2) veth pairs named a<i>/b<i> (so ifNumber is that
@@ -228,6 +230,9 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
     reloads a cache that has expired when the next request comes, and for 100k routes that takes
     tens of seconds without an answer to anyone, in the middle of whatever walk is running. The
     default (None) keeps snmpd's own timeouts (ipCidrRouteTable: 60 s).
+
+    `ports`: more UDP ports snmpd listens on at the same address, besides 161 (one agent
+    process behind many agent addresses, `agent.hosts`), e.g. for bench/pipeline.py.
     """
     if os.geteuid() != 0:
         raise PermissionError("netns_agent needs root")
@@ -244,7 +249,8 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"slot {slot} not in 0..{MAX_SLOTS - 1}")
     host_address, address = f"198.18.0.{4 * slot + 1}", f"198.18.0.{4 * slot + 2}"
-    agent = NetnsAgent(name, f"{address}:161", address, host_link, 2 * pairs, routes)
+    agent = NetnsAgent(name, f"{address}:161", address, host_link, 2 * pairs, routes,
+                       hosts=[f"{address}:{port}" for port in ports])
     process: subprocess.Popen[bytes] | None = None
     tmp = tempfile.mkdtemp(prefix=f"snmpbench-{name}-")
     in_ns = ["ip", "netns", "exec", name]
@@ -266,7 +272,9 @@ def netns_agent(name: str = "snmpbench", interfaces: int = 100, routes: int = 0,
         if cache_timeout is not None:
             config = Path(tmp) / "bench-snmpd.conf"  # not snmpd.conf: snmpd writes that one there
             config.write_text(Path(CONFIG).read_text() + f"\nrwcommunity {ADMIN_COMMUNITY} {address}\n")
-        process = _start_snmpd(f"udp:{address}:161", tmp, prefix=in_ns, config=config)
+        listen = ",".join(f"udp:{address}:{port}" for port in [161, *ports])
+        process = _start_snmpd(listen, tmp, prefix=in_ns, config=config)
+        agent.pid = process.pid
         agent.startup_seconds = wait_ready(agent.host, process, ready_timeout, f"{tmp}/snmpd.log")
         if cache_timeout is not None:
             set_cache_timeouts(agent, cache_timeout)

@@ -365,6 +365,7 @@ def _bus(args: argparse.Namespace) -> Any:
         results_max_bytes=args.results_max_bytes,
         dead_max_age=args.dead_max_age,
         dedup_window=args.dedup_window,
+        replicas=args.replicas,
     )
 
 
@@ -375,7 +376,8 @@ def _worker(args: argparse.Namespace) -> int:
     from snmp_stream.bus import BusError, run_parse_worker, run_worker
     from snmp_stream.bus.metrics import Metrics
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
     bus = _bus(args)
     tables = _tables(args.tables)
     metrics = None
@@ -529,8 +531,12 @@ def _parser() -> argparse.ArgumentParser:
             default=86400.0,
             help="a request id is collected once within (1d)",
         )
+        sub.add_argument(
+            "--replicas", type=int, default=1, help="copies of the streams it creates (3 on a 3-node cluster)"
+        )
         sub.add_argument("--tables", help="YAML file declaring tables (see docs/PARSER.md)")
         sub.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+        sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         if name == "worker":
             sub.add_argument("--concurrency", type=int, default=256, help="requests in flight (256)")
         elif name == "parse-worker":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import nats_server, postgres  # noqa: F401  (throwaway NATS and PostgreSQL)
+from servers import nats_cluster, nats_server, own_nats_server, postgres  # noqa: F401  (throwaway servers)
 from snmp_stream import demo
 from snmp_stream.demo import free_port
 

@@ -2,10 +2,13 @@
 own temporary storage, never the machine's own (NATS on 4222, PostgreSQL on 5432).
 
 - `nats_server`: `nats-server -js`, JetStream ready; `.url` is "nats://127.0.0.1:PORT".
+  `own_nats_server` is a test's own (it may `.stop(signal)` and `.start()` it again), and
+  `nats_cluster` three of them clustered.
 - `postgres`: a fresh PostgreSQL cluster (trust auth on 127.0.0.1) with an empty database `snmp`;
-  `.dsn` is a libpq connection string, `.url` the same as a URI.
+  `.dsn` is a libpq connection string, `.url` the same as a URI; `.restart()` restarts it.
 
-Both are session-scoped: tests sharing them should use their own stream and table names. Tests
+`nats_server` and `postgres` are session-scoped: tests sharing them should use their own
+stream and table names. Tests
 using them are skipped when the server's binaries are not installed (Debian: nats-server,
 postgresql; scripts/setup.sh installs both).
 """
@@ -18,6 +21,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -58,10 +62,70 @@ def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes]) -> 
 
 
 class NatsServer:
-    def __init__(self, port: int, store_dir: Path) -> None:
-        self.port = port
-        self.url = f"nats://127.0.0.1:{port}"
-        self.store_dir = store_dir
+    """A nats-server with JetStream on 127.0.0.1, that a test may stop and start again (same
+    port, same store: what it had stored survives, as it would on a real restart)."""
+
+    def __init__(self, binary: str, base: Path, cluster: list[int] | None = None, index: int = 0) -> None:
+        self.binary = binary
+        self.store_dir = base / f"jetstream-{index}"
+        self.log = base / f"log-{index}"
+        self.name = f"snmp-stream-test-{uuid.uuid4().hex[:12]}-{index}"
+        self.cluster = cluster  # every member's cluster port, this one's at `index`
+        self.index = index
+        self.port = 0
+        self.url = ""
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Starts it (on a free port the first time, on the same one after); waits for JetStream."""
+        for _ in range(1 if self.port else 5):
+            port = self.port or _free_tcp_port()
+            command = [self.binary, "-js", "-n", self.name, "-a", "127.0.0.1", "-p", str(port)]
+            command += ["-sd", str(self.store_dir), "-l", str(self.log)]
+            if self.cluster:
+                routes = ",".join(
+                    f"nats://127.0.0.1:{p}" for i, p in enumerate(self.cluster) if i != self.index
+                )
+                command += ["--cluster_name", "snmp-stream-test", "--cluster"]
+                command += [f"nats://127.0.0.1:{self.cluster[self.index]}", "--routes", routes]
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            ready = functools.partial(_jetstream_ready, port, self.name)
+            if self.cluster:
+                ready = functools.partial(_listening, port)  # JetStream waits for a quorum
+            if _wait_until(ready, self.process):
+                self.port, self.url = port, f"nats://127.0.0.1:{port}"
+                return
+            if self.process.poll() is None:
+                self.stop()
+                raise RuntimeError(f"nats-server did not get ready:\n{_tail(self.log)}")
+            # It exited: most likely the port was taken meanwhile; try another.
+        raise RuntimeError(f"nats-server did not start:\n{_tail(self.log)}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _nats_binary() -> str:
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not os.access(binary, os.X_OK):
+        pytest.skip("nats-server is not installed (Debian package nats-server; see scripts/setup.sh)")
+    return binary
 
 
 def _jetstream_ready(port: int, name: str) -> bool:
@@ -108,51 +172,56 @@ def _jetstream_ready(port: int, name: str) -> bool:
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
-    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-    if not os.access(binary, os.X_OK):
-        pytest.skip("nats-server is not installed (Debian package nats-server; see scripts/setup.sh)")
+    """One server for the whole session (tests use their own streams on it)."""
     with tempfile.TemporaryDirectory(prefix="snmp-stream-nats-") as tmp:
-        store, log = Path(tmp) / "jetstream", Path(tmp) / "log"
-        for _ in range(5):
-            port, name = _free_tcp_port(), f"snmp-stream-test-{uuid.uuid4().hex}"
-            process = subprocess.Popen(
-                [
-                    binary,
-                    "-js",
-                    "-n",
-                    name,
-                    "-a",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-sd",
-                    str(store),
-                    "-l",
-                    str(log),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                if _wait_until(functools.partial(_jetstream_ready, port, name), process):
-                    yield NatsServer(port, store)
-                    return
-                if process.poll() is None:
-                    raise RuntimeError(f"nats-server did not get ready:\n{_tail(log)}")
-                # It exited: most likely the port was taken meanwhile; try another.
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                process.wait()
-        raise RuntimeError(f"nats-server did not start:\n{_tail(log)}")
+        server = NatsServer(_nats_binary(), Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def own_nats_server() -> Iterator[NatsServer]:
+    """A server of the test's own, which it may stop and start again."""
+    with tempfile.TemporaryDirectory(prefix="snmp-stream-nats-") as tmp:
+        server = NatsServer(_nats_binary(), Path(tmp))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def nats_cluster() -> Iterator[list[NatsServer]]:
+    """A 3-node JetStream cluster on loopback (its servers may be stopped and started again)."""
+    with tempfile.TemporaryDirectory(prefix="snmp-stream-nats-") as tmp:
+        ports = [_free_tcp_port() for _ in range(3)]
+        servers = [NatsServer(_nats_binary(), Path(tmp), ports, i) for i in range(3)]
+        try:
+            for server in servers:
+                server.start()
+            yield servers
+        finally:
+            for server in servers:
+                server.stop(signal.SIGKILL)
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 
 class Postgres:
-    def __init__(self, port: int, data_dir: Path, dbname: str = "snmp", user: str = "postgres") -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        restart: Callable[[], None],
+        dbname: str = "snmp",
+        user: str = "postgres",
+    ) -> None:
+        self.restart = restart  # fast shutdown (open connections are cut), then start again
         self.host = "127.0.0.1"
         self.port = port
         self.dbname = dbname
@@ -233,7 +302,8 @@ def postgres() -> Iterator[Postgres]:
                     if attempt == 4:  # else most likely the port was taken meanwhile: try another
                         raise
             run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "snmp")
-            yield Postgres(port, data)
+            pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options]
+            yield Postgres(port, data, lambda: run(*pg_ctl, "-m", "fast", "-w", "restart"))
         finally:
             # Whatever happened above: a server left running would outlive the removed directory.
             subprocess.run(

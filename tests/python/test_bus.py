@@ -76,7 +76,7 @@ class Bus:
         async def wrapped() -> Any:
             import nats
 
-            connection = await nats.connect(self.url)
+            connection = await nats.connect(self.url.split(","))
             try:
                 return await coroutine(connection.jetstream())
             finally:
@@ -84,7 +84,7 @@ class Bus:
 
         return asyncio.run(wrapped())
 
-    def ensure(self) -> None:
+    def ensure(self, replicas: int = 1) -> None:
         from nats.js.api import RetentionPolicy, StreamConfig
 
         async def run(js: Any) -> None:
@@ -93,10 +93,22 @@ class Bus:
                 (f"RES_{self.tag}", [f"res.{self.tag}.>"], RetentionPolicy.LIMITS),
                 (f"DEAD_{self.tag}", [f"dead.{self.tag}.>"], RetentionPolicy.LIMITS),
             ):
-                try:
-                    await js.stream_info(name)
-                except Exception:
-                    await js.add_stream(StreamConfig(name=name, subjects=subjects, retention=retention))
+                config = StreamConfig(
+                    name=name, subjects=subjects, retention=retention, num_replicas=replicas
+                )
+                deadline = time.monotonic() + 30
+                while True:  # a new cluster answers once it has elected its leaders
+                    try:
+                        await js.stream_info(name)
+                        break
+                    except Exception:
+                        try:
+                            await js.add_stream(config)
+                            break
+                        except Exception:
+                            if time.monotonic() > deadline:
+                                raise
+                            await asyncio.sleep(0.5)
 
         self.run(run)
 
@@ -617,3 +629,125 @@ def test_routing_domains(bus: Bus, agent: Agent, workers: list[Any], tmp_path: P
     both = bus.collect("res", 2, timeout=10)
     assert sorted(h["snmp-host"] for _, h, _ in both) == sorted([agent.host, agent.host6])
     assert [handled(stop(process)[1]) for process in workers] == [1, 1]
+
+
+# --- faults: servers restarted, streams deleted, a cluster node lost ------------------------------
+
+
+def one_collection(agent: Agent, oids: list[str]) -> int:
+    """Packets the agent receives for one walk of `oids` (the default config)."""
+    before = agent_packets(agent)
+    assert snmp_stream.walk(agent.host, "public", oids).status == "successful"
+    return agent_packets(agent) - before - 1
+
+
+def loaded(dsn: str, tag: str, expected: int, timeout: float = 90) -> int:
+    return wait_for(
+        "SELECT count(*) FROM snmp_loaded WHERE result_id LIKE %s", (f"%-{tag}-%",), dsn, expected, timeout
+    )
+
+
+def assert_rows_once(dsn: str, tag: str, results: int) -> None:
+    """Every result loaded once, each with the agent's ifTable rows, none twice."""
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute(
+            "SELECT count(*), count(DISTINCT (result_id, ifindex)), count(DISTINCT result_id)"
+            " FROM snmp_if_table WHERE result_id LIKE %s",
+            (f"%-{tag}-%",),
+        ).fetchone()
+        per_result = connection.execute(
+            "SELECT min(n), max(n) FROM (SELECT count(*) AS n FROM snmp_if_table WHERE result_id LIKE %s"
+            " GROUP BY result_id) AS counts",
+            (f"%-{tag}-%",),
+        ).fetchone()
+    assert rows is not None and rows[0] == rows[1] and rows[2] == results, rows
+    assert per_result is not None and per_result[0] == per_result[1] > 0, per_result
+
+
+def requests_for(agent: Agent, tag: str, count: int, prefix: str = "job") -> list[bytes]:
+    return [request(agent.host, table="if_table", req_id=f"{prefix}-{tag}-{i}") for i in range(count)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_nats_restarted_mid_batch(
+    sig: int, own_nats_server: NatsServer, agent: Agent, postgres: Postgres, workers: list[Any]
+) -> None:
+    bus = Bus(own_nats_server.url, uuid.uuid4().hex[:10])
+    total = 150
+    per_walk = one_collection(agent, recipes.IF_TABLE.oids)
+    before = agent_packets(agent)
+    bus.publish(requests_for(agent, bus.tag, total))
+    workers.append(start_worker(bus, "--concurrency", "4", "--ack-wait", "5"))
+    workers.append(start_parser(bus, postgres, "--ack-wait", "5", "--batch", "8"))
+    assert loaded(postgres.dsn, bus.tag, 30) >= 30
+    own_nats_server.stop(sig)
+    time.sleep(1)
+    own_nats_server.start()
+    assert loaded(postgres.dsn, bus.tag, total) == total
+    time.sleep(6)  # past the ack wait: a lost ack would have brought a redelivery by now
+    assert agent_packets(agent) - before - 1 == total * per_walk, "a request was collected twice"
+    assert_rows_once(postgres.dsn, bus.tag, total)
+    for process in workers:
+        code, err = stop(process)
+        assert code == 0 and "Traceback" not in err, err
+
+
+def test_postgres_restarted_mid_load(bus: Bus, agent: Agent, postgres: Postgres, workers: list[Any]) -> None:
+    total = 300
+    bus.publish(requests_for(agent, bus.tag, total))
+    workers.append(start_worker(bus, "--concurrency", "4"))
+    parser = start_parser(bus, postgres, "--batch", "2", "--backoff", "0.5", "--max-deliver", "20")
+    workers.append(parser)
+    assert loaded(postgres.dsn, bus.tag, 20) >= 20
+    postgres.restart()
+    assert loaded(postgres.dsn, bus.tag, total) == total
+    assert_rows_once(postgres.dsn, bus.tag, total)
+    code, err = stop(parser)
+    assert code == 0 and "Traceback" not in err, err
+    assert "OperationalError" in err  # the restart was noticed (a load failed), and survived
+    assert not bus.collect("dead", 1, timeout=1)
+
+
+def test_results_stream_deleted_and_recreated(
+    bus: Bus, agent: Agent, postgres: Postgres, workers: list[Any]
+) -> None:
+    bus.publish(requests_for(agent, bus.tag, 30, "before"))
+    workers.append(start_worker(bus))
+    workers.append(start_parser(bus, postgres))
+    assert loaded(postgres.dsn, bus.tag, 30) == 30
+
+    async def delete(js: Any) -> None:
+        await js.delete_stream(f"RES_{bus.tag}")
+
+    bus.run(delete)  # results stream, its messages and the parse workers' consumer: gone
+    bus.publish(requests_for(agent, bus.tag, 30, "after"))
+    # The collector recreates the stream, the parse worker its consumer; new results, whose
+    # stream sequences start again at 1, load under their own ids.
+    assert loaded(postgres.dsn, bus.tag, 60) == 60
+    assert_rows_once(postgres.dsn, bus.tag, 60)
+    for process in workers:
+        code, err = stop(process)
+        assert code == 0 and "Traceback" not in err, err
+
+
+def test_cluster_node_killed_mid_batch(
+    nats_cluster: list[NatsServer], agent: Agent, postgres: Postgres, workers: list[Any]
+) -> None:
+    bus = Bus(",".join(server.url for server in nats_cluster), uuid.uuid4().hex[:10])
+    bus.ensure(replicas=3)
+    total = 150
+    per_walk = one_collection(agent, recipes.IF_TABLE.oids)
+    before = agent_packets(agent)
+    bus.publish(requests_for(agent, bus.tag, total))
+    common = ("--replicas", "3", "--ack-wait", "5")
+    workers.append(start_worker(bus, "--concurrency", "4", *common))
+    workers.append(start_parser(bus, postgres, "--batch", "8", *common))
+    assert loaded(postgres.dsn, bus.tag, 30) >= 30
+    nats_cluster[0].stop(signal.SIGKILL)  # one of three: the others keep a quorum
+    assert loaded(postgres.dsn, bus.tag, total) == total
+    time.sleep(6)
+    assert agent_packets(agent) - before - 1 == total * per_walk, "a request was collected twice"
+    assert_rows_once(postgres.dsn, bus.tag, total)
+    for process in workers:
+        code, err = stop(process)
+        assert code == 0 and "Traceback" not in err, err

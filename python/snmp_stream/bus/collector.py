@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from snmp_stream import aio
 from snmp_stream.bus import jetstream
@@ -73,11 +73,13 @@ async def run_worker(
     js = connection.jetstream()
     store = Store(js, bus)
     limit = max(connection.max_payload - HEADROOM, 1024)
-    try:
+    puller = jetstream.Puller(js, bus, bus.requests_stream, bus.requests_filter, bus.consumer)
+
+    async def recreate_streams() -> None:
         await jetstream.ensure_streams(js, bus)
-        subscription = await jetstream.bind_consumer(
-            js, bus, bus.requests_stream, bus.requests_filter, bus.consumer
-        )
+
+    try:
+        await puller.bind()
 
         async def handle(msg: Msg) -> None:
             try:
@@ -91,7 +93,8 @@ async def run_worker(
                 metrics.redelivered()
             try:
                 async with jetstream.keep_alive([msg], bus.ack_wait):
-                    if await store.collected(bus_request.identity):
+                    identity = bus_request.identity
+                    if await jetstream.persist(lambda: store.collected(identity), bus.ack_wait, "look-up"):
                         log.info(
                             "request %s was collected before: acked, not collected again",
                             bus_request.identity,
@@ -107,26 +110,40 @@ async def run_worker(
                             metrics.finished()
                     if metrics:
                         metrics.collected(response)
-                    await publish_result(js, store, bus, bus_request, response, limit)
-                    await store.mark_collected(bus_request.identity)
+                    # The result is kept through a server restart or failover: published again
+                    # until it is stored, so the request is not collected a second time.
+                    await jetstream.persist(
+                        lambda: publish_result(js, store, bus, bus_request, response, limit),
+                        bus.ack_wait,
+                        "publish",
+                        on_missing=recreate_streams,
+                    )
+                    await jetstream.persist(lambda: store.mark_collected(identity), bus.ack_wait, "mark")
                 await msg.ack()
             except Exception as error:  # retried with backoff, then dead-lettered
                 if metrics:
                     metrics.failed("bus")
                 await jetstream.retry_or_dead(js, bus, msg, error)
 
-        return await serve(subscription, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})")
+        return await serve(
+            puller, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})", metrics
+        )
     finally:
         with contextlib.suppress(Exception):
             await connection.flush(timeout=5)
         await connection.close()
 
 
-async def serve(subscription: object, capacity: int, handle: object, stop: asyncio.Event, what: str) -> int:
+async def serve(
+    puller: jetstream.Puller,
+    capacity: int,
+    handle: Callable[[Msg], Coroutine[Any, Any, None]],
+    stop: asyncio.Event,
+    what: str,
+    metrics: Metrics | None = None,
+) -> int:
     """Pulls messages (at most `capacity` in flight) and runs `handle` on each until `stop` is
     set, then waits for the handlers in flight. Returns how many messages were handled."""
-    from nats.errors import TimeoutError as NatsTimeout
-
     in_flight: set[asyncio.Task[None]] = set()
     handled = 0
     log.info("consuming %s, up to %d in flight", what, capacity)
@@ -135,16 +152,11 @@ async def serve(subscription: object, capacity: int, handle: object, stop: async
         if room <= 0:
             await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             continue
-        try:
-            messages = await subscription.fetch(min(room, 256), timeout=0.5)  # type: ignore[attr-defined]
-        except (NatsTimeout, asyncio.TimeoutError):
-            continue
-        except Exception as error:  # e.g. the server is restarting: try again shortly
-            log.warning("fetch failed: %s: %s", type(error).__name__, error)
-            await asyncio.sleep(0.5)
-            continue
+        messages = await puller.fetch(min(room, 256), timeout=0.5)
+        if metrics:
+            metrics.pending.labels(puller.stream).set(puller.pending)
         for msg in messages:
-            task = asyncio.create_task(handle(msg))  # type: ignore[operator]
+            task = asyncio.create_task(handle(msg))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
             handled += 1

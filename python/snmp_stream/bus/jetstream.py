@@ -13,9 +13,10 @@ import hashlib
 import logging
 import os
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -28,6 +29,7 @@ __all__ = ["BusConfig", "BusError", "NatsAuth"]
 
 log = logging.getLogger("snmp_stream.bus")
 DAY = 86400.0
+T = TypeVar("T")
 
 
 class BusError(Exception):
@@ -110,6 +112,9 @@ class BusConfig:
     # The requests stream's duplicate window, when set (the scheduler sets it to its interval;
     # workers leave the stream's as it is: JetStream's default is 2 minutes).
     requests_dedup_window: float | None = None
+    # Copies of every stream and bucket the workers create: 3 on a 3-node JetStream cluster, so
+    # that losing a node loses nothing.
+    replicas: int = 1
 
     @property
     def requests_prefix(self) -> str:
@@ -164,6 +169,7 @@ async def ensure_streams(js: JetStreamContext, bus: BusConfig) -> None:
             subjects=[bus.requests_subject],
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=bus.requests_dedup_window or 0,
+            num_replicas=bus.replicas,
         ),
         StreamConfig(
             name=bus.results_stream,
@@ -171,6 +177,7 @@ async def ensure_streams(js: JetStreamContext, bus: BusConfig) -> None:
             max_age=bus.results_max_age,
             max_bytes=bus.results_max_bytes,
             discard=DiscardPolicy.OLD,
+            num_replicas=bus.replicas,
         ),
         StreamConfig(
             name=bus.dead_stream,
@@ -178,6 +185,7 @@ async def ensure_streams(js: JetStreamContext, bus: BusConfig) -> None:
             max_age=bus.dead_max_age,
             max_bytes=bus.dead_max_bytes,
             discard=DiscardPolicy.OLD,
+            num_replicas=bus.replicas,
         ),
     ]
     for config in wanted:
@@ -297,7 +305,12 @@ class Store:
             try:
                 self._done = await self.js.key_value(self.bus.done_bucket)
             except BucketNotFoundError:
-                config = KeyValueConfig(bucket=self.bus.done_bucket, ttl=self.bus.dedup_window, history=1)
+                config = KeyValueConfig(
+                    bucket=self.bus.done_bucket,
+                    ttl=self.bus.dedup_window,
+                    history=1,
+                    replicas=self.bus.replicas,
+                )
                 self._done = await self.js.create_key_value(config)
         return self._done
 
@@ -309,7 +322,7 @@ class Store:
             try:
                 self._objects = await self.js.object_store(self.bus.objects_bucket)
             except BucketNotFoundError:
-                config = ObjectStoreConfig(ttl=self.bus.results_max_age)
+                config = ObjectStoreConfig(ttl=self.bus.results_max_age, replicas=self.bus.replicas)
                 self._objects = await self.js.create_object_store(self.bus.objects_bucket, config=config)
         return self._objects
 
@@ -349,3 +362,113 @@ async def result_payload(store: Store, msg: Msg) -> bytes:
     """A result message's buffer: its payload, or its object when the header names one."""
     where = (msg.headers or {}).get("snmp-object")
     return await store.get_large(where) if where else bytes(msg.data)
+
+
+def _transient(error: BaseException) -> bool:
+    """True for errors that a server restart, a failover or a recreated stream explain."""
+    from nats.errors import (
+        ConnectionReconnectingError,
+        NoRespondersError,
+        OutboundBufferLimitError,
+        StaleConnectionError,
+    )
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+    transient = (
+        NatsTimeout,
+        asyncio.TimeoutError,
+        NoRespondersError,
+        NoStreamResponseError,
+        ServiceUnavailableError,
+        ConnectionReconnectingError,
+        OutboundBufferLimitError,
+        StaleConnectionError,
+    )
+    return isinstance(error, transient)
+
+
+async def persist(
+    action: Callable[[], Awaitable[T]],
+    within: float,
+    what: str,
+    on_missing: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """Runs `action` again, with growing pauses, while it fails for a transient reason (the
+    server restarting or failing over), for up to `within` seconds; then the last error is
+    raised. `on_missing` runs when nothing answered (e.g. the stream was deleted: recreate it)."""
+    from nats.errors import NoRespondersError
+
+    deadline = time.monotonic() + within
+    pause = 0.1
+    while True:
+        try:
+            return await action()
+        except Exception as error:
+            if not _transient(error) or time.monotonic() + pause > deadline:
+                raise
+            log.debug("%s: %s; trying again", what, type(error).__name__)
+            if on_missing is not None and isinstance(error, NoRespondersError):
+                with contextlib.suppress(Exception):
+                    await on_missing()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+class Puller:
+    """A durable pull consumer that survives its server's restarts and its stream being
+    deleted (it creates both again), and reports how many messages wait for it."""
+
+    def __init__(self, js: JetStreamContext, bus: BusConfig, stream: str, subject: str, name: str) -> None:
+        self.js, self.bus, self.stream, self.subject, self.name = js, bus, stream, subject, name
+        self.pending = 0
+        self._subscription: Any = None
+        self._checked = time.monotonic()
+        self._failing = False
+
+    async def bind(self) -> None:
+        await ensure_streams(self.js, self.bus)
+        self._subscription = await bind_consumer(self.js, self.bus, self.stream, self.subject, self.name)
+
+    async def fetch(self, count: int, timeout: float) -> list[Msg]:
+        """Up to `count` messages, waiting at most about `timeout` seconds ([] if none came)."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        try:
+            messages: list[Msg] = await self._subscription.fetch(count, timeout=timeout)
+        except (NatsTimeout, asyncio.TimeoutError):
+            if time.monotonic() - self._checked > 5:
+                await self.check()
+            return []
+        except Exception as error:  # the server is restarting, or the consumer is gone
+            if not self._failing:
+                log.warning("fetch from %s failed: %s: %s", self.stream, type(error).__name__, error)
+                self._failing = True
+            await asyncio.sleep(0.5)
+            await self.check()
+            return []
+        self._failing = False
+        if not messages:  # e.g. the consumer was deleted: the server says so instead of waiting
+            if time.monotonic() - self._checked > 5:
+                await self.check()
+            await asyncio.sleep(min(timeout, 0.1))
+        return messages
+
+    async def check(self) -> None:
+        """Reads the consumer's state; creates the consumer (and stream) again if it is gone."""
+        from nats.js.errors import NotFoundError
+
+        self._checked = time.monotonic()
+        try:
+            info = await self.js.consumer_info(self.stream, self.name)
+        except NotFoundError:
+            log.warning(
+                "consumer %s on %s is gone (stream deleted?): creating it again", self.name, self.stream
+            )
+            with contextlib.suppress(Exception):
+                await self.bind()
+            return
+        except Exception as error:  # not connected: the next fetch tries again
+            log.debug("consumer %s: %s: %s", self.name, type(error).__name__, error)
+            return
+        self.pending = int(info.num_pending or 0)

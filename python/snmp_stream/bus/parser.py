@@ -60,8 +60,6 @@ async def run_parse_worker(
 ) -> int:
     """Runs the parse worker until `stop` is set (or SIGTERM/SIGINT); returns the number of
     messages handled."""
-    from nats.errors import TimeoutError as NatsTimeout
-
     from snmp_stream import recipes
 
     known = dict(tables if tables is not None else recipes.BY_NAME)
@@ -128,23 +126,19 @@ async def run_parse_worker(
         else:
             await jetstream.retry_or_dead(js, bus, msg, error)
 
+    subject = f"{bus.results_prefix}.>"
+    puller = jetstream.Puller(js, bus, bus.results_stream, subject, bus.parse_consumer)
     try:
-        await jetstream.ensure_streams(js, bus)
-        subject = f"{bus.results_prefix}.>"
-        subscription = await jetstream.bind_consumer(js, bus, bus.results_stream, subject, bus.parse_consumer)
+        await puller.bind()
         log.info("consuming %s (%s), batches of up to %d", subject, bus.parse_consumer, batch)
         while not stop.is_set():
-            try:
-                messages = await subscription.fetch(batch, timeout=0.5)
-            except (NatsTimeout, asyncio.TimeoutError):
-                continue
-            except Exception as error:  # e.g. the server is restarting: try again shortly
-                log.warning("fetch failed: %s: %s", type(error).__name__, error)
-                await asyncio.sleep(0.5)
+            messages = await puller.fetch(batch, timeout=0.5)
+            if metrics:
+                metrics.pending.labels(puller.stream).set(puller.pending)
+            if not messages:
                 continue
             if len(messages) < batch:  # a little more time for a fuller batch
-                with contextlib.suppress(NatsTimeout, asyncio.TimeoutError):
-                    messages += await subscription.fetch(batch - len(messages), timeout=0.05)
+                messages += await puller.fetch(batch - len(messages), timeout=0.05)
             handled += len(messages)
             await handle_batch(js, messages)
         return handled
