@@ -45,8 +45,8 @@ issue: bus varbinds/s / stream() varbinds/s >= 0.90 and <= 0.3 s of CPU per 100k
 adding a worker never makes it slower.
 
 `--profile` adds one bus run (1 + 1), not in the medians, with py-spy (`.venv/bin/pip install
-py-spy`) sampling both workers while they hold the GIL (native frames included), and reports
-each thread's CPU time and the top functions. `--pin` puts snmpd alone on CPU 0 and everything
+py-spy`) sampling both workers while they hold the GIL (Python frames; the engine's threads
+never hold it), and reports each thread's CPU time and the top functions. `--pin` puts snmpd alone on CPU 0 and everything
 else on CPU 1 (section "pipeline (--pin)"): the agent then does not compete with the pipeline
 for CPU, as a remote one would not.
 
@@ -465,7 +465,8 @@ def worker_command(kind: str, url: str, ctx: Context) -> list[str]:
 
 class Profiler:
     """py-spy on the workers of one bus run: samples of the threads holding the GIL (what the
-    Python code does, native frames included), and every thread's CPU time from /proc."""
+    Python code does; `--nonblocking`, so the workers are not paused, and no native frames,
+    whose unwinding slows the workers down a lot), and every thread's CPU time from /proc."""
 
     def __init__(self, directory: Path, children: Children) -> None:
         self.directory, self.children = directory, children
@@ -895,8 +896,8 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
 def profile_lines(profile: dict) -> list[str]:
     out = ["Profile (`--profile`): one more bus run (1 + 1), its timed part only. CPU seconds per thread from "
            "/proc (py-spy's names; `asyncio_N` are `asyncio.to_thread`'s pool); then py-spy (200 samples/s, "
-           "`--gil --native`): where the thread holding the GIL is, i.e. the Python side's CPU time, native "
-           "frames included.", ""]
+           "`--gil --nonblocking`): where the thread holding the GIL is, i.e. the Python side's CPU time (the "
+           "engine's threads never hold it).", ""]
     for kind, summary in profile.items():
         total = max(summary["total"], 1)
         threads = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in summary["threads"])

@@ -65,8 +65,18 @@ class NatsServer:
     """A nats-server with JetStream on 127.0.0.1, that a test may stop and start again (same
     port, same store: what it had stored survives, as it would on a real restart)."""
 
-    def __init__(self, binary: str, base: Path, cluster: list[int] | None = None, index: int = 0) -> None:
+    def __init__(
+        self,
+        binary: str,
+        base: Path,
+        cluster: list[int] | None = None,
+        index: int = 0,
+        options: list[str] | None = None,
+        scheme: str = "nats",
+    ) -> None:
         self.binary = binary
+        self.options = options or []  # e.g. authentication or TLS
+        self.scheme = scheme
         self.store_dir = base / f"jetstream-{index}"
         self.log = base / f"log-{index}"
         self.name = f"snmp-stream-test-{uuid.uuid4().hex[:12]}-{index}"
@@ -81,7 +91,7 @@ class NatsServer:
         for _ in range(1 if self.port else 5):
             port = self.port or _free_tcp_port()
             command = [self.binary, "-js", "-n", self.name, "-a", "127.0.0.1", "-p", str(port)]
-            command += ["-sd", str(self.store_dir), "-l", str(self.log)]
+            command += ["-sd", str(self.store_dir), "-l", str(self.log), *self.options]
             if self.cluster:
                 routes = ",".join(
                     f"nats://127.0.0.1:{p}" for i, p in enumerate(self.cluster) if i != self.index
@@ -92,10 +102,10 @@ class NatsServer:
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             ready = functools.partial(_jetstream_ready, port, self.name)
-            if self.cluster:
-                ready = functools.partial(_listening, port)  # JetStream waits for a quorum
+            if self.cluster or self.options:
+                ready = functools.partial(_listening, port)  # a quorum, or auth: just the port
             if _wait_until(ready, self.process):
-                self.port, self.url = port, f"nats://127.0.0.1:{port}"
+                self.port, self.url = port, f"{self.scheme}://127.0.0.1:{port}"
                 return
             if self.process.poll() is None:
                 self.stop()

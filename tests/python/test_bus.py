@@ -6,6 +6,7 @@ snmpInPkts), results on the results stream, rows in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
 import subprocess
@@ -751,3 +752,106 @@ def test_cluster_node_killed_mid_batch(
     for process in workers:
         code, err = stop(process)
         assert code == 0 and "Traceback" not in err, err
+
+
+# --- security: credentials, TLS, secrets kept out of logs ----------------------------------------
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl)."""
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    run = functools.partial(subprocess.run, check=True, capture_output=True)
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "1", "-subj", "/CN=snmp-stream test CA"])  # fmt: skip
+    run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ]
+    )
+    extensions = directory / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+         "-days", "1", "-extfile", extensions])  # fmt: skip
+    return ca, cert, key
+
+
+@pytest.mark.parametrize("auth", ["password", "token", "tls"])
+def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, workers: list[Any]) -> None:
+    """The worker authenticates with a password or token from the environment, or verifies the
+    server's TLS certificate against a CA; a wrong secret is a clear error, and no secret ever
+    appears in its log."""
+    import os
+    import shutil
+
+    secret = f"s3cret-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    args: list[str] = []
+    if auth == "password":
+        options, scheme = ["--user", "collector", "--pass", secret], "nats"
+        env["NATS_PASSWORD"] = secret
+        args = ["--nats-user", "collector"]
+    elif auth == "token":
+        options, scheme = ["--auth", secret], "nats"
+        env["NATS_TOKEN"] = secret
+    else:
+        ca, cert, key = _certificates(tmp_path)
+        options, scheme = ["--tls", "--tlscert", str(cert), "--tlskey", str(key)], "tls"
+        args = ["--tls-ca", str(ca)]
+    server = NatsServer(
+        shutil.which("nats-server") or "/usr/sbin/nats-server", tmp_path, options=options, scheme=scheme
+    )
+    server.start()
+    try:
+        bus = Bus(server.url, uuid.uuid4().hex[:10])
+        command = [sys.executable, "-m", "snmp_stream", "worker", *bus.args(), *args]
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+        workers.append(process)
+        assert process.stderr is not None
+        line = ""
+        for line in process.stderr:
+            if " consuming " in line:
+                break
+        assert " consuming " in line, line
+        process.log = [line]  # type: ignore[attr-defined]
+        code, err = stop(process)
+        assert code == 0 and secret not in err, err
+        if auth != "tls":  # the same without the secret: refused, said in one line
+            env.pop("NATS_PASSWORD", None)
+            env["NATS_TOKEN"] = "wrong" if auth == "token" else ""
+            refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+            assert refused.returncode == 2 and "Authorization" in refused.stderr, refused.stderr
+            assert "Traceback" not in refused.stderr and secret not in refused.stderr
+    finally:
+        server.stop()
+
+
+def test_communities_stay_out_of_logs_and_headers(
+    bus: Bus, agent: Agent, silent_port: int, workers: list[Any]
+) -> None:
+    community = f"c0mmunity-{uuid.uuid4().hex[:8]}"
+    bus.publish(
+        [
+            request(f"127.0.0.1:{silent_port}", table="system", community=community, config={"timeout": 0.2}),
+            request("bad host", table="system", community=community),
+            request(agent.host, table="system", community=community, config={"timeout": 0.2, "retries": 0}),
+        ]
+    )
+    workers.append(start_worker(bus))
+    results = bus.collect("res", 2)
+    dead = bus.collect("dead", 1)
+    code, err = stop(workers[0])
+    assert code == 0 and len(results) == 2 and len(dead) == 1
+    assert community not in err
+    assert all(community not in json.dumps(headers) for _, headers, _ in results + dead)

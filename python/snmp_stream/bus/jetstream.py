@@ -146,16 +146,26 @@ async def connect(bus: BusConfig, name: str) -> Client:
     async def reconnected() -> None:
         log.info("nats: reconnected")
 
-    return await nats.connect(
-        [url.strip() for url in bus.url.split(",") if url.strip()],
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        error_cb=error,
-        disconnected_cb=disconnected,
-        reconnected_cb=reconnected,
-        **bus.auth.options(),
-    )
+    servers = [url.strip() for url in bus.url.split(",") if url.strip()]
+    try:
+        # A few tries at first (a server that is starting), then, once connected, reconnect
+        # forever: bad credentials or a wrong address fail at start-up, a restart later does not.
+        connection = await nats.connect(
+            servers,
+            name=name,
+            max_reconnect_attempts=3,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            error_cb=error,
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            **bus.auth.options(),
+        )
+    except Exception as problem:  # refused, unreachable, bad credentials or certificate
+        detail = str(problem) or type(problem).__name__
+        raise BusError(f"cannot connect to NATS at {bus.url}: {type(problem).__name__}: {detail}") from None
+    connection.options["max_reconnect_attempts"] = -1
+    return connection
 
 
 async def ensure_streams(js: JetStreamContext, bus: BusConfig) -> None:
