@@ -3,10 +3,11 @@
 # net-snmp's library and headers, its agent and command-line tools (used by the tests and the
 # demo), libclang for bindgen, pkg-config, iproute2 (network namespaces with big tables for
 # the parser tests), NATS (JetStream) and PostgreSQL servers (the main job's tests start
-# throwaway ones of each), and venv support for the Python package's tests.
+# throwaway ones of each), openssl (the bus's TLS test makes its certificates), and venv
+# support for the Python package's tests.
 set -euo pipefail
 
-packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config iproute2 nats-server postgresql)
+packages=(libsnmp-dev snmpd snmp libclang-dev pkg-config iproute2 nats-server postgresql openssl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -90,8 +90,7 @@ class Config:
     deadline: float | None = None
 
     def __post_init__(self) -> None:
-        # The native manager validates the ranges; build one to check.
-        native.SessionManager(*self._fields())
+        native.check_config(*self._fields())  # the engine's own checks, without an engine
 
     def _fields(self) -> tuple[int | None, float | None, int | None, int | None, float | None]:
         return (self.retries, self.timeout, self.max_var_binds_per_pdu, self.max_sessions, self.deadline)

@@ -12,6 +12,7 @@ __all__ = [
     "Collector",
     "Request",
     "SessionManager",
+    "check_config",
     "copy_table",
     "copy_varbinds",
     "decode_records",
@@ -25,6 +26,13 @@ _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
 _ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple], float]
 
 def parse_oid(text: _OidLike) -> list[int]: ...
+def check_config(
+    retries: int | None = None,
+    timeout: float | None = None,
+    max_var_binds_per_pdu: int | None = None,
+    max_sessions: int | None = None,
+    deadline: float | None = None,
+) -> None: ...
 def format_version() -> int: ...
 def decode_records(
     buffer: npt.NDArray[np.uint8] | bytes,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -101,10 +102,13 @@ def collect(
     max_repetitions: int | None,
     progress: bool,
     on_response: Callable[[snmp_stream.SnmpResponse, str], None] | None = None,
+    window: threading.Semaphore | None = None,
 ) -> Outcome:
     """Collects every target in parallel and parses the results per table; with
     `on_response` (called with each response and its table name or kind), the responses are
-    handed over as they arrive and not kept (no frames)."""
+    handed over as they arrive and not kept (no frames). With `window`, a request is started
+    only after acquiring it (whoever handles the responses releases it), so that responses
+    never pile up faster than they are handled."""
     requests = [r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions)]
     by_kind: dict[str, list[snmp_stream.SnmpResponse]] = {}
     failures: dict[str, list[str]] = {}
@@ -112,7 +116,14 @@ def collect(
     varbinds = 0
     started = time.perf_counter()
     with _progress(len(requests), progress) as advance:
-        for response in snmp_stream.stream(requests, config):
+
+        def gated() -> Iterator[snmp_stream.SnmpRequest]:
+            for request in requests:
+                if window is not None:
+                    window.acquire()
+                yield request
+
+        for response in snmp_stream.stream(gated(), config):
             advance()
             kind = (response.req_id or b"").decode().split("/", 1)[1]
             if on_response is None:
@@ -267,23 +278,29 @@ def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) ->
     run = uuid.uuid4().hex[:12]
     batch: list[LoadItem] = []
     rows = 0
+    # Responses not loaded yet, at most: enough to keep every session busy while a batch loads,
+    # however many targets there are (memory stays flat).
+    window = threading.Semaphore((args.max_sessions or 256) + 2 * BATCH)
 
     def flush() -> None:
         nonlocal rows
         rows += loader.load(batch)[1]
+        for _ in batch:
+            window.release()
         batch.clear()
 
     def add(response: snmp_stream.SnmpResponse, kind: str) -> None:
         if response.status == snmp_stream.FAILED and response.results.size == 0:
+            window.release()
             return
         req_id = (response.req_id or b"").decode(errors="replace")
         table = kind if kind in TABLES else None
         batch.append(LoadItem(f"collect:{run}/{req_id}", response.host, table, response.results))
-        if len(batch) >= 64:
+        if len(batch) >= BATCH:
             flush()
 
     try:
-        outcome = collect(targets, _config(args), args.max_repetitions, not args.no_progress, add)
+        outcome = collect(targets, _config(args), args.max_repetitions, not args.no_progress, add, window)
         flush()
     finally:
         loader.close()
@@ -292,6 +309,7 @@ def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) ->
     return 1 if outcome.failures and not args.allow_failures else 0
 
 
+BATCH = 64  # results per transaction in `collect -o postgres`
 DEMO_DEAD = "127.0.0.1:9"
 DEMO_COLUMNS = (
     "host,sysName,sysLocation,sysUpTime,ifIndex,ifName,ifType,ifOperStatus,ifMtu,ifHCInOctets,ifHCOutOctets"

@@ -94,6 +94,21 @@ fn extract_config(
     Ok(config)
 }
 
+/// Checks config values as the engine would take them (raises InvalidConfigError naming the
+/// field), without building an engine.
+#[pyfunction]
+#[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None))]
+fn check_config(
+    py: Python<'_>,
+    retries: Option<u32>,
+    timeout: Option<f64>,
+    max_var_binds_per_pdu: Option<u32>,
+    max_sessions: Option<u32>,
+    deadline: Option<f64>,
+) -> PyResult<()> {
+    extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline).map(|_| ())
+}
+
 /// Parses dotted OID text into a tuple of ints (raises InvalidOidError).
 #[pyfunction]
 fn parse_oid(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
@@ -666,6 +681,7 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SessionManager>()?;
     m.add_class::<Collector>()?;
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
+    m.add_function(wrap_pyfunction!(check_config, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;

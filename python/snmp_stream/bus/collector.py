@@ -74,6 +74,7 @@ async def run_worker(
     store = Store(js, bus)
     limit = max(connection.max_payload - HEADROOM, 1024)
     puller = jetstream.Puller(js, bus, bus.requests_stream, bus.requests_filter, bus.consumer)
+    keep_alive = jetstream.KeepAlive(bus.ack_wait)
 
     async def recreate_streams() -> None:
         await jetstream.ensure_streams(js, bus)
@@ -92,9 +93,15 @@ async def run_worker(
             if metrics and msg.metadata.num_delivered > 1:
                 metrics.redelivered()
             try:
-                async with jetstream.keep_alive([msg], bus.ack_wait):
+                async with keep_alive.working([msg]):
                     identity = bus_request.identity
-                    if await jetstream.persist(lambda: store.collected(identity), bus.ack_wait, "look-up"):
+                    # A request published with a Nats-Msg-Id was checked for duplicates by
+                    # JetStream already (within the stream's duplicate window); others, and
+                    # every redelivery, are looked up.
+                    look_up = msg.metadata.num_delivered > 1 or "Nats-Msg-Id" not in (msg.headers or {})
+                    if look_up and await jetstream.persist(
+                        lambda: store.collected(identity), bus.ack_wait, "look-up"
+                    ):
                         log.info(
                             "request %s was collected before: acked, not collected again",
                             bus_request.identity,
@@ -129,6 +136,7 @@ async def run_worker(
             puller, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})", metrics
         )
     finally:
+        await keep_alive.close()
         with contextlib.suppress(Exception):
             await connection.flush(timeout=5)
         await connection.close()

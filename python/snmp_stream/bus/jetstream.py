@@ -250,25 +250,39 @@ async def bind_consumer(js: JetStreamContext, bus: BusConfig, stream: str, subje
     return await js.pull_subscribe_bind(durable=name, stream=stream)
 
 
-@contextlib.asynccontextmanager
-async def keep_alive(messages: list[Msg], ack_wait: float) -> AsyncIterator[None]:
-    """While the body runs, tells JetStream every ack_wait / 3 that `messages` are still being
-    worked on (+WPI), so a long collection or load is never handed to another worker."""
+class KeepAlive:
+    """Tells JetStream every ack_wait / 3 that the messages being worked on are still being
+    worked on (+WPI), so that a long collection or load is never handed to another worker. One
+    task ticks for all of them (started on first use, in the running event loop)."""
 
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(max(ack_wait / 3, 0.05))
+    def __init__(self, ack_wait: float) -> None:
+        self.interval = max(ack_wait / 3, 0.05)
+        self._messages: dict[int, Msg] = {}  # by id(): messages do not hash
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def working(self, messages: list[Msg]) -> AsyncIterator[None]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._tick())
+        self._messages.update((id(msg), msg) for msg in messages)
+        try:
+            yield
+        finally:
             for msg in messages:
+                self._messages.pop(id(msg), None)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for msg in list(self._messages.values()):
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
 
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def dead_letter(js: JetStreamContext, bus: BusConfig, msg: Msg, reason: str, what: str) -> None:
@@ -306,8 +320,15 @@ class Store:
         self.js, self.bus = js, bus
         self._done: KeyValue | None = None
         self._objects: ObjectStore | None = None
+        self._lock = asyncio.Lock()  # one creation of each bucket, not one per request in flight
 
     async def done(self) -> KeyValue:
+        if self._done is not None:
+            return self._done
+        async with self._lock:
+            return await self._open_done()
+
+    async def _open_done(self) -> KeyValue:
         if self._done is None:
             from nats.js.api import KeyValueConfig
             from nats.js.errors import BucketNotFoundError
@@ -325,6 +346,12 @@ class Store:
         return self._done
 
     async def objects(self) -> ObjectStore:
+        if self._objects is not None:
+            return self._objects
+        async with self._lock:
+            return await self._open_objects()
+
+    async def _open_objects(self) -> ObjectStore:
         if self._objects is None:
             from nats.js.api import ObjectStoreConfig
             from nats.js.errors import BucketNotFoundError

@@ -81,7 +81,7 @@ async def run_parse_worker(
 
     async def handle_batch(js: JetStreamContext, messages: list[Msg]) -> None:
         pairs: list[tuple[Msg, LoadItem]] = []
-        async with jetstream.keep_alive(messages, bus.ack_wait):
+        async with keep_alive.working(messages):
             for msg in messages:
                 try:
                     item = _item(msg, await result_payload(store, msg), known)
@@ -128,6 +128,7 @@ async def run_parse_worker(
 
     subject = f"{bus.results_prefix}.>"
     puller = jetstream.Puller(js, bus, bus.results_stream, subject, bus.parse_consumer)
+    keep_alive = jetstream.KeepAlive(bus.ack_wait)
     try:
         await puller.bind()
         log.info("consuming %s (%s), batches of up to %d", subject, bus.parse_consumer, batch)
@@ -143,6 +144,7 @@ async def run_parse_worker(
             await handle_batch(js, messages)
         return handled
     finally:
+        await keep_alive.close()
         with contextlib.suppress(Exception):
             await connection.flush(timeout=5)
         await connection.close()
