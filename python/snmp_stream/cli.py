@@ -538,7 +538,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--ack-wait", type=duration, default=60.0, help="seconds without a sign of life before redelivery"
         )
-        sub.add_argument("--results-max-age", type=duration, default=7 * 86400.0, help="keep results (7d)")
+        sub.add_argument("--results-max-age", type=duration, default=86400.0, help="keep results (1d)")
         sub.add_argument("--results-max-bytes", type=int, default=-1, help="results stream size limit")
         sub.add_argument(
             "--dead-max-age", type=duration, default=30 * 86400.0, help="keep dead letters (30d)"

@@ -101,7 +101,7 @@ class BusConfig:
     ack_wait: float = 60.0
     # Retention: results (and large results' objects) and dead letters are kept this long
     # (seconds) and up to this size (bytes, -1 unlimited); the oldest go first.
-    results_max_age: float = 7 * DAY
+    results_max_age: float = DAY
     results_max_bytes: int = -1
     dead_max_age: float = 30 * DAY
     dead_max_bytes: int = -1
