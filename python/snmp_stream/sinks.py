@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["write_csv", "write_jsonl", "write_parquet"]
 
 
-def _plain(value: Any, timedelta_as_seconds: bool = True) -> Any:
-    """A plain Python value: bytes as hex, NA as None, numpy scalars as Python ones, and
-    timedeltas as seconds (JSON) or as `datetime.timedelta` (PostgreSQL intervals)."""
+def _plain(value: Any) -> Any:
+    """A JSON value: bytes as hex, NA as None, numpy scalars as Python ones, timedeltas as
+    seconds."""
     import pandas as pd
 
     if value is None or (not isinstance(value, (bytes, str)) and pd.isna(value)):
@@ -29,8 +29,7 @@ def _plain(value: Any, timedelta_as_seconds: bool = True) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, (pd.Timedelta, dt.timedelta)):
-        delta = pd.Timedelta(value).to_pytimedelta()
-        return delta.total_seconds() if timedelta_as_seconds else delta
+        return pd.Timedelta(value).to_pytimedelta().total_seconds()
     if hasattr(value, "item"):
         return value.item()
     return value

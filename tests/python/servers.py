@@ -15,6 +15,7 @@ postgresql; scripts/setup.sh installs both).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import json
@@ -180,9 +181,8 @@ def _jetstream_ready(port: int, name: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def nats_server() -> Iterator[NatsServer]:
-    """One server for the whole session (tests use their own streams on it)."""
+@contextlib.contextmanager
+def _one_server() -> Iterator[NatsServer]:
     with tempfile.TemporaryDirectory(prefix="snmp-stream-nats-") as tmp:
         server = NatsServer(_nats_binary(), Path(tmp))
         server.start()
@@ -190,18 +190,20 @@ def nats_server() -> Iterator[NatsServer]:
             yield server
         finally:
             server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    """One server for the whole session (tests use their own streams on it)."""
+    with _one_server() as server:
+        yield server
 
 
 @pytest.fixture
 def own_nats_server() -> Iterator[NatsServer]:
     """A server of the test's own, which it may stop and start again."""
-    with tempfile.TemporaryDirectory(prefix="snmp-stream-nats-") as tmp:
-        server = NatsServer(_nats_binary(), Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop(signal.SIGKILL)
+    with _one_server() as server:
+        yield server
 
 
 @pytest.fixture

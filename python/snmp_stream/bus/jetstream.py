@@ -323,44 +323,33 @@ class Store:
         self._lock = asyncio.Lock()  # one creation of each bucket, not one per request in flight
 
     async def done(self) -> KeyValue:
-        if self._done is not None:
-            return self._done
         async with self._lock:
-            return await self._open_done()
+            if self._done is None:
+                from nats.js.api import KeyValueConfig
+                from nats.js.errors import BucketNotFoundError
 
-    async def _open_done(self) -> KeyValue:
-        if self._done is None:
-            from nats.js.api import KeyValueConfig
-            from nats.js.errors import BucketNotFoundError
-
-            try:
-                self._done = await self.js.key_value(self.bus.done_bucket)
-            except BucketNotFoundError:
-                config = KeyValueConfig(
-                    bucket=self.bus.done_bucket,
-                    ttl=self.bus.dedup_window,
-                    history=1,
-                    replicas=self.bus.replicas,
-                )
-                self._done = await self.js.create_key_value(config)
+                bus = self.bus
+                try:
+                    self._done = await self.js.key_value(bus.done_bucket)
+                except BucketNotFoundError:
+                    config = KeyValueConfig(
+                        bucket=bus.done_bucket, ttl=bus.dedup_window, history=1, replicas=bus.replicas
+                    )
+                    self._done = await self.js.create_key_value(config)
         return self._done
 
     async def objects(self) -> ObjectStore:
-        if self._objects is not None:
-            return self._objects
         async with self._lock:
-            return await self._open_objects()
+            if self._objects is None:
+                from nats.js.api import ObjectStoreConfig
+                from nats.js.errors import BucketNotFoundError
 
-    async def _open_objects(self) -> ObjectStore:
-        if self._objects is None:
-            from nats.js.api import ObjectStoreConfig
-            from nats.js.errors import BucketNotFoundError
-
-            try:
-                self._objects = await self.js.object_store(self.bus.objects_bucket)
-            except BucketNotFoundError:
-                config = ObjectStoreConfig(ttl=self.bus.results_max_age, replicas=self.bus.replicas)
-                self._objects = await self.js.create_object_store(self.bus.objects_bucket, config=config)
+                bus = self.bus
+                try:
+                    self._objects = await self.js.object_store(bus.objects_bucket)
+                except BucketNotFoundError:
+                    config = ObjectStoreConfig(ttl=bus.results_max_age, replicas=bus.replicas)
+                    self._objects = await self.js.create_object_store(bus.objects_bucket, config=config)
         return self._objects
 
     async def collected(self, identity: str) -> bool:
