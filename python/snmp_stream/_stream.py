@@ -47,17 +47,24 @@ class Collector:
         CollectorClosedError after `close()`."""
         self._submit(request)
 
-    def _submit(self, request: SnmpRequest) -> int:
+    def _submit(self, request: SnmpRequest, wait: bool = True) -> int | None:
+        """Submits under a new tag and returns it; without `wait`, None (and nothing
+        submitted) when the queue is full."""
         if not isinstance(request, SnmpRequest):
             raise TypeError(f"expected an SnmpRequest, not {type(request).__name__}")
         with self._lock:
             tag = next(self._tags)
             self._pending[tag] = request
         try:
-            self._native.submit(request._native, tag)
+            if wait:
+                self._native.submit(request._native, tag)
+            elif not self._native.try_submit(request._native, tag):
+                with self._lock:
+                    del self._pending[tag]
+                return None
         except BaseException:
             with self._lock:
-                del self._pending[tag]
+                self._pending.pop(tag, None)
             raise
         return tag
 

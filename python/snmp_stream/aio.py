@@ -60,7 +60,11 @@ class _Dispatcher:
 
     async def run(self, request: SnmpRequest) -> SnmpResponse:
         future: asyncio.Future[SnmpResponse] = self.loop.create_future()
-        tag = await asyncio.to_thread(self.collector._submit, request)
+        # Straight in while the queue has room; a thread waits for room only when it is full.
+        tag = self.collector._submit(request, wait=False)
+        if tag is None:
+            tag = await asyncio.to_thread(self.collector._submit, request)
+        assert tag is not None
         with self.lock:
             early = self.early.pop(tag, None)
             if early is None:

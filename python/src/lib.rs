@@ -321,6 +321,16 @@ impl Collector {
         }
     }
 
+    /// Submits a request under the caller's `tag` if the queue has room, without waiting:
+    /// False when it is full. Raises CollectorClosedError once closed.
+    fn try_submit(&self, py: Python<'_>, request: &Request, tag: u64) -> PyResult<bool> {
+        match self.inner.submit_timeout(request.inner.clone().with_tag(tag), Duration::ZERO) {
+            Ok(None) => Ok(true),
+            Ok(Some(_)) => Ok(false),
+            Err(error) => Err(to_py_err(py, error)),
+        }
+    }
+
     /// The next response, waiting up to `timeout` seconds (None: as long as it takes), with
     /// the GIL released and Ctrl-C checked. None on timeout; raises CollectorClosedError once
     /// closed and every response has been received.

@@ -75,6 +75,7 @@ async def run_worker(
     limit = max(connection.max_payload - HEADROOM, 1024)
     puller = jetstream.Puller(js, bus, bus.requests_stream, bus.requests_filter, bus.consumer)
     keep_alive = jetstream.KeepAlive(bus.ack_wait)
+    collecting: dict[str, asyncio.Future[bool]] = {}  # identity -> collected (True) or not
 
     async def recreate_streams() -> None:
         await jetstream.ensure_streams(js, bus)
@@ -92,20 +93,34 @@ async def run_worker(
                 return
             if metrics and msg.metadata.num_delivered > 1:
                 metrics.redelivered()
+            identity = bus_request.identity
+            earlier = collecting.get(identity)
+            if earlier is not None:
+                # Redelivered (its in-progress acks were lost in a failover) or republished
+                # while this worker still collects it: the collection under way decides.
+                async with keep_alive.working([msg]):
+                    collected = await asyncio.shield(earlier)
+                if collected:
+                    await msg.ack()
+                else:
+                    await msg.nak(delay=bus.retry_delay(msg.metadata.num_delivered))
+                return
+            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            collecting[identity] = done
             try:
                 async with keep_alive.working([msg]):
-                    identity = bus_request.identity
                     # A request published with a Nats-Msg-Id was checked for duplicates by
                     # JetStream already (within the stream's duplicate window); others, and
                     # every redelivery, are looked up.
                     look_up = msg.metadata.num_delivered > 1 or "Nats-Msg-Id" not in (msg.headers or {})
                     if look_up and await jetstream.persist(
-                        lambda: store.collected(identity), bus.ack_wait, "look-up"
+                        lambda: store.collected(identity), bus.patience, "look-up"
                     ):
                         log.info(
                             "request %s was collected before: acked, not collected again",
                             bus_request.identity,
                         )
+                        done.set_result(True)
                         await msg.ack()
                         return
                     if metrics:
@@ -118,19 +133,25 @@ async def run_worker(
                     if metrics:
                         metrics.collected(response)
                     # The result is kept through a server restart or failover: published again
-                    # until it is stored, so the request is not collected a second time.
+                    # until it is stored (for up to `bus.patience`), so the request is not
+                    # collected a second time; a redelivery meanwhile waits for this one.
                     await jetstream.persist(
                         lambda: publish_result(js, store, bus, bus_request, response, limit),
-                        bus.ack_wait,
+                        bus.patience,
                         "publish",
                         on_missing=recreate_streams,
                     )
-                    await jetstream.persist(lambda: store.mark_collected(identity), bus.ack_wait, "mark")
+                    await jetstream.persist(lambda: store.mark_collected(identity), bus.patience, "mark")
+                done.set_result(True)
                 await msg.ack()
             except Exception as error:  # retried with backoff, then dead-lettered
                 if metrics:
                     metrics.failed("bus")
                 await jetstream.retry_or_dead(js, bus, msg, error)
+            finally:
+                if not done.done():
+                    done.set_result(False)
+                del collecting[identity]
 
         return await serve(
             puller, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})", metrics

@@ -126,6 +126,13 @@ class BusConfig:
         """What this worker's consumer takes: every request, or its domain's."""
         return f"{self.requests_prefix}.{self.domain}.>" if self.domain else self.requests_subject
 
+    @property
+    def patience(self) -> float:
+        """How long a worker keeps trying to store a result (or look one up) while the server
+        restarts or fails over, before it gives the request up for a later retry: three ack
+        waits, at least 30 s (a cluster elects new leaders within seconds)."""
+        return max(3 * self.ack_wait, 30.0)
+
     def retry_delay(self, deliveries: int) -> float:
         """Seconds to wait before delivery number `deliveries + 1`."""
         if not self.backoff:
@@ -353,15 +360,20 @@ class Store:
         return self._objects
 
     async def collected(self, identity: str) -> bool:
-        """True when a request with this identity was collected (and its result stored)."""
-        from nats.js.errors import KeyNotFoundError
+        """True when a request with this identity was collected (and its result stored).
 
-        kv = await self.done()
+        Read from the bucket's stream leader, not with a direct get: on a cluster a direct get
+        may be answered by a replica that has not applied the latest writes yet, and a request
+        marked a moment ago would look uncollected."""
+        from nats.js.errors import NotFoundError
+
+        await self.done()
+        bucket = self.bus.done_bucket
         try:
-            entry = await kv.get(_key(identity))
-        except KeyNotFoundError:
+            await self.js.get_msg(f"KV_{bucket}", subject=f"$KV.{bucket}.{_key(identity)}", direct=False)
+        except NotFoundError:
             return False
-        return entry.value is not None and entry.operation is None
+        return True
 
     async def mark_collected(self, identity: str) -> None:
         kv = await self.done()
