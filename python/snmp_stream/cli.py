@@ -109,13 +109,15 @@ def collect(
     handed over as they arrive and not kept (no frames). With `window`, a request is started
     only after acquiring it (whoever handles the responses releases it), so that responses
     never pile up faster than they are handled."""
-    requests = [r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions)]
+    # Built as they are started, not all at once: memory does not grow with the targets.
+    requests = (r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions))
+    count = sum(len(target.tables) + bool(target.walk) + bool(target.get) for target in targets)
     by_kind: dict[str, list[snmp_stream.SnmpResponse]] = {}
     failures: dict[str, list[str]] = {}
     took: dict[str, float] = {}
     varbinds = 0
     started = time.perf_counter()
-    with _progress(len(requests), progress) as advance:
+    with _progress(count, progress) as advance:
 
         def gated() -> Iterator[snmp_stream.SnmpRequest]:
             for request in requests:
@@ -145,7 +147,7 @@ def collect(
                 frames[kind] = frame
         else:
             frames[kind] = _records_frame(responses)
-    return Outcome(frames, failures, len(requests), varbinds, seconds, took)
+    return Outcome(frames, failures, count, varbinds, seconds, took)
 
 
 @contextlib.contextmanager
