@@ -1,11 +1,17 @@
-"""What the benchmark drivers measure about their own process (shared by run.py and decode.py)."""
+"""What the benchmark drivers measure about their own process, and the machine they ran on
+(shared by run.py, pipeline.py and decode.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
+import platform
 import resource
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 
 def cpu_seconds() -> float:
@@ -49,3 +55,20 @@ def settle(limit: float = 3.0) -> None:
         if now == last:
             return
         last = now
+
+
+def machine(root: Path) -> dict[str, str]:
+    """When and on what a measurement ran: date, cores, CPU model, kernel, and the commit of
+    `root` (noting uncommitted changes to the code that is measured)."""
+    model = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python", "netsnmp-sys", "examples"],
+                           cwd=root, capture_output=True, text=True)
+    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "nproc": str(os.cpu_count()), "cpu": model, "kernel": platform.release(),
+            "commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")}

@@ -64,11 +64,9 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import datetime
 import glob
 import json
 import os
-import platform
 import pwd
 import re
 import resource
@@ -740,18 +738,9 @@ def median(values: list[float]) -> float:
 
 
 def machine() -> dict[str, str]:
-    model = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python", "netsnmp-sys"],
-                           cwd=ROOT, capture_output=True, text=True)
-    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            "nproc": str(os.cpu_count()), "cpu": model, "kernel": platform.release(),
-            "commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")}
+    from measure import machine as read_machine
+
+    return read_machine(ROOT)
 
 
 def versions() -> str:

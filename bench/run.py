@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import hashlib
 import importlib
 import ipaddress
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -779,18 +777,9 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict[str, str]:
-    model = "?"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "python", "netsnmp-sys", "examples"],
-                           cwd=ROOT, capture_output=True, text=True)
-    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            "nproc": str(os.cpu_count()), "cpu": model, "kernel": platform.release(),
-            "commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")}
+    from measure import machine as read_machine
+
+    return read_machine(ROOT)
 
 
 # --- agents --------------------------------------------------------------------------------------------
