@@ -33,6 +33,10 @@ const WAKE_TOKEN: u64 = u64::MAX;
 const RESOLVE_TOKEN: u64 = u64::MAX - 1;
 /// How soon to look again when net-snmp's own clock has not yet seen a deadline pass.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
+/// How long an agent found not to answer GETBULK is walked with GETNEXT straight away.
+const DROPS_BULK_FOR: Duration = Duration::from_secs(3600);
+/// Past this many remembered agents, the expired ones are forgotten.
+const DROPS_BULK_PRUNE: usize = 4096;
 
 /// A request's collection plus what the loop must know after each net-snmp call.
 #[derive(Debug)]
@@ -110,6 +114,8 @@ pub struct SessionManager {
     /// Requests waiting for their host name's address, by lookup id (with their start time).
     resolving: HashMap<u64, (Request, Settings, Instant)>,
     next_lookup: u64,
+    /// Agents (by host as requested) that did not answer GETBULK, and when that was seen.
+    drops_bulk: HashMap<String, Instant>,
 }
 
 impl SessionManager {
@@ -136,6 +142,7 @@ impl SessionManager {
             resolver,
             resolving: HashMap::new(),
             next_lookup: 0,
+            drops_bulk: HashMap::new(),
         })
     }
 
@@ -271,7 +278,7 @@ impl SessionManager {
             match result {
                 Ok(peer) if !overdue => self.start(request, settings, Some(peer), started),
                 result => {
-                    let mut collection = Collection::new(&request, &settings, now_us(), started);
+                    let mut collection = Collection::new(&request, &settings, now_us(), started, false);
                     match result {
                         Err(message) => collection.on_error(SnmpError::new(ErrorKind::SessionError, message)),
                         // The lookup took the whole deadline: no session is opened.
@@ -286,7 +293,9 @@ impl SessionManager {
     /// Opens the request's session (with `peer`, a resolved peer name, in place of its host)
     /// and sends its first PDU. `started` is when the request was admitted.
     fn start(&mut self, request: Request, settings: Settings, peer: Option<String>, started: Instant) {
-        let collection = Collection::new(&request, &settings, now_us(), Instant::now());
+        let drops_bulk =
+            self.drops_bulk.get(request.host()).is_some_and(|seen| seen.elapsed() < DROPS_BULK_FOR);
+        let collection = Collection::new(&request, &settings, now_us(), Instant::now(), drops_bulk);
         let target = Target {
             host: request.host(),
             peer: peer.as_deref(),
@@ -441,6 +450,12 @@ impl SessionManager {
         self.release(&active.settings);
         self.poller.delete(active.session.fd());
         let job = active.session.into_handler();
+        if job.collection.fell_back() {
+            if self.drops_bulk.len() >= DROPS_BULK_PRUNE {
+                self.drops_bulk.retain(|_, seen| seen.elapsed() < DROPS_BULK_FOR);
+            }
+            self.drops_bulk.insert(active.request.host().to_owned(), Instant::now());
+        }
         self.respond(active.request, job);
     }
 

@@ -110,12 +110,15 @@ pub enum ErrorKind {
     /// noSuchObject / noSuchInstance (v2c) or noSuchName (v1) for one GET varbind. The others
     /// go on.
     ValueWarning,
+    /// A v2c walk went on with GETNEXT because the agent did not answer GETBULK (see
+    /// `WalkMode::Auto`). The results are complete.
+    BulkFallback,
 }
 
 impl ErrorKind {
     /// True when the error ended the whole request (the response is then `Failed`).
     pub fn is_fatal(self) -> bool {
-        !matches!(self, ErrorKind::NonIncreasingOid | ErrorKind::ValueWarning)
+        !matches!(self, ErrorKind::NonIncreasingOid | ErrorKind::ValueWarning | ErrorKind::BulkFallback)
     }
 
     /// A stable snake_case name, used in Python and in messages on a bus.
@@ -131,6 +134,7 @@ impl ErrorKind {
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::NonIncreasingOid => "non_increasing_oid",
             ErrorKind::ValueWarning => "value_warning",
+            ErrorKind::BulkFallback => "bulk_fallback",
         }
     }
 }

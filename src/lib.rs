@@ -50,7 +50,7 @@ mod session;
 mod stream;
 mod walk;
 
-pub use config::Config;
+pub use config::{Config, FieldValue, WalkMode, CONFIG_FIELDS};
 pub use encode::{tag, type_name, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};

@@ -347,8 +347,15 @@ fn validate_host(host: &str) -> Result<()> {
         }
     } else if address.matches(':').count() == 1 {
         address.split_once(':').map(|(_, port)| port)
+    } else if address.contains(':') {
+        if address.parse::<Ipv6Addr>().is_err() {
+            return Err(invalid(format!(
+                "{address:?} is not an IPv6 address (write an IPv6 address with a port as [address]:port)"
+            )));
+        }
+        None // a bare IPv6 address
     } else {
-        None // a name, an IPv4 address, or a bare IPv6 address
+        None // a name or an IPv4 address
     };
     if let Some(port) = port {
         match port.parse::<u16>() {
@@ -434,9 +441,13 @@ mod tests {
             "[::1]:161",
             "tcp:router.example:161",
             "::1",
+            "udp6:::1",
+            "123-456",
         ] {
             validate_host(host).unwrap_or_else(|e| panic!("{host}: {e}"));
         }
+        let message = validate_host("1:2:3").unwrap_err().to_string();
+        assert!(message.contains("\"1:2:3\" is not an IPv6 address"), "{message}");
     }
 
     #[test]

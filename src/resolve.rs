@@ -55,7 +55,9 @@ pub(crate) fn lookup(host: &str) -> Option<Lookup> {
         Some(_) => return None, // a bare IPv6 address
         None => (address, None),
     };
-    let numeric = name.parse::<IpAddr>().is_ok() || !name.chars().any(|c| c.is_ascii_alphabetic());
+    // Only a valid address is left to net-snmp: anything else it would hand to the resolver on
+    // the loop thread (`300.1.1.1`, `1.2.3.4.5` and `123-456` look numeric but are not).
+    let numeric = name.parse::<IpAddr>().is_ok();
     (!numeric && !name.is_empty()).then(|| Lookup { transport, name: name.to_owned(), port })
 }
 
@@ -187,6 +189,11 @@ mod tests {
         );
         assert_eq!(lookup_of("tcp:core-1:161"), Some((Some("tcp"), "core-1".into(), Some("161"))));
         assert_eq!(lookup_of("UDP6:edge:161"), Some((Some("UDP6"), "edge".into(), Some("161"))));
+        // Not addresses, so not for net-snmp (which would resolve them on the loop thread).
+        for not_an_address in ["300.1.1.1", "1.2.3.4.5", "123-456", "127.1"] {
+            assert_eq!(lookup_of(not_an_address), Some((None, not_an_address.into(), None)));
+        }
+        assert_eq!(lookup_of("udp:300.1.1.1:161"), Some((Some("udp"), "300.1.1.1".into(), Some("161"))));
         for numeric in [
             "127.0.0.1",
             "127.0.0.1:161",

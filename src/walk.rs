@@ -16,11 +16,16 @@
 //!   exception value (noSuchObject, v1 noSuchName) there just means the subtree is empty.
 //! - **tooBig** halves the request's varbind budget and resends; only a single varbind that is
 //!   too big fails the request.
+//! - **Agents that drop GETBULK** (`WalkMode::Auto`, v2c): when the first GETBULK of a request
+//!   gets no answer after all its retries, one GETNEXT is sent with a single try. If it is
+//!   answered, the walk goes on with GETNEXT and a `bulk_fallback` warning says so; if not,
+//!   the request times out. A dead agent costs one extra try, not a second timeout cycle. The
+//!   engine remembers such agents, so later requests to them start with GETNEXT.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
+use crate::config::{Settings, WalkMode};
 use crate::encode::{Encoder, Value};
 use crate::error::{status, ErrorKind, SnmpError};
 use crate::oid::{Oid, MAX_OID_LEN};
@@ -56,6 +61,8 @@ pub(crate) enum Command {
 pub(crate) struct PduSpec {
     pub command: Command,
     pub names: Vec<Vec<u64>>,
+    /// Send once, without the session's retries (the GETNEXT that tests a GETBULK fallback).
+    pub single_try: bool,
 }
 
 /// A GET target: root, or root + point index.
@@ -163,8 +170,13 @@ struct InFlight {
 #[derive(Debug)]
 pub(crate) struct Collection {
     host: String,
-    version: Version,
     retries: u32,
+    /// Walk PDUs are GETBULKs (v2c, unless GETNEXT was asked for or fallen back to).
+    bulk: bool,
+    /// The walk may fall back to GETNEXT (v2c, `WalkMode::Auto`, no answer seen yet).
+    may_fall_back: bool,
+    /// The PDU in flight is the single-try GETNEXT that tests the fallback.
+    probing: bool,
     timeout: Duration,
     /// Varbinds per PDU; halved on tooBig.
     budget: u32,
@@ -186,7 +198,14 @@ fn to_oid(subids: &[u64]) -> Oid {
 }
 
 impl Collection {
-    pub fn new(request: &Request, settings: &Settings, start_us: u64, started: Instant) -> Self {
+    /// `drops_bulk`: the engine knows that this agent does not answer GETBULK.
+    pub fn new(
+        request: &Request,
+        settings: &Settings,
+        start_us: u64,
+        started: Instant,
+        drops_bulk: bool,
+    ) -> Self {
         let roots: Vec<&[u32]> = request.oids().iter().map(Oid::as_slice).collect();
         let encoder = Encoder::new(request.kind(), start_us, request.req_id().unwrap_or_default(), &roots);
         let work = match request.kind() {
@@ -226,16 +245,30 @@ impl Collection {
                 Work::Walk { pending: (0..columns.len()).collect(), columns, leaves: VecDeque::new() }
             }
         };
+        let v2c = request.community().version() == Version::V2c;
+        let auto = settings.walk_mode == WalkMode::Auto;
+        let bulk = v2c && settings.walk_mode != WalkMode::GetNext && !(auto && drops_bulk);
+        let mut errors = Vec::new();
+        if v2c && auto && drops_bulk && request.kind() == RequestKind::Walk {
+            let message = format!(
+                "{} did not answer GETBULK in an earlier request: walked with GETNEXT \
+                 (set walk_mode to \"getnext\" for this agent)",
+                request.host()
+            );
+            errors.push(SnmpError::new(ErrorKind::BulkFallback, message));
+        }
         Collection {
             host: request.host().to_owned(),
-            version: request.community().version(),
             retries: settings.retries,
+            bulk,
+            may_fall_back: bulk && auto && request.kind() == RequestKind::Walk,
+            probing: false,
             timeout: settings.timeout,
             budget: settings.max_var_binds_per_pdu,
             work,
             in_flight: None,
             encoder,
-            errors: Vec::new(),
+            errors,
             failed: false,
             started,
         }
@@ -261,9 +294,9 @@ impl Collection {
                 (Command::Get, items, names)
             }
             Work::Walk { columns, pending, .. } => {
-                let (command, width) = match self.version {
-                    Version::V1 => (Command::GetNext, budget.min(pending.len())),
-                    Version::V2c => {
+                let (command, width) = match self.bulk {
+                    false => (Command::GetNext, budget.min(pending.len())),
+                    true => {
                         // ⌈√N⌉ columns per GETBULK keeps both the column count and the
                         // repetitions reasonable for any budget N.
                         let width = (budget as f64).sqrt().ceil() as usize;
@@ -281,7 +314,7 @@ impl Collection {
             return None;
         }
         self.in_flight = Some(InFlight { items, leaves: leaf_get });
-        Some(PduSpec { command, names })
+        Some(PduSpec { command, names, single_try: self.probing })
     }
 
     /// True while a PDU is in flight.
@@ -327,9 +360,25 @@ impl Collection {
         })
     }
 
+    /// Whether the walk fell back from GETBULK to GETNEXT because the agent did not answer
+    /// GETBULK (the engine remembers the agent).
+    pub fn fell_back(&self) -> bool {
+        !self.bulk && self.errors.iter().any(|e| e.kind == ErrorKind::BulkFallback)
+    }
+
     /// Handles the agent's answer to the PDU in flight.
     pub fn on_response(&mut self, response: &impl PduResponse) {
         let Some(InFlight { items, leaves }) = self.in_flight.take() else { return };
+        self.may_fall_back = false;
+        if std::mem::take(&mut self.probing) {
+            let message = format!(
+                "{} did not answer GETBULK ({}): walked with GETNEXT (set walk_mode to \"getnext\" \
+                 for this agent)",
+                self.host,
+                self.tries()
+            );
+            self.errors.push(SnmpError::new(ErrorKind::BulkFallback, message));
+        }
         let err_stat = response.error_status();
         let err_index = response.error_index();
         match err_stat {
@@ -468,15 +517,29 @@ impl Collection {
         }
     }
 
-    /// No answer after all retries.
-    pub fn on_timeout(&mut self) {
+    /// "3 tries of 1s each".
+    fn tries(&self) -> String {
         let tries = self.retries + 1;
-        let message = format!(
-            "no response from {} after {tries} tr{} of {:?} each",
-            self.host,
-            if tries == 1 { "y" } else { "ies" },
-            self.timeout
-        );
+        format!("{tries} tr{} of {:?} each", if tries == 1 { "y" } else { "ies" }, self.timeout)
+    }
+
+    /// No answer after all retries. A v2c walk that has had no answer at all may fall back to
+    /// GETNEXT: the PDU's columns are asked again with one single-try GETNEXT.
+    pub fn on_timeout(&mut self) {
+        if self.may_fall_back && self.in_flight.as_ref().is_some_and(|f| !f.leaves) {
+            if let Some(InFlight { items, leaves }) = self.in_flight.take() {
+                self.may_fall_back = false;
+                self.bulk = false;
+                self.probing = true;
+                self.requeue(&items, leaves, None);
+                return;
+            }
+        }
+        let message = if self.probing {
+            format!("no response from {} to GETBULK ({}) nor to one GETNEXT", self.host, self.tries())
+        } else {
+            format!("no response from {} after {}", self.host, self.tries())
+        };
         self.fail(SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT));
     }
 
@@ -589,7 +652,7 @@ mod tests {
 
     fn collection(request: Request, budget: u32) -> Collection {
         let settings = Config::new().max_var_binds_per_pdu(budget).unwrap().resolve(Config::new());
-        Collection::new(&request, &settings, 0, Instant::now())
+        Collection::new(&request, &settings, 0, Instant::now(), false)
     }
 
     fn walk(version: Version, roots: &[&str]) -> crate::request::RequestBuilder {
@@ -804,6 +867,73 @@ mod tests {
         let (_, errors, status) = records(wrong);
         assert_eq!(status, Status::Failed);
         assert!(errors[0].message.contains("answered .1.3.6.1.2.1.1.6.0 to a GET of .1.3.6.1.2.1.1.5.0"));
+    }
+
+    #[test]
+    fn unanswered_bulk_walk_falls_back_to_one_getnext_try_then_getnext() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1", "1.3.2"]).build().unwrap(), 4);
+        assert!(matches!(c.next_pdu().unwrap().command, Command::GetBulk { .. }));
+        c.on_timeout();
+        let probe = c.next_pdu().expect("a GETNEXT after the GETBULK timed out");
+        assert_eq!(probe.command, Command::GetNext);
+        assert!(probe.single_try);
+        assert_eq!(probe.names, vec![oid("1.3.1"), oid("1.3.2")]);
+        c.on_response(&ok(vec![(oid("1.3.1.1"), Value::Integer(1)), (oid("1.3.9"), Value::Integer(2))]));
+        let next = c.next_pdu().unwrap();
+        assert_eq!((next.command, next.single_try), (Command::GetNext, false));
+        c.on_response(&ok(vec![(oid("1.3.9"), Value::Integer(2))]));
+        assert!(c.fell_back());
+        let (rows, errors, status) = records(c);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(status, Status::DoneWithErrors);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, ErrorKind::BulkFallback);
+        assert!(
+            errors[0].message.contains("did not answer GETBULK (4 tries of 1s each)"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
+    fn a_dead_agent_costs_one_getnext_try_and_times_out() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 4);
+        c.next_pdu().unwrap();
+        c.on_timeout();
+        assert!(c.next_pdu().unwrap().single_try);
+        c.on_timeout();
+        assert!(c.next_pdu().is_none());
+        assert!(!c.fell_back());
+        let (_, errors, status) = records(c);
+        assert_eq!(status, Status::Failed);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].message,
+            "no response from agent to GETBULK (4 tries of 1s each) nor to one GETNEXT"
+        );
+    }
+
+    #[test]
+    fn no_fallback_once_answered_or_when_getbulk_is_forced() {
+        let mut c = collection(walk(Version::V2c, &["1.3.1"]).build().unwrap(), 4);
+        c.next_pdu().unwrap();
+        c.on_response(&ok(vec![(oid("1.3.1.1"), Value::Integer(1))]));
+        c.next_pdu().unwrap();
+        c.on_timeout();
+        assert!(c.next_pdu().is_none(), "an agent that answered GETBULK once just timed out");
+        let request = walk(Version::V2c, &["1.3.1"]).build().unwrap();
+        let forced = Config::new().walk_mode(WalkMode::GetBulk).resolve(Config::new());
+        let mut c = Collection::new(&request, &forced, 0, Instant::now(), true);
+        assert!(matches!(c.next_pdu().unwrap().command, Command::GetBulk { .. }));
+        c.on_timeout();
+        assert!(c.next_pdu().is_none());
+        let getnext = Config::new().walk_mode(WalkMode::GetNext).resolve(Config::new());
+        let mut c = Collection::new(&request, &getnext, 0, Instant::now(), false);
+        assert_eq!(c.next_pdu().unwrap().command, Command::GetNext);
+        let known = Config::new().resolve(Config::new());
+        let mut c = Collection::new(&request, &known, 0, Instant::now(), true);
+        assert_eq!(c.next_pdu().unwrap().command, Command::GetNext, "a known GETBULK-dropping agent");
+        assert_eq!(records(c).1[0].kind, ErrorKind::BulkFallback);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_agent;
+pub mod proxy;
 pub mod snmpd;
 
 use std::process::Command;
