@@ -49,6 +49,8 @@ pub enum FieldValue<'a> {
     Int(i128),
     /// A floating-point number.
     Float(f64),
+    /// An integer too wide for `i128`, as its decimal text: outside every range.
+    HugeInt(&'a str),
     /// Text.
     Text(&'a str),
     /// Something else, described for the message (e.g. `"a list"`).
@@ -60,6 +62,7 @@ impl std::fmt::Display for FieldValue<'_> {
         match self {
             FieldValue::Int(v) => write!(f, "{v}"),
             FieldValue::Float(v) => write!(f, "{v}"),
+            FieldValue::HugeInt(v) => f.write_str(v),
             FieldValue::Text(v) => write!(f, "{v:?}"),
             FieldValue::Other(v) => f.write_str(v),
         }
@@ -188,12 +191,16 @@ impl Config {
             });
         };
         let invalid = |what: &str| Error::InvalidConfig { field, reason: format!("{value} is not {what}") };
+        let outside =
+            |range: String| Error::InvalidConfig { field, reason: format!("{value} is outside {range}") };
         let integer = |range: RangeInclusive<u32>| match value {
             FieldValue::Int(v) => count(field, v, range),
+            FieldValue::HugeInt(_) => Err(outside(format!("{}..={}", range.start(), range.end()))),
             _ => Err(invalid("an integer")),
         };
         let seconds = || match value {
             FieldValue::Int(v) => Ok(v as f64),
+            FieldValue::HugeInt(_) => Ok(f64::MAX),
             FieldValue::Float(v) if v.is_finite() => Ok(v),
             _ => Err(invalid("a number of seconds")),
         };

@@ -6,7 +6,6 @@ sent; bad input raises a subclass of `snmp_stream.errors.InvalidInputError` nami
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Union
@@ -37,14 +36,14 @@ def _oid_text(oid: OidLike) -> str:
     return "." + ".".join(str(subid) for subid in native.parse_oid(oid))
 
 
-def _oid_texts(oids: OidLike | Iterable[OidLike]) -> tuple[str, ...]:
-    """One OID (a string or a sequence of ints) or an iterable of them, as dotted texts."""
+def _oid_list(oids: OidLike | Iterable[OidLike]) -> list[OidLike]:
+    """One OID (a string or a sequence of ints) or an iterable of them, as a list of OIDs."""
     if isinstance(oids, str):
-        return (_oid_text(oids),)
+        return [oids]
     items: list[Any] = list(oids)
     if items and all(isinstance(subid, int) for subid in items):
-        return (_oid_text(items),)
-    return tuple(_oid_text(oid) for oid in items)
+        return [items]
+    return items
 
 
 @dataclass(frozen=True)
@@ -79,35 +78,44 @@ class Community:
 @dataclass(frozen=True)
 class Config:
     """Collection settings; unset (None) fields fall back to the manager's, then the defaults:
-    retries 3, timeout 1.0 s, max_var_binds_per_pdu 25, max_sessions 256, no deadline.
-    `deadline` (seconds) limits a whole request, whatever its PDUs and retries: when it
-    passes, the request ends with what it collected and a "deadline" error."""
+    retries 3, timeout 1.0 s, max_var_binds_per_pdu 25, max_sessions 256, no deadline,
+    walk_mode "auto". `deadline` (seconds) limits a whole request, whatever its PDUs and
+    retries: when it passes, the request ends with what it collected and a "deadline" error.
+    `walk_mode` is how v2c walks ask for varbinds: "getbulk" or "getnext" only, or "auto"
+    (GETBULK, and GETNEXT for an agent that answers no GETBULK at all, with a "bulk_fallback"
+    warning in the response). Every field is checked once, natively, when the config is made:
+    a bad value raises InvalidConfigError naming the field and the value."""
 
     retries: int | None = None
     timeout: float | None = None
     max_var_binds_per_pdu: int | None = None
     max_sessions: int | None = None
     deadline: float | None = None
+    walk_mode: str | None = None
+    _native: native.Config = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        native.check_config(*self._fields())  # the engine's own checks, without an engine
+        object.__setattr__(self, "_native", native.Config(self))
 
-    def _fields(self) -> tuple[int | None, float | None, int | None, int | None, float | None]:
-        return (self.retries, self.timeout, self.max_var_binds_per_pdu, self.max_sessions, self.deadline)
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Config, tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     @classmethod
     def of(cls, value: ConfigLike | None) -> Config:
         """Accepts a Config, a dict of its fields, or None (nothing set)."""
         if value is None:
-            return cls()
+            return _NO_CONFIG
         if isinstance(value, Config):
             return value
         if isinstance(value, Mapping):
-            unknown = set(value) - {f.name for f in fields(cls)}
+            unknown = set(value) - {f.name for f in fields(cls) if f.init}
             if unknown:
                 raise InvalidConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
             return cls(**value)
         raise InvalidConfigError(f"expected a Config or a dict, not {value!r}")
+
+
+_NO_CONFIG = Config()
 
 
 @dataclass(frozen=True)
@@ -122,20 +130,34 @@ class OidRange:
         object.__setattr__(self, "stop", None if self.stop is None else _oid_text(self.stop))
 
     @classmethod
+    def _canonical(cls, start: str | None, stop: str | None) -> OidRange:
+        """A range of OIDs already in canonical text (from the native request): not parsed again."""
+        rng = object.__new__(cls)
+        object.__setattr__(rng, "start", start)
+        object.__setattr__(rng, "stop", stop)
+        return rng
+
+    @classmethod
     def of(cls, value: RangeLike) -> OidRange:
         """Accepts an OidRange, a 2-tuple `(start, stop)` (always a range, so `(1, 48)` is
         1..=48), or a single index as a string, an int or a list of ints (a point range)."""
         if isinstance(value, OidRange):
             return value
-        if isinstance(value, tuple) and len(value) == 2:
-            start, stop = (str(v) if isinstance(v, int) else v for v in value)
-            return cls(start, stop)
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, (str, list)):
-            point = _oid_text(value)
-            return cls(point, point)
-        raise InvalidRangeError(f"expected an OidRange, (start, stop) or an index, not {value!r}")
+        return cls(*_range_pair(value))
+
+
+def _range_pair(value: RangeLike) -> tuple[OidLike | None, OidLike | None]:
+    """A range as (start, stop), unparsed: the native request parses each bound once."""
+    if isinstance(value, OidRange):
+        return value.start, value.stop
+    if isinstance(value, tuple) and len(value) == 2:
+        start, stop = (str(v) if isinstance(v, int) else v for v in value)
+        return start, stop
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, (str, list)):
+        return value, value
+    raise InvalidRangeError(f"expected an OidRange, (start, stop) or an index, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -143,7 +165,8 @@ class SnmpRequest:
     """A GET or WALK of one or more root OIDs on one agent.
 
     `host` is what net-snmp takes: `"10.0.0.1"`, `"router:1161"`, `"udp6:[::1]:161"`,
-    `"tcp:host:161"`. Equal requests compare equal, print readably and pickle.
+    `"tcp:host:161"`. Equal requests compare equal, print readably and pickle. The request is
+    checked once, natively, when it is made; `oids` and `ranges` hold the canonical forms.
     """
 
     kind: str
@@ -166,23 +189,26 @@ class SnmpRequest:
         config: ConfigLike | None = None,
     ) -> None:
         set_ = object.__setattr__
-        set_(self, "kind", kind)
-        set_(self, "host", host)
-        set_(self, "community", Community.of(community))
-        set_(self, "oids", _oid_texts(oids))
-        set_(self, "ranges", tuple(OidRange.of(r) for r in (ranges or ())))
-        set_(self, "req_id", req_id.encode() if isinstance(req_id, str) else req_id)
-        set_(self, "config", Config.of(config))
+        community = Community.of(community)
+        config = Config.of(config)
+        req_id = req_id.encode() if isinstance(req_id, str) else req_id
         request = native.Request(
             kind,
             host,
-            self.community.string,
-            self.community.version,
-            list(self.oids),
-            [(r.start, r.stop) for r in self.ranges],
-            self.req_id,
-            *self.config._fields(),
+            community.string,
+            community.version,
+            _oid_list(oids),
+            [_range_pair(r) for r in ranges] if ranges else [],
+            req_id,
+            config._native,
         )
+        set_(self, "kind", kind)
+        set_(self, "host", host)
+        set_(self, "community", community)
+        set_(self, "oids", tuple(request.oids))
+        set_(self, "ranges", tuple(OidRange._canonical(*r) for r in request.ranges))
+        set_(self, "req_id", req_id)
+        set_(self, "config", config)
         set_(self, "_native", request)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -262,27 +288,23 @@ def _response(
 class SessionManager:
     """The low-level API: queue requests with `add_request`, then call `run()` until it
     returns None. Each `run()` drives every session (GIL released) until at least one request
-    completes, and returns the completed responses."""
+    completes, and returns the completed responses. A manager may be shared between threads:
+    requests added while another thread runs it start within 0.1 s."""
 
     def __init__(self, config: ConfigLike | None = None) -> None:
         self.config = Config.of(config)
-        self._native = native.SessionManager(*self.config._fields())
-        self._pending: dict[int, SnmpRequest] = {}
-        self._tags = itertools.count(1)
+        self._native = native.SessionManager(self.config._native)
 
     def add_request(self, request: SnmpRequest) -> None:
-        tag = next(self._tags)
-        self._pending[tag] = request
-        self._native.add_request(request._native, tag)
+        if not isinstance(request, SnmpRequest):
+            raise TypeError(f"expected an SnmpRequest, not {type(request).__name__}")
+        self._native.add_request(request._native, request)
 
     def run(self) -> list[SnmpResponse] | None:
         completed = self._native.run()
         if completed is None:
             return None
-        return [
-            _response(self._pending.pop(tag), status, results, errors, elapsed)
-            for tag, status, results, errors, elapsed in completed
-        ]
+        return [_response(*response) for response in completed]
 
     def run_all(self) -> list[SnmpResponse]:
         """Runs until every queued request has completed."""
@@ -300,8 +322,8 @@ def _many(
     ranges: Iterable[RangeLike] | None,
     config: ConfigLike | None,
 ) -> list[SnmpResponse]:
-    oid_texts, range_list = _oid_texts(oids), list(ranges or ())
-    requests = [SnmpRequest(kind, host, community, oid_texts, range_list, host, config) for host in hosts]
+    oid_list, range_list = _oid_list(oids), list(ranges or ())
+    requests = [SnmpRequest(kind, host, community, oid_list, range_list, host, config) for host in hosts]
     manager = SessionManager(config)
     for request in requests:
         manager.add_request(request)

@@ -10,9 +10,9 @@ __all__ = [
     "COPY_PREFIX_COLUMNS",
     "COPY_VARBIND_COLUMNS",
     "Collector",
+    "Config",
     "Request",
     "SessionManager",
-    "check_config",
     "copy_table",
     "copy_varbinds",
     "decode_records",
@@ -23,16 +23,9 @@ __all__ = [
 
 _OidLike = str | Sequence[int]
 _ErrorTuple = tuple[str, int, int, int, int, str | None, str]
-_ResponseTuple = tuple[int, str, npt.NDArray[np.uint8], list[_ErrorTuple], float]
+_ResponseTuple = tuple[Any, str, npt.NDArray[np.uint8], list[_ErrorTuple], float]
 
 def parse_oid(text: _OidLike) -> list[int]: ...
-def check_config(
-    retries: int | None = None,
-    timeout: float | None = None,
-    max_var_binds_per_pdu: int | None = None,
-    max_sessions: int | None = None,
-    deadline: float | None = None,
-) -> None: ...
 def format_version() -> int: ...
 def decode_records(
     buffer: npt.NDArray[np.uint8] | bytes,
@@ -65,6 +58,10 @@ def copy_varbinds(
 ) -> npt.NDArray[np.uint8]: ...
 
 @final
+class Config:
+    def __new__(cls, source: Any) -> Config: ...
+
+@final
 class Request:
     def __new__(
         cls,
@@ -75,42 +72,27 @@ class Request:
         oids: Sequence[_OidLike],
         ranges: Sequence[tuple[_OidLike | None, _OidLike | None]],
         req_id: bytes | None,
-        retries: int | None,
-        timeout: float | None,
-        max_var_binds_per_pdu: int | None,
-        max_sessions: int | None,
-        deadline: float | None,
+        config: Config,
     ) -> Request: ...
+    @property
+    def oids(self) -> list[str]: ...
+    @property
+    def ranges(self) -> list[tuple[str | None, str | None]]: ...
     def normalized_ranges(self) -> list[tuple[list[int] | None, list[int] | None]]: ...
 
 @final
 class SessionManager:
-    def __new__(
-        cls,
-        retries: int | None = None,
-        timeout: float | None = None,
-        max_var_binds_per_pdu: int | None = None,
-        max_sessions: int | None = None,
-        deadline: float | None = None,
-    ) -> SessionManager: ...
-    def add_request(self, request: Request, tag: int) -> None: ...
+    def __new__(cls, config: Config) -> SessionManager: ...
+    def add_request(self, request: Request, submitted: Any) -> None: ...
     def run(self) -> list[_ResponseTuple] | None: ...
     def queued(self) -> int: ...
     def in_flight(self) -> int: ...
 
 @final
 class Collector:
-    def __new__(
-        cls,
-        retries: int | None = None,
-        timeout: float | None = None,
-        max_var_binds_per_pdu: int | None = None,
-        max_sessions: int | None = None,
-        deadline: float | None = None,
-        queue_capacity: int = 1024,
-    ) -> Collector: ...
-    def submit(self, request: Request, tag: int) -> None: ...
-    def try_submit(self, request: Request, tag: int) -> bool: ...
+    def __new__(cls, config: Config, queue_capacity: int = 1024) -> Collector: ...
+    def submit(self, request: Request, submitted: Any) -> None: ...
+    def try_submit(self, request: Request, submitted: Any) -> bool: ...
     def receive(self, timeout: float | None = None) -> _ResponseTuple | None: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...

@@ -8,10 +8,10 @@ is read only as fast as the agents answer.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterable, Iterator
 from types import TracebackType
+from typing import Any
 
 from snmp_stream import _snmp_stream as native
 from snmp_stream._api import Config, ConfigLike, SnmpRequest, SnmpResponse, _response
@@ -37,36 +37,22 @@ class Collector:
 
     def __init__(self, config: ConfigLike | None = None, queue_capacity: int = 1024) -> None:
         self.config = Config.of(config)
-        self._native = native.Collector(*self.config._fields(), queue_capacity=queue_capacity)
-        self._pending: dict[int, SnmpRequest] = {}
-        self._lock = threading.Lock()
-        self._tags = itertools.count(1)
+        self._native = native.Collector(self.config._native, queue_capacity=queue_capacity)
 
     def submit(self, request: SnmpRequest) -> None:
         """Queues `request`, blocking (GIL released) while the queue is full. Raises
         CollectorClosedError after `close()`."""
-        self._submit(request)
+        self._submit(request, None)
 
-    def _submit(self, request: SnmpRequest, wait: bool = True) -> int | None:
-        """Submits under a new tag and returns it; without `wait`, None (and nothing
-        submitted) when the queue is full."""
+    def _submit(self, request: SnmpRequest, context: object, wait: bool = True) -> bool:
+        """Submits `request`; its response comes back from `_receive` with `context`. Without
+        `wait`, returns False (and submits nothing) when the queue is full."""
         if not isinstance(request, SnmpRequest):
             raise TypeError(f"expected an SnmpRequest, not {type(request).__name__}")
-        with self._lock:
-            tag = next(self._tags)
-            self._pending[tag] = request
-        try:
-            if wait:
-                self._native.submit(request._native, tag)
-            elif not self._native.try_submit(request._native, tag):
-                with self._lock:
-                    del self._pending[tag]
-                return None
-        except BaseException:
-            with self._lock:
-                self._pending.pop(tag, None)
-            raise
-        return tag
+        if wait:
+            self._native.submit(request._native, (request, context))
+            return True
+        return self._native.try_submit(request._native, (request, context))
 
     def receive(self, timeout: float | None = None) -> SnmpResponse | None:
         """The next completed response, waiting up to `timeout` seconds (None: until one
@@ -74,14 +60,13 @@ class Collector:
         item = self._receive(timeout)
         return None if item is None else item[1]
 
-    def _receive(self, timeout: float | None) -> tuple[int, SnmpResponse] | None:
+    def _receive(self, timeout: float | None) -> tuple[Any, SnmpResponse] | None:
+        """The next response and the context it was submitted with."""
         item = self._native.receive(timeout)
         if item is None:
             return None
-        tag, status, results, errors, elapsed = item
-        with self._lock:
-            request = self._pending.pop(tag)
-        return tag, _response(request, status, results, errors, elapsed)
+        (request, context), status, results, errors, elapsed = item
+        return context, _response(request, status, results, errors, elapsed)
 
     def close(self) -> None:
         """Takes no more requests; those submitted still complete and can be received."""
@@ -91,8 +76,6 @@ class Collector:
         """Takes no more requests and drops those queued or in flight, without responses
         (their sockets are closed at once). A collector that is garbage-collected aborts."""
         self._native.abort()
-        with self._lock:
-            self._pending.clear()
 
     def __iter__(self) -> Iterator[SnmpResponse]:
         while True:

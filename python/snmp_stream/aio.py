@@ -30,15 +30,12 @@ __all__ = ["AsyncCollector", "collect", "get", "walk"]
 
 
 class _Dispatcher:
-    """One collector per event loop, and a thread that resolves the loop's futures."""
+    """One collector per event loop, and a thread that resolves the loop's futures: each
+    request is submitted with its future, and comes back with it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.collector = Collector(queue_capacity=65_536)
-        self.futures: dict[int, asyncio.Future[SnmpResponse]] = {}
-        # Responses that completed before their submitter registered a future.
-        self.early: dict[int, SnmpResponse] = {}
-        self.lock = threading.Lock()
         threading.Thread(target=self._pump, name="snmp-stream-aio", daemon=True).start()
 
     def _pump(self) -> None:
@@ -49,27 +46,16 @@ class _Dispatcher:
                 return
             if item is None:
                 continue
-            tag, response = item
-            with self.lock:
-                future = self.futures.pop(tag, None)
-                if future is None:
-                    self.early[tag] = response
-                    continue
+            future, response = item
             if not self.loop.is_closed():
                 self.loop.call_soon_threadsafe(_resolve, future, response)
 
     async def run(self, request: SnmpRequest) -> SnmpResponse:
         future: asyncio.Future[SnmpResponse] = self.loop.create_future()
         # Straight in while the queue has room; a thread waits for room only when it is full.
-        tag = self.collector._submit(request, wait=False)
-        if tag is None:
-            tag = await asyncio.to_thread(self.collector._submit, request)
-        assert tag is not None
-        with self.lock:
-            early = self.early.pop(tag, None)
-            if early is None:
-                self.futures[tag] = future
-        return early if early is not None else await future
+        if not self.collector._submit(request, future, wait=False):
+            await asyncio.to_thread(self.collector._submit, request, future)
+        return await future
 
 
 def _resolve(future: asyncio.Future[SnmpResponse], response: SnmpResponse) -> None:

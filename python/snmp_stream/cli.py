@@ -208,17 +208,21 @@ def _write(outcome: Outcome, args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's settings, checked at once (a bad value exits 2 naming the option)."""
     config: dict[str, Any] = {"timeout": args.timeout, "retries": args.retries}
-    if getattr(args, "max_sessions", None):
-        config["max_sessions"] = args.max_sessions
-    if args.deadline is not None:
-        config["deadline"] = args.deadline
+    for key in ("max_sessions", "deadline", "walk_mode"):
+        if getattr(args, key, None) is not None:
+            config[key] = getattr(args, key)
+    checked = dict(config)
+    if args.max_repetitions is not None:
+        checked["max_var_binds_per_pdu"] = args.max_repetitions
+    snmp_stream.Config(**checked)
     return config
 
 
 def _single(args: argparse.Namespace, kind: str) -> int:
     config = _config(args)
-    if args.max_repetitions:
+    if args.max_repetitions is not None:
         config["max_var_binds_per_pdu"] = args.max_repetitions
     try:
         request = snmp_stream.SnmpRequest(
@@ -447,6 +451,13 @@ def _parser() -> argparse.ArgumentParser:
             type=int,
             default=None,
             help="varbinds per PDU / GETBULK max-repetitions (default 25)",
+        )
+        sub.add_argument(
+            "--walk-mode",
+            choices=["auto", "getbulk", "getnext"],
+            default=None,
+            help="v2c walks: GETBULK, falling back to GETNEXT for agents that drop GETBULK (auto, the"
+            " default), or only one of them",
         )
 
     for name in ("get", "walk"):

@@ -41,6 +41,7 @@ class Target:
     timeout: float | None = None
     retries: int | None = None
     deadline: float | None = None
+    walk_mode: str | None = None
     domain: str | None = None
 
     def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
@@ -77,6 +78,7 @@ def _config(target: Target, max_repetitions: int | None) -> dict[str, Any]:
             ("timeout", target.timeout),
             ("retries", target.retries),
             ("deadline", target.deadline),
+            ("walk_mode", target.walk_mode),
             ("max_var_binds_per_pdu", max_repetitions),
         )
         if value is not None
@@ -128,6 +130,7 @@ def _target(entry: Any, where: str) -> Target:
         "timeout",
         "retries",
         "deadline",
+        "walk_mode",
         "domain",
     }
     if unknown:
@@ -148,9 +151,10 @@ def _target(entry: Any, where: str) -> Target:
         tables=listed("tables"),
         walk=listed("walk") + listed("oids"),
         get=listed("get"),
-        timeout=float(entry["timeout"]) if entry.get("timeout") not in (None, "") else None,
-        retries=int(entry["retries"]) if entry.get("retries") not in (None, "") else None,
-        deadline=float(entry["deadline"]) if entry.get("deadline") not in (None, "") else None,
+        timeout=_number(entry, "timeout", float, where),
+        retries=_number(entry, "retries", int, where),
+        deadline=_number(entry, "deadline", float, where),
+        walk_mode=str(entry["walk_mode"]) if entry.get("walk_mode") not in (None, "") else None,
         domain=str(entry["domain"]) if entry.get("domain") not in (None, "") else None,
     )
     if target.domain is not None and not target.domain.replace("-", "").replace("_", "").isalnum():
@@ -165,6 +169,19 @@ def _target(entry: Any, where: str) -> Target:
     except SnmpStreamError as error:
         raise UsageError(f"{where}: {error}") from None
     return target
+
+
+def _number(entry: dict[str, Any], key: str, kind: type[int] | type[float], where: str) -> Any:
+    """`entry[key]` as an int or a float (CSV gives text), None when absent or empty; the
+    range is checked with the request's config."""
+    value = entry.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise UsageError(f"{where}: {key} {value!r} is not {what}") from None
 
 
 def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:

@@ -3,13 +3,15 @@
 //! engine runs), and Python objects out. Result buffers become numpy arrays without a copy.
 //! The Python half (`python/snmp_stream/`) holds the user-facing classes.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyTuple};
 
 use snmp_stream as core;
 
@@ -58,55 +60,80 @@ fn extract_oid(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<core::Oid> 
     core::Oid::new(subids).map_err(|e| to_py_err(py, e))
 }
 
-fn extract_config(
-    py: Python<'_>,
-    retries: Option<u32>,
-    timeout: Option<f64>,
-    max_var_binds_per_pdu: Option<u32>,
-    max_sessions: Option<u32>,
-    deadline: Option<f64>,
-) -> PyResult<core::Config> {
-    let err = |e| to_py_err(py, e);
-    let mut config = core::Config::new();
-    if let Some(retries) = retries {
-        config = config.retries(retries).map_err(err)?;
-    }
-    let seconds = |field: &'static str, seconds: f64| {
-        Duration::try_from_secs_f64(seconds).map_err(|_| {
-            to_py_err(
-                py,
-                core::Error::InvalidConfig { field, reason: format!("{seconds} is not a number of seconds") },
-            )
-        })
-    };
-    if let Some(timeout) = timeout {
-        config = config.timeout(seconds("timeout", timeout)?).map_err(err)?;
-    }
-    if let Some(deadline) = deadline {
-        config = config.deadline(seconds("deadline", deadline)?).map_err(err)?;
-    }
-    if let Some(count) = max_var_binds_per_pdu {
-        config = config.max_var_binds_per_pdu(count).map_err(err)?;
-    }
-    if let Some(count) = max_sessions {
-        config = config.max_sessions(count).map_err(err)?;
-    }
-    Ok(config)
+/// The attributes of a `snmp_stream.Config` (or any object with them), read by name.
+#[derive(FromPyObject)]
+struct ConfigAttrs<'py> {
+    #[pyo3(attribute)]
+    retries: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    timeout: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    max_var_binds_per_pdu: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    max_sessions: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    deadline: Bound<'py, PyAny>,
+    #[pyo3(attribute)]
+    walk_mode: Bound<'py, PyAny>,
 }
 
-/// Checks config values as the engine would take them (raises InvalidConfigError naming the
-/// field), without building an engine.
-#[pyfunction]
-#[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None))]
-fn check_config(
-    py: Python<'_>,
-    retries: Option<u32>,
-    timeout: Option<f64>,
-    max_var_binds_per_pdu: Option<u32>,
-    max_sessions: Option<u32>,
-    deadline: Option<f64>,
-) -> PyResult<()> {
-    extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline).map(|_| ())
+/// A Python value as the core's config checks take it (None: the field is unset).
+fn field_value<'a>(value: &'a Bound<'_, PyAny>, text: &'a mut String) -> Option<core::FieldValue<'a>> {
+    if value.is_none() {
+        return None;
+    }
+    Some(if value.is_instance_of::<PyBool>() {
+        core::FieldValue::Other(if value.is_truthy().unwrap_or(false) { "True" } else { "False" })
+    } else if value.is_instance_of::<PyInt>() {
+        match value.extract::<i128>() {
+            Ok(v) => core::FieldValue::Int(v),
+            Err(_) => {
+                *text = value.repr().map(|r| r.to_string()).unwrap_or_default();
+                core::FieldValue::HugeInt(text)
+            }
+        }
+    } else if let Ok(v) = value.cast::<PyFloat>() {
+        core::FieldValue::Float(v.value())
+    } else if let Ok(v) = value.cast::<PyString>() {
+        *text = v.to_string();
+        core::FieldValue::Text(text)
+    } else {
+        *text = value.repr().map(|r| r.to_string()).unwrap_or_default();
+        core::FieldValue::Other(text)
+    })
+}
+
+/// Validated settings (built by `snmp_stream.Config`, which keeps one): the native side checks
+/// each field once, here, and requests, managers and collectors take it as it is.
+#[pyclass(frozen, module = "snmp_stream._snmp_stream", name = "Config")]
+struct Config {
+    inner: core::Config,
+}
+
+#[pymethods]
+impl Config {
+    /// Reads `source`'s attributes (retries, timeout, max_var_binds_per_pdu, max_sessions,
+    /// deadline, walk_mode; None is unset) and checks them: InvalidConfigError names the field
+    /// and the value.
+    #[new]
+    fn new(py: Python<'_>, source: ConfigAttrs<'_>) -> PyResult<Self> {
+        let values = [
+            ("retries", &source.retries),
+            ("timeout", &source.timeout),
+            ("max_var_binds_per_pdu", &source.max_var_binds_per_pdu),
+            ("max_sessions", &source.max_sessions),
+            ("deadline", &source.deadline),
+            ("walk_mode", &source.walk_mode),
+        ];
+        let mut config = core::Config::new();
+        for (field, value) in values {
+            let mut text = String::new();
+            if let Some(value) = field_value(value, &mut text) {
+                config = config.set(field, value).map_err(|e| to_py_err(py, e))?;
+            }
+        }
+        Ok(Config { inner: config })
+    }
 }
 
 /// Parses dotted OID text into a tuple of ints (raises InvalidOidError).
@@ -118,16 +145,24 @@ fn parse_oid(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
 /// An index range from Python: (start, stop), each an OID or None.
 type RangeArg<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
 
-/// A validated request (built by `snmp_stream.SnmpRequest`).
+/// An OID as `snmp_stream` shows it: dotted with a leading dot.
+fn dotted(oid: &core::Oid) -> String {
+    oid.to_string()
+}
+
+/// A validated request (built by `snmp_stream.SnmpRequest`, which takes its canonical OIDs and
+/// ranges from it: each OID is parsed once, here).
 #[pyclass(frozen, module = "snmp_stream._snmp_stream", name = "Request")]
 struct Request {
     inner: core::Request,
+    /// The ranges as given (canonical text), before the core sorts and merges them.
+    given_ranges: Vec<(Option<String>, Option<String>)>,
 }
 
 #[pymethods]
 impl Request {
     #[new]
-    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline))]
+    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, config))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -138,20 +173,18 @@ impl Request {
         oids: Vec<Bound<'_, PyAny>>,
         ranges: Vec<RangeArg<'_>>,
         req_id: Option<Vec<u8>>,
-        retries: Option<u32>,
-        timeout: Option<f64>,
-        max_var_binds_per_pdu: Option<u32>,
-        max_sessions: Option<u32>,
-        deadline: Option<f64>,
+        config: &Config,
     ) -> PyResult<Self> {
         let err = |e| to_py_err(py, e);
         let version = core::Version::parse(version).map_err(err)?;
         let community = core::Community::new(community, version).map_err(err)?;
         let oids = oids.iter().map(|o| extract_oid(py, o)).collect::<PyResult<Vec<_>>>()?;
         let mut parsed_ranges = Vec::with_capacity(ranges.len());
+        let mut given_ranges = Vec::with_capacity(ranges.len());
         for (start, stop) in &ranges {
             let start = start.as_ref().map(|s| extract_oid(py, s)).transpose()?;
             let stop = stop.as_ref().map(|s| extract_oid(py, s)).transpose()?;
+            given_ranges.push((start.as_ref().map(dotted), stop.as_ref().map(dotted)));
             parsed_ranges.push(core::OidRange::new(start, stop).map_err(err)?);
         }
         let builder = match kind {
@@ -163,18 +196,23 @@ impl Request {
                 ))))
             }
         };
-        let mut builder = builder.ranges(parsed_ranges).config(extract_config(
-            py,
-            retries,
-            timeout,
-            max_var_binds_per_pdu,
-            max_sessions,
-            deadline,
-        )?);
+        let mut builder = builder.ranges(parsed_ranges).config(config.inner);
         if let Some(req_id) = req_id {
             builder = builder.req_id(req_id);
         }
-        Ok(Request { inner: builder.build().map_err(err)? })
+        Ok(Request { inner: builder.build().map_err(err)?, given_ranges })
+    }
+
+    /// The root OIDs as dotted text (".1.3.6.1...").
+    #[getter]
+    fn oids(&self) -> Vec<String> {
+        self.inner.oids().iter().map(dotted).collect()
+    }
+
+    /// The index ranges as given, as (start, stop) dotted texts or None.
+    #[getter]
+    fn ranges(&self) -> Vec<(Option<String>, Option<String>)> {
+        self.given_ranges.clone()
     }
 
     /// The index ranges after sorting and merging, as (start, stop) tuples of ints or None.
@@ -188,10 +226,46 @@ impl Request {
     }
 }
 
-/// One response as a tuple: (tag, status, results, errors, elapsed seconds); errors are tuples
-/// of (kind, sys_errno, snmp_errno, err_stat, err_index, err_oid, message).
-fn response_tuple<'py>(py: Python<'py>, response: core::Response) -> PyResult<Bound<'py, PyTuple>> {
-    let tag = response.request.tag();
+/// The Python objects submitted with requests, by the tag their request carries through the
+/// engine: each response is handed back with the object it was submitted with. The lock is
+/// taken only with the GIL held and never held across a wait.
+#[derive(Default)]
+struct Submitted {
+    objects: Mutex<HashMap<u64, Py<PyAny>>>,
+    next_tag: AtomicU64,
+}
+
+impl Submitted {
+    /// Keeps `object` and returns `request` tagged for it.
+    fn put(&self, request: &Request, object: Py<PyAny>) -> core::Request {
+        let tag = self.next_tag.fetch_add(1, Ordering::Relaxed) + 1;
+        self.lock().insert(tag, object);
+        request.inner.clone().with_tag(tag)
+    }
+
+    /// Takes back the object kept for `tag` (its response came, or it was not submitted).
+    fn take(&self, tag: u64) -> Option<Py<PyAny>> {
+        self.lock().remove(&tag)
+    }
+
+    fn clear(&self) -> HashMap<u64, Py<PyAny>> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Py<PyAny>>> {
+        // Nothing panics while holding it: a poisoned map is still consistent.
+        self.objects.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One response as a tuple: (submitted object, status, results, errors, elapsed seconds);
+/// errors are tuples of (kind, sys_errno, snmp_errno, err_stat, err_index, err_oid, message).
+fn response_tuple<'py>(
+    py: Python<'py>,
+    submitted: &Submitted,
+    response: core::Response,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let object = submitted.take(response.request.tag()).unwrap_or_else(|| py.None());
     let errors: Vec<_> = response
         .errors
         .iter()
@@ -209,59 +283,73 @@ fn response_tuple<'py>(py: Python<'py>, response: core::Response) -> PyResult<Bo
         .collect();
     // Hands the Vec's allocation to numpy: no copy (rust-numpy keeps the Vec as the base).
     let results: Bound<'py, PyArray1<u8>> = response.results.into_pyarray(py);
-    (tag, response.status.name(), results, errors, response.elapsed.as_secs_f64()).into_pyobject(py)
+    (object, response.status.name(), results, errors, response.elapsed.as_secs_f64()).into_pyobject(py)
 }
 
-/// The engine (`snmp_stream.SessionManager` wraps it).
+/// The engine (`snmp_stream.SessionManager` wraps it), shareable between Python threads: the
+/// engine's lock is only ever taken with the GIL released, and requests added while another
+/// thread runs the engine wait in an inbox that the running thread takes in between slices.
 #[pyclass(module = "snmp_stream._snmp_stream", name = "SessionManager")]
 struct SessionManager {
-    // The core manager is Send but not Sync; the mutex makes the Python object shareable.
-    inner: Mutex<core::SessionManager>,
+    engine: Mutex<core::SessionManager>,
+    inbox: Mutex<Vec<core::Request>>,
+    submitted: Submitted,
 }
 
 impl SessionManager {
-    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, core::SessionManager>> {
-        self.inner.lock().map_err(|_| PyRuntimeError::new_err("a previous call panicked inside the engine"))
+    /// The engine, waited for with the GIL released (another thread may be running it).
+    fn with_engine<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut core::SessionManager) -> T + Send,
+    ) -> T {
+        py.detach(|| {
+            let mut engine = self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let inbox = std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|p| p.into_inner()));
+            for request in inbox {
+                engine.add_request(request);
+            }
+            f(&mut engine)
+        })
     }
 }
 
 #[pymethods]
 impl SessionManager {
     #[new]
-    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None))]
-    fn new(
-        py: Python<'_>,
-        retries: Option<u32>,
-        timeout: Option<f64>,
-        max_var_binds_per_pdu: Option<u32>,
-        max_sessions: Option<u32>,
-        deadline: Option<f64>,
-    ) -> PyResult<Self> {
-        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline)?;
-        let manager = core::SessionManager::new(config).map_err(|e| to_py_err(py, e))?;
-        Ok(SessionManager { inner: Mutex::new(manager) })
+    fn new(py: Python<'_>, config: &Config) -> PyResult<Self> {
+        let manager = core::SessionManager::new(config.inner).map_err(|e| to_py_err(py, e))?;
+        Ok(SessionManager {
+            engine: Mutex::new(manager),
+            inbox: Mutex::default(),
+            submitted: Submitted::default(),
+        })
     }
 
-    /// Queues a request under the caller's `tag`.
-    fn add_request(&self, request: &Request, tag: u64) -> PyResult<()> {
-        self.lock()?.add_request(request.inner.clone().with_tag(tag));
-        Ok(())
+    /// Queues a request; its response comes back with `submitted` (any object).
+    fn add_request(&self, request: &Request, submitted: Py<PyAny>) {
+        let request = self.submitted.put(request, submitted);
+        self.inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(request);
     }
 
     /// Runs until at least one request completes (GIL released; Ctrl-C raises
     /// KeyboardInterrupt). Returns the completed responses, or None when idle.
     fn run<'py>(&self, py: Python<'py>) -> PyResult<Option<Vec<Bound<'py, PyTuple>>>> {
-        let mut manager = self.lock()?;
-        if manager.is_idle() {
-            return Ok(None);
-        }
         loop {
-            let engine = &mut *manager;
-            let responses = py.detach(|| engine.run_for(SIGNAL_CHECK));
-            if !responses.is_empty() || manager.is_idle() {
+            let (responses, idle) = self.with_engine(py, |engine| {
+                if engine.is_idle() {
+                    return (Vec::new(), true);
+                }
+                let responses = engine.run_for(SIGNAL_CHECK);
+                (responses, false)
+            });
+            if idle {
+                return Ok(None);
+            }
+            if !responses.is_empty() {
                 return responses
                     .into_iter()
-                    .map(|r| response_tuple(py, r))
+                    .map(|r| response_tuple(py, &self.submitted, r))
                     .collect::<PyResult<_>>()
                     .map(Some);
             }
@@ -270,13 +358,13 @@ impl SessionManager {
     }
 
     /// Requests queued and not yet started.
-    fn queued(&self) -> PyResult<usize> {
-        Ok(self.lock()?.queued())
+    fn queued(&self, py: Python<'_>) -> usize {
+        self.with_engine(py, |engine| engine.queued())
     }
 
     /// Requests in flight.
-    fn in_flight(&self) -> PyResult<usize> {
-        Ok(self.lock()?.in_flight())
+    fn in_flight(&self, py: Python<'_>) -> usize {
+        self.with_engine(py, |engine| engine.in_flight())
     }
 }
 
@@ -284,47 +372,53 @@ impl SessionManager {
 #[pyclass(module = "snmp_stream._snmp_stream", name = "Collector")]
 struct Collector {
     inner: core::Collector,
+    submitted: Submitted,
 }
 
 #[pymethods]
 impl Collector {
     #[new]
-    #[pyo3(signature = (retries=None, timeout=None, max_var_binds_per_pdu=None, max_sessions=None, deadline=None, queue_capacity=1024))]
-    fn new(
-        py: Python<'_>,
-        retries: Option<u32>,
-        timeout: Option<f64>,
-        max_var_binds_per_pdu: Option<u32>,
-        max_sessions: Option<u32>,
-        deadline: Option<f64>,
-        queue_capacity: usize,
-    ) -> PyResult<Self> {
-        let config = extract_config(py, retries, timeout, max_var_binds_per_pdu, max_sessions, deadline)?;
-        let inner = core::Collector::new(config, queue_capacity).map_err(|e| to_py_err(py, e))?;
-        Ok(Collector { inner })
+    #[pyo3(signature = (config, queue_capacity=1024))]
+    fn new(py: Python<'_>, config: &Config, queue_capacity: usize) -> PyResult<Self> {
+        let inner = core::Collector::new(config.inner, queue_capacity).map_err(|e| to_py_err(py, e))?;
+        Ok(Collector { inner, submitted: Submitted::default() })
     }
 
-    /// Submits a request under the caller's `tag`, waiting (GIL released, Ctrl-C checked)
-    /// while the queue is full. Raises CollectorClosedError once closed.
-    fn submit(&self, py: Python<'_>, request: &Request, tag: u64) -> PyResult<()> {
+    /// Submits a request, whose response comes back with `submitted` (any object), waiting
+    /// (GIL released, Ctrl-C checked) while the queue is full. Raises CollectorClosedError once
+    /// closed.
+    fn submit(&self, py: Python<'_>, request: &Request, submitted: Py<PyAny>) -> PyResult<()> {
         let inner = &self.inner;
-        let mut pending = request.inner.clone().with_tag(tag);
+        let mut pending = self.submitted.put(request, submitted);
+        let tag = pending.tag();
         loop {
             match py.detach(move || inner.submit_timeout(pending, SIGNAL_CHECK)) {
                 Ok(None) => return Ok(()),
                 Ok(Some(back)) => {
                     pending = back;
-                    py.check_signals()?;
+                    if let Err(interrupt) = py.check_signals() {
+                        self.submitted.take(tag);
+                        return Err(interrupt);
+                    }
                 }
-                Err(error) => return Err(to_py_err(py, error)),
+                Err(error) => {
+                    self.submitted.take(tag);
+                    return Err(to_py_err(py, error));
+                }
             }
         }
     }
 
-    /// Submits a request under the caller's `tag` if the queue has room, without waiting:
-    /// False when it is full. Raises CollectorClosedError once closed.
-    fn try_submit(&self, py: Python<'_>, request: &Request, tag: u64) -> PyResult<bool> {
-        match self.inner.submit_timeout(request.inner.clone().with_tag(tag), Duration::ZERO) {
+    /// Submits a request if the queue has room, without waiting: False when it is full.
+    /// Raises CollectorClosedError once closed.
+    fn try_submit(&self, py: Python<'_>, request: &Request, submitted: Py<PyAny>) -> PyResult<bool> {
+        let tagged = self.submitted.put(request, submitted);
+        let tag = tagged.tag();
+        let result = self.inner.submit_timeout(tagged, Duration::ZERO);
+        if !matches!(result, Ok(None)) {
+            self.submitted.take(tag);
+        }
+        match result {
             Ok(None) => Ok(true),
             Ok(Some(_)) => Ok(false),
             Err(error) => Err(to_py_err(py, error)),
@@ -350,7 +444,7 @@ impl Collector {
             let slice = deadline
                 .map_or(SIGNAL_CHECK, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK));
             match py.detach(move || inner.recv_timeout(slice)) {
-                Ok(Some(response)) => return response_tuple(py, response).map(Some),
+                Ok(Some(response)) => return response_tuple(py, &self.submitted, response).map(Some),
                 Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
                 Ok(None) => py.check_signals()?,
                 Err(error) => return Err(to_py_err(py, error)),
@@ -366,6 +460,7 @@ impl Collector {
     /// Stops taking requests and drops those queued or in flight without responses.
     fn abort(&self) {
         self.inner.abort();
+        drop(self.submitted.clear());
     }
 }
 
@@ -687,11 +782,11 @@ fn format_version() -> u8 {
 
 #[pymodule]
 fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Config>()?;
     m.add_class::<Request>()?;
     m.add_class::<SessionManager>()?;
     m.add_class::<Collector>()?;
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
-    m.add_function(wrap_pyfunction!(check_config, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;

@@ -47,6 +47,17 @@ def test_dead_host_and_bad_input_exit_codes(silent_port: int) -> None:
     assert dead.returncode == 1 and "timeout: no response" in dead.stderr
     bad = cli("get", "127.0.0.1:161", "1.3.x")
     assert bad.returncode == 2 and 'invalid OID "1.3.x"' in bad.stderr and "Traceback" not in bad.stderr
+    for args, message in [
+        (["-r", "-1"], "invalid config retries: -1 is outside 0..=100"),
+        (["-Cr", "-5"], "invalid config max_var_binds_per_pdu: -5 is outside 1..=10000"),
+        (["-Cr", "0"], "invalid config max_var_binds_per_pdu: 0 is outside 1..=10000"),
+        (["-t", "0"], "invalid config timeout: 0 is outside 0.001..=3600"),
+    ]:
+        out = cli("walk", "127.0.0.1:161", "1.3.6.1.2.1.1", *args)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (
+            args,
+            out.stderr,
+        )
 
 
 def targets_yaml(agent: Agent, dead_port: int) -> str:
@@ -129,6 +140,9 @@ def test_collect_csv_and_jsonl_from_stdin_and_parquet(agent: Agent, tmp_path: Pa
         ("t.jsonl", '{"host": "h"}\nnot json\n', "t.jsonl: line 2: not JSON"),
         ("t.yaml", "- host: 'bad host'", "invalid host"),
         ("t.txt", "h", "unknown targets format 'txt'"),
+        ("t.yaml", "- host: h\n  retries: -1", "target 1: invalid config retries: -1 is outside 0..=100"),
+        ("t.csv", "host,timeout\nh,abc\n", "t.csv: line 2: timeout 'abc' is not a number"),
+        ("t.yaml", "- host: h\n  walk_mode: nope", 'invalid config walk_mode: "nope" is not'),
     ],
 )
 def test_bad_targets_files_exit_2_naming_the_problem(
