@@ -55,7 +55,7 @@ pub use encode::{tag, type_name, FormatError, Record, ResultBuffer, FORMAT_VERSI
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
-pub use parse::{ColumnData, IndexField, Length, ParsedTable, TableSpec, ValueKind};
+pub use parse::{ColumnData, IndexField, Length, ParseError, ParsedTable, TableSpec, ValueKind};
 pub use pgcopy::{copy_table, copy_varbinds, BufferSource, CopyError, PgType};
 pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
 pub use response::{Response, Status};

@@ -175,9 +175,64 @@ impl FxHasher {
 /// A value found for a (row, column): its type tag and bytes, borrowed from a buffer.
 type Cell<'a> = Option<(u8, &'a [u8])>;
 
+/// Why buffers could not be decoded with a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// A buffer that is not a valid result buffer.
+    Format {
+        /// Which buffer (0-based, in the order given).
+        buffer: usize,
+        /// What is wrong with it.
+        error: FormatError,
+    },
+    /// A buffer collected for other OIDs: none of its roots is one of the table's columns or
+    /// lies above one (it would decode to no rows, silently).
+    Unrelated {
+        /// Which buffer (0-based, in the order given).
+        buffer: usize,
+        /// The buffer's root OIDs.
+        roots: Vec<Oid>,
+        /// The table's column OIDs.
+        columns: Vec<Oid>,
+    },
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |oids: &[Oid]| oids.iter().map(Oid::to_string).collect::<Vec<_>>().join(", ");
+        match self {
+            ParseError::Format { buffer, error } => write!(f, "buffer {buffer}: {error}"),
+            ParseError::Unrelated { buffer, roots, columns } => write!(
+                f,
+                "buffer {buffer} holds walks or gets of {}, none of which is a column of this table \
+                 or above one: the table expects {} (or a root above them, such as the table's \
+                 entry)",
+                list(roots),
+                list(columns)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// What the records under one of a buffer's roots feed.
+enum Feed {
+    /// No column of the spec.
+    Nothing,
+    /// The column whose OID is the root: the record's index is the row's index.
+    Column(usize),
+    /// Columns below the root (the table's entry or the table was walked): the index starts
+    /// with the column's sub-ids after the root (as u32 LE bytes), the row's index follows.
+    Below(Vec<(Vec<u8>, usize)>),
+}
+
 impl TableSpec {
-    /// Decodes `buffers` (each a result buffer, e.g. one per host) into one table.
-    pub fn parse<B: AsRef<[u8]>>(&self, buffers: &[B]) -> Result<ParsedTable, (usize, FormatError)> {
+    /// Decodes `buffers` (each a result buffer, e.g. one per host) into one table. A buffer may
+    /// hold walks of the columns, or of a root above them (the table's entry or the table
+    /// itself); a buffer with neither is an error, not an empty table.
+    pub fn parse<B: AsRef<[u8]>>(&self, buffers: &[B]) -> Result<ParsedTable, ParseError> {
         // Headers first, to size everything once (a bad header is reported in its turn below,
         // after the records of the buffers before it).
         let mut expected = 0usize;
@@ -186,18 +241,21 @@ impl TableSpec {
             .map(|buffer| {
                 let buffer = buffer.as_ref();
                 let parsed = ResultBuffer::parse_header(buffer)?;
-                // Which spec column each of this buffer's roots feeds.
-                let root_column: Vec<Option<usize>> = parsed
-                    .roots
-                    .iter()
-                    .map(|root| self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root.as_slice()))
-                    .collect();
+                let feeds: Vec<Feed> = parsed.roots.iter().map(|root| self.feed(root.as_slice())).collect();
                 // Rows are at most the records over the columns present; reserve for that (the
                 // count is only trusted as far as the buffer could hold that many 12-byte
                 // records).
-                let present = root_column.iter().flatten().count().max(1);
+                let present = feeds
+                    .iter()
+                    .map(|feed| match feed {
+                        Feed::Nothing => 0,
+                        Feed::Column(_) => 1,
+                        Feed::Below(columns) => columns.len(),
+                    })
+                    .sum::<usize>()
+                    .max(1);
                 expected += (parsed.record_count as usize).min(buffer.len() / 12) / present;
-                Ok((parsed, root_column))
+                Ok((parsed, feeds))
             })
             .collect();
         let mut rows = Rows::with_capacity(expected);
@@ -205,15 +263,34 @@ impl TableSpec {
             self.columns.iter().map(|(_, _, kind)| Builder::new(*kind, expected)).collect();
         let mut next_row: Vec<usize> = vec![usize::MAX; self.columns.len()];
         for (buffer_no, header) in headers.into_iter().enumerate() {
-            let (parsed, root_column) = header.map_err(|e| (buffer_no, e))?;
+            let (parsed, feeds) = header.map_err(|error| ParseError::Format { buffer: buffer_no, error })?;
+            if !parsed.roots.is_empty() && feeds.iter().all(|feed| matches!(feed, Feed::Nothing)) {
+                return Err(ParseError::Unrelated {
+                    buffer: buffer_no,
+                    roots: parsed.roots.iter().map(|r| Oid::new(r.to_vec()).unwrap_or_default()).collect(),
+                    columns: self.columns.iter().map(|(_, oid, _)| oid.clone()).collect(),
+                });
+            }
             rows.start_buffer(buffer_no as u32);
             // Columns of one table come in the same index order, so the row after the last one
             // a column used is usually the next one it needs: try it first.
             next_row.fill(usize::MAX);
             parsed
                 .visit_records(|record| {
-                    let Some(&Some(column)) = root_column.get(usize::from(record.root_index)) else { return };
                     let index = record.index_bytes();
+                    let (column, index) = match feeds.get(usize::from(record.root_index)) {
+                        Some(Feed::Column(column)) => (*column, index),
+                        Some(Feed::Below(columns)) => {
+                            let found = columns
+                                .iter()
+                                .find(|(suffix, _)| index.len() > suffix.len() && index.starts_with(suffix));
+                            match found {
+                                Some((suffix, column)) => (*column, &index[suffix.len()..]),
+                                None => return,
+                            }
+                        }
+                        _ => return,
+                    };
                     let guess = next_row[column];
                     let row = match rows.keys.get(guess) {
                         Some(&(_, known)) if same_index(known, index) => guess,
@@ -222,7 +299,7 @@ impl TableSpec {
                     next_row[column] = row + 1;
                     builders[column].set(row, record.value_type, record.value);
                 })
-                .map_err(|e| (buffer_no, e))?;
+                .map_err(|error| ParseError::Format { buffer: buffer_no, error })?;
         }
         let count = rows.keys.len();
         let order = if rows.sorted { None } else { row_order(&rows.keys) };
@@ -256,6 +333,28 @@ impl TableSpec {
             columns.push((name.clone(), builder.finish(count, order.as_deref())));
         }
         Ok(ParsedTable { buffer, columns })
+    }
+
+    /// What the records under a buffer's `root` feed.
+    fn feed(&self, root: &[u32]) -> Feed {
+        if let Some(column) = self.columns.iter().position(|(_, oid, _)| oid.as_slice() == root) {
+            return Feed::Column(column);
+        }
+        let below: Vec<(Vec<u8>, usize)> = self
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, oid, _))| oid.as_slice().starts_with(root))
+            .map(|(column, (_, oid, _))| {
+                let suffix = oid.as_slice()[root.len()..].iter().flat_map(|s| s.to_le_bytes()).collect();
+                (suffix, column)
+            })
+            .collect();
+        if below.is_empty() {
+            Feed::Nothing
+        } else {
+            Feed::Below(below)
+        }
     }
 }
 
@@ -1000,9 +1099,57 @@ mod tests {
         let good = buffer(&[IF_DESCR], &[]);
         let mut bad = good.clone();
         bad.truncate(10);
-        let (which, error) = if_table().parse(&[good, bad]).unwrap_err();
-        assert_eq!(which, 1);
+        let Err(ParseError::Format { buffer: 1, error }) = if_table().parse(&[good, bad]) else {
+            panic!("expected a format error in buffer 1")
+        };
         assert!(error.message.contains("truncated"), "{error}");
+    }
+
+    #[test]
+    fn walks_of_the_entry_or_the_table_decode_like_walks_of_the_columns() {
+        // ifEntry walked: records under .1.3.6.1.2.1.2.2.1 with index "column.row".
+        let entry = "1.3.6.1.2.1.2.2.1";
+        let records = [
+            (0u16, &[1u64, 1][..], Value::Integer(1)), // ifIndex: not a column of the spec
+            (0, &[2, 1], Value::Bytes(tag::OCTET_STRING, b"lo")),
+            (0, &[2, 2], Value::Bytes(tag::OCTET_STRING, b"eth0")),
+            (0, &[10, 2], Value::Unsigned(tag::COUNTER32, 20)),
+            (0, &[2], Value::Integer(9)), // the column object itself: no row index
+        ];
+        let by_entry = if_table().parse(&[buffer(&[entry], &records)]).unwrap();
+        let table_records: Vec<_> =
+            records.iter().map(|(r, i, v)| (*r, [&[1][..], i].concat(), *v)).collect();
+        let table_records: Vec<_> = table_records.iter().map(|(r, i, v)| (*r, i.as_slice(), *v)).collect();
+        let by_table = if_table().parse(&[buffer(&["1.3.6.1.2.1.2.2"], &table_records)]).unwrap();
+        for table in [&by_entry, &by_table] {
+            assert_eq!(table.buffer, vec![0, 0]);
+            assert_eq!(
+                table.columns[1].1,
+                ColumnData::Text {
+                    offsets: vec![0, 2, 6],
+                    data: b"loeth0".to_vec(),
+                    valid: vec![true, true]
+                }
+            );
+            assert_eq!(
+                table.columns[2].1,
+                ColumnData::UInt { values: vec![0, 20], valid: vec![false, true] }
+            );
+        }
+        assert_eq!(by_entry.columns, by_table.columns);
+    }
+
+    #[test]
+    fn a_buffer_of_other_oids_is_an_error_naming_what_was_expected() {
+        let system = buffer(&["1.3.6.1.2.1.1"], &[(0, &[5, 0], Value::Bytes(tag::OCTET_STRING, b"r1"))]);
+        let error = if_table().parse(&[buffer(&[IF_DESCR], &[]), system]).unwrap_err();
+        assert!(matches!(error, ParseError::Unrelated { buffer: 1, .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("buffer 1 holds walks or gets of .1.3.6.1.2.1.1, none of which"),
+            "{message}"
+        );
+        assert!(message.contains(".1.3.6.1.2.1.2.2.1.2"), "{message}");
     }
 
     #[test]
@@ -1078,10 +1225,11 @@ pub(crate) mod fuzz {
             }
             match spec.parse(&[&original, &buffer]) {
                 Ok(table) => assert!(table.columns.iter().all(|(_, c)| c.len() == table.buffer.len())),
-                Err((which, error)) => {
+                Err(ParseError::Format { buffer: which, error }) => {
                     assert_eq!(which, 1);
                     assert!(error.offset <= buffer.len());
                 }
+                Err(ParseError::Unrelated { buffer: which, .. }) => assert_eq!(which, 1),
             }
         }
     }

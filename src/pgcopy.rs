@@ -24,7 +24,7 @@
 use std::fmt;
 
 use crate::encode::{tag, type_name, FormatError, Record, ResultBuffer};
-use crate::parse::{push_decimal, push_hex, render_text, ColumnData, TableSpec, ValueKind};
+use crate::parse::{push_decimal, push_hex, render_text, ColumnData, ParseError, TableSpec, ValueKind};
 
 /// The first bytes of every binary COPY stream.
 pub const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -156,12 +156,24 @@ pub enum CopyError {
         /// Sources given.
         sources: usize,
     },
+    /// A buffer collected for other OIDs than the table's (see [`ParseError::Unrelated`]).
+    Unrelated(ParseError),
+}
+
+impl From<ParseError> for CopyError {
+    fn from(error: ParseError) -> Self {
+        match error {
+            ParseError::Format { buffer, error } => CopyError::Buffer { buffer, error },
+            unrelated => CopyError::Unrelated(unrelated),
+        }
+    }
 }
 
 impl fmt::Display for CopyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CopyError::Buffer { buffer, error } => write!(f, "buffer {buffer}: {error}"),
+            CopyError::Unrelated(error) => write!(f, "{error}"),
             CopyError::UnknownType(name) => {
                 let known = PgType::ALL.iter().map(|t| t.name());
                 write!(f, "unknown PostgreSQL type {name:?} (expected {})", one_of(known))
@@ -213,10 +225,10 @@ pub fn copy_table<B: AsRef<[u8]>>(
     }
     // The parser decides which kind each field holds; asking it with no buffers (no rows) checks
     // the types before any decoding, with its own answer rather than a copy of its rules.
-    let empty = spec.parse::<&[u8]>(&[]).map_err(|(buffer, error)| CopyError::Buffer { buffer, error })?;
+    let empty = spec.parse::<&[u8]>(&[])?;
     cells(&empty, types)?;
 
-    let table = spec.parse(buffers).map_err(|(buffer, error)| CopyError::Buffer { buffer, error })?;
+    let table = spec.parse(buffers)?;
     let cells = cells(&table, types)?;
     let prefixes = Prefixes::new(buffers, sources)?;
     let rows = table.buffer.len();

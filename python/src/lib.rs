@@ -589,9 +589,10 @@ fn parse_table<'py>(
     let spec = table_spec(py, &index, &columns)?;
     let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
     let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
-    let parsed = py
-        .detach(|| spec.parse(&slices))
-        .map_err(|(buffer, error)| raise(py, "BufferFormatError", format!("buffer {buffer}: {error}")))?;
+    let parsed = py.detach(|| spec.parse(&slices)).map_err(|error| match error {
+        core::ParseError::Format { .. } => raise(py, "BufferFormatError", error.to_string()),
+        _ => raise(py, "InvalidSpecError", error.to_string()),
+    })?;
     let req_ids = slices
         .iter()
         // The header alone: `spec.parse` has already checked every record.

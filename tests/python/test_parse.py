@@ -255,3 +255,17 @@ def test_bad_buffers_and_specs_raise_clear_errors() -> None:
         p.column("x", "1.3.x", p.INTEGER)
     with pytest.raises(TypeError, match="numpy uint8 array or bytes"):
         recipes.IF_TABLE.to_numpy(["not a buffer"])  # type: ignore[list-item]
+
+
+def test_walks_of_the_entry_or_the_table_decode_and_other_oids_raise(agent: Agent) -> None:
+    # Users often walk ifEntry (or ifTable) rather than its columns: same frame.
+    by_columns = recipes.IF_TABLE.to_pandas(snmp_stream.walk(agent.host, "public", recipes.IF_TABLE.oids))
+    assert len(by_columns) > 0
+    for root in ["1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.2.2"]:
+        frame = recipes.IF_TABLE.to_pandas(snmp_stream.walk(agent.host, "public", root))
+        # Counters move between the walks; names, types and indexes do not.
+        static = ["ifIndex", "ifDescr", "ifType", "ifPhysAddress"]
+        assert frame[static].equals(by_columns[static]), root
+    system = snmp_stream.walk(agent.host, "public", "1.3.6.1.2.1.1")
+    with pytest.raises(snmp_stream.InvalidSpecError, match=r"walks or gets of \.1\.3\.6\.1\.2\.1\.1, none"):
+        recipes.IF_TABLE.to_pandas(system)
