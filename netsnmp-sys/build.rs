@@ -79,6 +79,7 @@ fn main() {
         "snmp_sess_open",
         "snmp_sess_add_ex",
         "netsnmp_tdomain_transport_full",
+        "netsnmp_transport_free",
         "snmp_sess_close",
         "snmp_sess_session",
         "snmp_sess_transport",

@@ -9,6 +9,8 @@
 //!   in a heap and calls `snmp_sess_timeout` on that session alone when it passes.
 //! - **Host names** are resolved on resolver threads ([`crate::resolve`]), not by net-snmp on
 //!   this loop: a request waits for its address (counted as in flight), then opens its session.
+//!   A TCP agent's connection is made on a thread too, and given up after the request's
+//!   timeout × tries: a black-holed TCP agent costs only its own request.
 //! - **Completion**: a request completes when its [`Collection`] has nothing more to send; its
 //!   session is closed and a [`Response`] is queued. Every request admitted yields exactly one.
 
@@ -22,9 +24,9 @@ use crate::config::{Config, Settings};
 use crate::error::{ErrorKind, Result, SnmpError};
 use crate::poller::{raise_fd_limit, Poller, Waker};
 use crate::request::Request;
-use crate::resolve::{self, Resolver};
+use crate::resolve::{self, Outcome, Resolver};
 use crate::response::Response;
-use crate::session::{self, Event, Handler, LargeFdSet, Session, Target};
+use crate::session::{self, Event, Handler, LargeFdSet, Session, Target, Transport};
 use crate::walk::Collection;
 
 /// The epoll token of the waker; session tokens are slot numbers.
@@ -61,6 +63,17 @@ impl Handler for Job {
             Event::Unreachable(error) => self.collection.on_error(error),
         }
     }
+}
+
+/// A request waiting for its host name's address or its TCP connection (counted in flight).
+#[derive(Debug)]
+struct Preparing {
+    request: Request,
+    settings: Settings,
+    /// When the request was admitted.
+    started: Instant,
+    /// The resolved peer name, once there is one.
+    peer: Option<String>,
 }
 
 /// A request in flight.
@@ -111,9 +124,11 @@ pub struct SessionManager {
     ready: LargeFdSet,
     completed: Vec<Response>,
     resolver: Resolver,
-    /// Requests waiting for their host name's address, by lookup id (with their start time).
-    resolving: HashMap<u64, (Request, Settings, Instant)>,
-    next_lookup: u64,
+    /// Requests waiting for a lookup or a TCP connection, by job id.
+    preparing: HashMap<u64, Preparing>,
+    next_job: u64,
+    /// When each TCP connection in progress is given up, by job id.
+    connect_timers: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Agents (by host as requested) that did not answer GETBULK, and when that was seen.
     drops_bulk: HashMap<String, Instant>,
 }
@@ -140,8 +155,9 @@ impl SessionManager {
             ready: LargeFdSet::new(),
             completed: Vec::new(),
             resolver,
-            resolving: HashMap::new(),
-            next_lookup: 0,
+            preparing: HashMap::new(),
+            next_job: 0,
+            connect_timers: BinaryHeap::new(),
             drops_bulk: HashMap::new(),
         })
     }
@@ -240,15 +256,77 @@ impl SessionManager {
                 return;
             }
             let Some(request) = self.queue.pop_front() else { return };
+            let started = Instant::now();
             match resolve::lookup(request.host()) {
                 Some(lookup) => {
                     self.hold(&settings);
-                    self.next_lookup += 1;
-                    self.resolver.submit(self.next_lookup, lookup);
-                    self.resolving.insert(self.next_lookup, (request, settings, Instant::now()));
+                    self.next_job += 1;
+                    self.resolver.submit(self.next_job, lookup);
+                    self.preparing
+                        .insert(self.next_job, Preparing { request, settings, started, peer: None });
                 }
-                None => self.start(request, settings, None, Instant::now()),
+                None if resolve::is_tcp(request.host()) => {
+                    self.hold(&settings);
+                    self.connect(Preparing { request, settings, started, peer: None });
+                }
+                None => self.start(request, settings, None, None, started),
             }
+        }
+    }
+
+    /// Makes the TCP connection of a (held) request on a thread; it is given up after the
+    /// request's timeout × tries, or at its deadline if sooner.
+    fn connect(&mut self, preparing: Preparing) {
+        self.next_job += 1;
+        let peer = preparing.peer.clone().unwrap_or_else(|| preparing.request.host().to_owned());
+        self.resolver.connect(self.next_job, peer);
+        let settings = &preparing.settings;
+        let mut give_up = preparing.started + settings.timeout * (settings.retries + 1);
+        if let Some(limit) = settings.deadline {
+            give_up = give_up.min(preparing.started + limit);
+        }
+        self.connect_timers.push(Reverse((give_up, self.next_job)));
+        self.preparing.insert(self.next_job, preparing);
+    }
+
+    /// Answers a request that ends before its session opens.
+    fn fail_preparing(&mut self, preparing: Preparing, error: SnmpError) {
+        self.release(&preparing.settings);
+        let Preparing { request, settings, started, .. } = preparing;
+        let mut collection = Collection::new(&request, &settings, now_us(), started, false);
+        collection.on_error(error);
+        self.respond(request, Job { collection, started, rearm: false });
+    }
+
+    /// Gives up the TCP connections that have taken too long.
+    fn expire_connects(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.connect_timers.peek() {
+            if at > now {
+                return;
+            }
+            self.connect_timers.pop();
+            let Some(preparing) = self.preparing.remove(&id) else { continue };
+            let settings = &preparing.settings;
+            let error = match settings.deadline {
+                Some(limit) if preparing.started + limit <= at => {
+                    let message = format!(
+                        "{} did not complete within its deadline of {limit:?}",
+                        preparing.request.host()
+                    );
+                    SnmpError::new(ErrorKind::Deadline, message)
+                }
+                _ => {
+                    let tries = settings.retries + 1;
+                    let message = format!(
+                        "no TCP connection to {} within {:?} ({tries} × {:?}, the request's tries)",
+                        preparing.request.host(),
+                        settings.timeout * tries,
+                        settings.timeout
+                    );
+                    SnmpError::new(ErrorKind::Timeout, message).with_codes(libc::ETIMEDOUT, 0)
+                }
+            };
+            self.fail_preparing(preparing, error);
         }
     }
 
@@ -269,30 +347,59 @@ impl SessionManager {
         }
     }
 
-    /// Opens the sessions of the requests whose host names are resolved (or answers them).
+    /// Goes on with the requests whose host names are resolved or whose TCP connections are
+    /// made (or answers them).
     fn resolved(&mut self) {
-        for (id, result) in self.resolver.take() {
-            let Some((request, settings, started)) = self.resolving.remove(&id) else { continue };
-            self.release(&settings);
-            let overdue = settings.deadline.is_some_and(|limit| started.elapsed() >= limit);
-            match result {
-                Ok(peer) if !overdue => self.start(request, settings, Some(peer), started),
-                result => {
-                    let mut collection = Collection::new(&request, &settings, now_us(), started, false);
-                    match result {
-                        Err(message) => collection.on_error(SnmpError::new(ErrorKind::SessionError, message)),
-                        // The lookup took the whole deadline: no session is opened.
-                        Ok(_) => collection.on_deadline(settings.deadline.unwrap_or_default()),
-                    }
-                    self.respond(request, Job { collection, started, rearm: false });
+        for (id, outcome) in self.resolver.take() {
+            // A connection given up is no longer here: its transport is dropped (closed).
+            let Some(mut preparing) = self.preparing.remove(&id) else { continue };
+            let overdue =
+                preparing.settings.deadline.is_some_and(|limit| preparing.started.elapsed() >= limit);
+            if overdue {
+                // The lookup or connection took the whole deadline: no session is opened.
+                let limit = preparing.settings.deadline.unwrap_or_default();
+                let message =
+                    format!("{} did not complete within its deadline of {limit:?}", preparing.request.host());
+                self.fail_preparing(preparing, SnmpError::new(ErrorKind::Deadline, message));
+                continue;
+            }
+            match outcome {
+                Outcome::Address(Ok(peer)) if resolve::is_tcp(&peer) => {
+                    preparing.peer = Some(peer);
+                    self.connect(preparing);
+                }
+                Outcome::Address(Ok(peer)) => {
+                    self.release(&preparing.settings);
+                    let Preparing { request, settings, started, .. } = preparing;
+                    self.start(request, settings, Some(peer), None, started);
+                }
+                Outcome::Connected(Ok(transport)) => {
+                    self.release(&preparing.settings);
+                    let Preparing { request, settings, started, peer } = preparing;
+                    self.start(request, settings, peer, Some(transport), started);
+                }
+                Outcome::Address(Err(message)) => {
+                    self.fail_preparing(preparing, SnmpError::new(ErrorKind::SessionError, message));
+                }
+                Outcome::Connected(Err((sys_errno, snmp_errno))) => {
+                    let error = session::open_error(preparing.request.host(), sys_errno, snmp_errno);
+                    self.fail_preparing(preparing, error);
                 }
             }
         }
     }
 
-    /// Opens the request's session (with `peer`, a resolved peer name, in place of its host)
-    /// and sends its first PDU. `started` is when the request was admitted.
-    fn start(&mut self, request: Request, settings: Settings, peer: Option<String>, started: Instant) {
+    /// Opens the request's session (with `peer`, a resolved peer name, in place of its host;
+    /// over `transport` when it is already made) and sends its first PDU. `started` is when
+    /// the request was admitted.
+    fn start(
+        &mut self,
+        request: Request,
+        settings: Settings,
+        peer: Option<String>,
+        transport: Option<Transport>,
+        started: Instant,
+    ) {
         let drops_bulk =
             self.drops_bulk.get(request.host()).is_some_and(|seen| seen.elapsed() < DROPS_BULK_FOR);
         let collection = Collection::new(&request, &settings, now_us(), Instant::now(), drops_bulk);
@@ -304,7 +411,7 @@ impl SessionManager {
             retries: settings.retries,
             timeout: settings.timeout,
         };
-        let session = match Session::open(&target, Job { collection, started, rearm: false }) {
+        let session = match Session::open(&target, transport, Job { collection, started, rearm: false }) {
             Ok(session) => session,
             Err((error, mut job)) => {
                 job.collection.on_error(error);
@@ -340,7 +447,11 @@ impl SessionManager {
     /// when the waker fired.
     pub(crate) fn turn(&mut self, limit: Option<Duration>) -> bool {
         let now = Instant::now();
-        let until_timer = self.timers.peek().map(|Reverse((at, _, _))| at.saturating_duration_since(now));
+        let next_timer = match (self.timers.peek(), self.connect_timers.peek()) {
+            (Some(Reverse((a, _, _))), Some(Reverse((b, _)))) => Some(*a.min(b)),
+            (a, b) => a.map(|Reverse((at, _, _))| *at).or(b.map(|Reverse((at, _))| *at)),
+        };
+        let until_timer = next_timer.map(|at| at.saturating_duration_since(now));
         let wait = match (until_timer, limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -371,7 +482,9 @@ impl SessionManager {
         if resolved {
             self.resolved();
         }
-        self.expire_timers(Instant::now());
+        let now = Instant::now();
+        self.expire_connects(now);
+        self.expire_timers(now);
         woken
     }
 

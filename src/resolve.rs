@@ -1,10 +1,15 @@
-//! Host names resolved off the event loop.
+//! Host names resolved, and TCP connections made, off the event loop.
 //!
 //! net-snmp resolves a name inside `snmp_sess_open`, on the thread that drives every request in
 //! flight: one slow DNS answer would hold them all up. The engine instead hands each name to a
 //! few resolver threads and opens the session with the address they find, as net-snmp would
 //! have picked it: IPv4 for `udp:`/`tcp:`, IPv6 for `udp6:`/`tcp6:`, and for a bare name IPv4
 //! first, then IPv6 (net-snmp's default transports "udp,udp6").
+//!
+//! net-snmp also connects a TCP transport inside the open, blocking until the agent accepts or
+//! refuses: each TCP transport is therefore made on a thread of its own, and the session is
+//! opened over it on the loop. The engine gives up on a connection that takes longer than the
+//! request's timeout × tries; the thread then closes the transport when it finally returns.
 
 use std::io;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -16,6 +21,7 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::poller::Waker;
 use crate::request::is_transport;
+use crate::session::Transport;
 
 /// How host names are turned into addresses (see [`SessionManager::set_resolver`]).
 ///
@@ -88,8 +94,23 @@ impl Lookup {
     }
 }
 
-/// A finished lookup: the job's id and the numeric peer name, or why there is none.
-pub(crate) type Resolved = (u64, Result<String, String>);
+/// What a resolver or connector thread found.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A lookup: the numeric peer name, or why there is none.
+    Address(Result<String, String>),
+    /// A TCP connection: the transport, or the system errno and net-snmp error code.
+    Connected(Result<Transport, (i32, i32)>),
+}
+
+/// A finished job: its id and outcome.
+pub(crate) type Resolved = (u64, Outcome);
+
+/// Whether a (validated) peer name is TCP (`tcp:`, `tcp6:`, ...).
+pub(crate) fn is_tcp(peer: &str) -> bool {
+    peer.split_once(':')
+        .is_some_and(|(prefix, _)| is_transport(prefix) && prefix[..3].eq_ignore_ascii_case("tcp"))
+}
 
 /// Resolver threads fed by a channel; each answer wakes the event loop through an eventfd.
 pub(crate) struct Resolver {
@@ -137,7 +158,7 @@ impl Resolver {
                     .name("snmp-resolve".into())
                     .spawn(move || {
                         for (id, lookup) in queue.iter() {
-                            let _ = results.send((id, run(&resolve, &lookup)));
+                            let _ = results.send((id, Outcome::Address(run(&resolve, &lookup))));
                             waker.wake();
                         }
                     })
@@ -147,7 +168,22 @@ impl Resolver {
         });
         if let Err(crossbeam_channel::SendError((id, lookup))) = jobs.send((id, lookup)) {
             // Cannot happen while the threads hold the queue; answer rather than lose it.
-            let _ = self.results.0.send((id, Err(format!("cannot resolve {}: no resolver", lookup.name))));
+            let message = format!("cannot resolve {}: no resolver", lookup.name);
+            let _ = self.results.0.send((id, Outcome::Address(Err(message))));
+            self.waker.wake();
+        }
+    }
+
+    /// Makes the TCP transport for `peer` (numeric) on a thread of its own; the result comes
+    /// back from [`take`](Self::take) with `id`. If nobody takes it, it is closed.
+    pub fn connect(&self, id: u64, peer: String) {
+        let (results, waker) = (self.results.0.clone(), self.waker.clone());
+        let spawned = std::thread::Builder::new().name("snmp-tcp-connect".into()).spawn(move || {
+            let _ = results.send((id, Outcome::Connected(Transport::open(&peer))));
+            waker.wake();
+        });
+        if spawned.is_err() {
+            let _ = self.results.0.send((id, Outcome::Connected(Err((libc::EAGAIN, 0)))));
             self.waker.wake();
         }
     }
@@ -194,6 +230,8 @@ mod tests {
             assert_eq!(lookup_of(not_an_address), Some((None, not_an_address.into(), None)));
         }
         assert_eq!(lookup_of("udp:300.1.1.1:161"), Some((Some("udp"), "300.1.1.1".into(), Some("161"))));
+        assert!(is_tcp("tcp:127.0.0.1:161") && is_tcp("TCP6:[::1]:161") && is_tcp("tcpv6:[::1]"));
+        assert!(!is_tcp("udp:127.0.0.1:161") && !is_tcp("127.0.0.1:161") && !is_tcp("tcphost:161"));
         for numeric in [
             "127.0.0.1",
             "127.0.0.1:161",

@@ -28,7 +28,7 @@ use crate::request::Version;
 use crate::walk::PduSpec;
 
 static INIT: Once = Once::new();
-/// net-snmp's session opening touches process-wide counters and lists; serialise it.
+/// Adding a session touches net-snmp's process-wide counters and lists; serialise it.
 static OPEN_LOCK: Mutex<()> = Mutex::new(());
 
 /// Initialises net-snmp once per process. Every constructor that needs it calls this.
@@ -162,15 +162,92 @@ fn library_error(snmp_errno: c_int) -> String {
     }
 }
 
-impl<H: Handler> Session<H> {
-    /// Opens a session to `target` (`snmp_sess_open`: resolves the host, creates the socket).
-    /// On failure the handler is returned with a `SessionError`.
-    pub fn open(target: &Target<'_>, handler: H) -> Result<Self, (SnmpError, H)> {
+/// A net-snmp transport (socket) not yet given to a session: closed and freed on drop.
+#[derive(Debug)]
+pub(crate) struct Transport(NonNull<sys::netsnmp_transport>);
+
+// SAFETY: a transport is a socket and its addresses, owned by this value alone until a session
+// takes it; net-snmp keeps no other reference to it, so it may move between threads.
+unsafe impl Send for Transport {}
+
+impl Transport {
+    /// Creates the transport for `peer` as `snmp_sess_open` would (UDP unless the name says
+    /// otherwise). For TCP this connects, blocking until the connection is made or refused:
+    /// the engine calls it off the loop for TCP peers. On failure, the system errno (e.g.
+    /// ECONNREFUSED) and net-snmp's error code.
+    pub fn open(peer: &str) -> Result<Transport, (i32, i32)> {
         init();
-        let fail =
-            |message: String, handler: H| Err((SnmpError::new(ErrorKind::SessionError, message), handler));
-        let Ok(peer) = CString::new(target.peer.unwrap_or(target.host)) else {
-            return fail(format!("host {:?} contains a NUL byte", target.host), handler);
+        let Ok(peer) = CString::new(peer) else { return Err((0, sys::SNMPERR_BAD_ADDRESS)) };
+        // SAFETY: the peer name and defaults are valid C strings. Creating a transport reads
+        // net-snmp's configuration and domain list (set up once by `init`) and makes a socket;
+        // it touches no session list, so it needs no lock.
+        let transport = unsafe {
+            sys::netsnmp_tdomain_transport_full(
+                c"snmp".as_ptr(),
+                peer.as_ptr(),
+                0,
+                c"udp,udp6".as_ptr(),
+                std::ptr::null(),
+            )
+        };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        NonNull::new(transport).map(Transport).ok_or((errno, sys::SNMPERR_BAD_ADDRESS))
+    }
+
+    /// Hands the transport over (to `snmp_sess_add_ex`, which closes it if it fails).
+    fn into_raw(self) -> *mut sys::netsnmp_transport {
+        let raw = self.0.as_ptr();
+        std::mem::forget(self);
+        raw
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        // SAFETY: we own the transport; f_close closes its socket, then it is freed once.
+        unsafe {
+            if let Some(close) = (*self.0.as_ptr()).f_close {
+                close(self.0.as_ptr());
+            }
+            sys::netsnmp_transport_free(self.0.as_ptr());
+        }
+    }
+}
+
+/// The error for a session that could not be opened: `Unreachable` when the system said the
+/// agent cannot be reached (a refused or unreachable TCP connection), else `SessionError`.
+pub(crate) fn open_error(host: &str, sys_errno: i32, snmp_errno: i32) -> SnmpError {
+    if matches!(sys_errno, libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ETIMEDOUT) {
+        let reason = std::io::Error::from_raw_os_error(sys_errno);
+        return SnmpError::new(ErrorKind::Unreachable, format!("{host} is unreachable: {reason}"))
+            .with_codes(sys_errno, snmp_errno);
+    }
+    let mut detail = library_error(snmp_errno);
+    if sys_errno != 0 {
+        detail = format!("{detail} ({})", std::io::Error::from_raw_os_error(sys_errno));
+    }
+    SnmpError::new(ErrorKind::SessionError, format!("cannot open a session to {host:?}: {detail}"))
+        .with_codes(sys_errno, snmp_errno)
+}
+
+impl<H: Handler> Session<H> {
+    /// Opens a session to `target` over `transport`, or over a transport created here (see
+    /// [`Transport::open`]; for UDP that only makes a socket). On failure the handler is
+    /// returned with the error.
+    pub fn open(
+        target: &Target<'_>,
+        transport: Option<Transport>,
+        handler: H,
+    ) -> Result<Self, (SnmpError, H)> {
+        init();
+        let transport = match transport {
+            Some(transport) => transport,
+            None => match Transport::open(target.peer.unwrap_or(target.host)) {
+                Ok(transport) => transport,
+                Err((sys_errno, snmp_errno)) => {
+                    return Err((open_error(target.host, sys_errno, snmp_errno), handler))
+                }
+            },
         };
         let state =
             Box::new(CallbackState { handler, host: target.host.to_owned(), panic: None, packet: None });
@@ -183,6 +260,7 @@ impl<H: Handler> Session<H> {
             Version::V1 => sys::SNMP_VERSION_1 as _,
             Version::V2c => sys::SNMP_VERSION_2c as _,
         };
+        let peer = CString::new(target.peer.unwrap_or(target.host)).unwrap_or_default();
         session.peername = peer.as_ptr().cast_mut();
         // net-snmp copies the community and peer name into the session it opens.
         session.community = target.community.as_ptr().cast_mut();
@@ -194,54 +272,31 @@ impl<H: Handler> Session<H> {
 
         let raw = {
             let _guard = OPEN_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // SAFETY: the peer name and defaults are valid C strings; the transport is resolved
-            // and created as snmp_sess_open does it (UDP unless the name says otherwise).
-            let transport = unsafe {
-                sys::netsnmp_tdomain_transport_full(
-                    c"snmp".as_ptr(),
-                    peer.as_ptr(),
-                    0,
-                    c"udp,udp6".as_ptr(),
-                    std::ptr::null(),
+            // SAFETY: `session` is initialised and the transport ours to give: snmp_sess_add_ex
+            // takes it (and closes it on failure), copies what it keeps from `session`, and
+            // installs our parse hook (the other hooks keep net-snmp's defaults). It returns
+            // null on failure.
+            let raw = unsafe {
+                sys::snmp_sess_add_ex(
+                    &mut session,
+                    transport.into_raw(),
+                    None,
+                    Some(parse_hook::<H>),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
                 )
             };
-            if transport.is_null() {
-                Err((0, sys::SNMPERR_BAD_ADDRESS))
-            } else {
-                // SAFETY: `session` is initialised and `transport` fresh; snmp_sess_add_ex opens
-                // the transport, copies what it keeps from `session`, and installs our parse
-                // hook (the other hooks keep net-snmp's defaults). It returns null on failure.
-                let raw = unsafe {
-                    sys::snmp_sess_add_ex(
-                        &mut session,
-                        transport,
-                        None,
-                        Some(parse_hook::<H>),
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                    )
-                };
-                NonNull::new(raw).ok_or((session.s_errno, session.s_snmp_errno))
-            }
+            NonNull::new(raw).ok_or((session.s_errno, session.s_snmp_errno))
         };
         let raw = match raw {
             Ok(raw) => raw,
             Err((sys_errno, snmp_errno)) => {
                 // SAFETY: the session never opened, so no callback can reach `state`.
                 let state = unsafe { Box::from_raw(state.as_ptr()) };
-                let mut detail = library_error(snmp_errno);
-                if sys_errno != 0 {
-                    detail = format!("{detail} ({})", std::io::Error::from_raw_os_error(sys_errno));
-                }
-                let error = SnmpError::new(
-                    ErrorKind::SessionError,
-                    format!("cannot open a session to {:?}: {detail}", target.host),
-                )
-                .with_codes(sys_errno, snmp_errno);
-                return Err((error, state.handler));
+                return Err((open_error(target.host, sys_errno, snmp_errno), state.handler));
             }
         };
         // SAFETY: `raw` is an open session; its transport (and socket) live as long as it does.

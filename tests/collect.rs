@@ -379,7 +379,13 @@ fn closed_ports_fail_at_once_as_unreachable() {
     // without waiting for its timeout (IPv4 and IPv6).
     let config = Config::new().timeout(Duration::from_secs(5)).unwrap().retries(3).unwrap();
     let port = common::closed_port();
-    let hosts = [format!("127.0.0.1:{port}"), format!("udp6:[::1]:{port}")];
+    let hosts = [
+        format!("127.0.0.1:{port}"),
+        format!("udp6:[::1]:{port}"),
+        // TCP: the connection is refused (RST), on the connector thread.
+        format!("tcp:127.0.0.1:{port}"),
+        format!("tcp6:[::1]:{port}"),
+    ];
     let requests = hosts
         .iter()
         .map(|host| {
@@ -613,4 +619,61 @@ fn agents_that_drop_getbulk_are_walked_with_getnext() {
     assert!(response.errors[0].message.contains("nor to one GETNEXT"), "{:?}", response.errors);
     assert_eq!(silent.requests_seen(), 3, "two GETBULK tries and one GETNEXT");
     assert!(took >= timeout * 3 && took < timeout * 3 + Duration::from_millis(400), "{took:?}");
+}
+
+#[test]
+fn a_black_holed_tcp_agent_costs_only_its_own_request() {
+    // A listener whose accept queue is full drops further SYNs: connecting to it blocks, as to
+    // an agent behind a firewall that drops packets. The UDP and TCP requests to the real
+    // snmpd beside it finish at once; the black-holed one gives up after timeout × tries.
+    let agent = Snmpd::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    while queued.len() < 2000 {
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(100)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => break, // the queue is full: SYNs are dropped now
+        }
+    }
+    assert!(queued.len() < 2000, "the accept queue never filled");
+    let (timeout, retries) = (Duration::from_millis(300), 1);
+    let config = Config::new().timeout(timeout).unwrap().retries(retries).unwrap();
+    let get = |host: String| {
+        Request::get(host.clone(), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id(host)
+            .build()
+            .unwrap()
+    };
+    let hole = format!("tcp:{address}");
+    let mut manager = SessionManager::new(config).unwrap();
+    manager.add_request(get(hole.clone()));
+    for host in [agent.host(), agent.host_tcp(), agent.host6()] {
+        manager.add_request(get(host));
+    }
+    let started = Instant::now();
+    let mut finished = Vec::new();
+    while !manager.is_idle() {
+        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
+    }
+    assert_eq!(finished.len(), 4);
+    for (response, at) in &finished {
+        if response.request.host() == hole {
+            assert_eq!(response.status, Status::Failed);
+            assert_eq!(response.errors[0].kind, ErrorKind::Timeout, "{:?}", response.errors);
+            assert!(response.errors[0].message.contains("no TCP connection to"), "{:?}", response.errors);
+            assert_eq!(response.errors[0].sys_errno, libc::ETIMEDOUT);
+            assert!(*at >= timeout * 2 && *at < timeout * 2 + Duration::from_millis(300), "{at:?}");
+        } else {
+            assert_eq!(
+                response.status,
+                Status::Successful,
+                "{}: {:?}",
+                response.request.host(),
+                response.errors
+            );
+            assert!(*at < timeout, "{} waited for the black hole: {at:?}", response.request.host());
+        }
+    }
+    drop(listener);
 }

@@ -278,13 +278,15 @@ fn several_engines_in_different_threads_at_once() {
     let agent = Snmpd::start();
     let reference = net_snmp("snmpbulkwalk", &["-v2c", "-c", "public", &agent.host(), SW_INSTALLED_NAME]);
     assert!(reference.len() >= 40);
-    let host = agent.host();
+    // Half the threads walk over TCP: their transports are made on connector threads while
+    // the other engines open UDP sessions.
+    let (udp, tcp) = (agent.host(), agent.host_tcp());
     let started = Instant::now();
     let results: Vec<Vec<(Response, Vec<Line>)>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
             .map(|t| {
                 let engine = if t % 2 == 0 { Engine::Manager } else { Engine::Collector };
-                let host = host.as_str();
+                let host = if t % 4 < 2 { udp.as_str() } else { tcp.as_str() };
                 scope.spawn(move || walk_repeatedly(&engine, host, 20, t))
             })
             .collect();
