@@ -9,8 +9,44 @@
 //! Counter32/Gauge32/TimeTicks/UInteger32 as 32-bit unsigned, Counter64 as 64-bit unsigned, and
 //! everything else (strings, IpAddress, Opaque, unknown tags) as its octets.
 
-use crate::encode::Value;
-use crate::walk::{PduResponse, VarBind};
+use crate::tag::{
+    COUNTER32, COUNTER64, END_OF_MIB_VIEW, GAUGE32, INTEGER, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, NULL,
+    OBJECT_ID, OCTET_STRING, TIMETICKS, UINTEGER32,
+};
+
+/// A decoded varbind value, as the engine hands it to the encoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Value<'a> {
+    Integer(i64),
+    /// Counter32, Gauge32, TimeTicks, UInteger32 (tag kept).
+    Unsigned(u8, u32),
+    /// Counter64 (tag kept).
+    Unsigned64(u8, u64),
+    /// OCTET STRING, IpAddress, Opaque (with whatever it wraps), NSAP, and unknown types (tag
+    /// kept).
+    Bytes(u8, &'a [u8]),
+    ObjectId(&'a [u32]),
+    Null,
+    NoSuchObject,
+    NoSuchInstance,
+    EndOfMibView,
+}
+
+/// One varbind of a response PDU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VarBind<'a> {
+    pub name: &'a [u32],
+    pub value: Value<'a>,
+}
+
+/// A response PDU (decoded from the datagram, or made up by a test).
+pub(crate) trait PduResponse {
+    fn error_status(&self) -> i64;
+    fn error_index(&self) -> i64;
+    /// Calls `visit` with each varbind, in order. Fails, after visiting the varbinds before
+    /// it, when the list is malformed.
+    fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str>;
+}
 
 /// The fixed part of an SNMP message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,18 +78,6 @@ impl PduResponse for Message<'_> {
 pub(crate) type DecodeError = &'static str;
 
 const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const NULL: u8 = 0x05;
-const OBJECT_ID: u8 = 0x06;
-const COUNTER32: u8 = 0x41;
-const GAUGE32: u8 = 0x42;
-const TIMETICKS: u8 = 0x43;
-const COUNTER64: u8 = 0x46;
-const UINTEGER32: u8 = 0x47;
-const NO_SUCH_OBJECT: u8 = 0x80;
-const NO_SUCH_INSTANCE: u8 = 0x81;
-const END_OF_MIB_VIEW: u8 = 0x82;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -117,7 +141,7 @@ fn unsigned(contents: &[u8], bits: u32) -> Result<u64, DecodeError> {
 }
 
 /// Decodes an OBJECT IDENTIFIER's contents into `out` (X.690 §8.19), sub-ids ≤ 2^32-1.
-fn object_id(contents: &[u8], out: &mut Vec<u64>) -> Result<(), DecodeError> {
+fn object_id(contents: &[u8], out: &mut Vec<u32>) -> Result<(), DecodeError> {
     out.clear();
     if contents.is_empty() {
         return Ok(());
@@ -131,13 +155,10 @@ fn object_id(contents: &[u8], out: &mut Vec<u64>) -> Result<(), DecodeError> {
         40..=79 => (1, first - 40),
         _ => (2, first - 80),
     };
-    out.extend_from_slice(&[a, b]);
+    let too_large = |_| "OID sub-identifier too large";
+    out.extend_from_slice(&[a, u32::try_from(b).map_err(too_large)?]);
     while at < contents.len() {
-        let value = sub_identifier(contents, &mut at)?;
-        if value > u64::from(u32::MAX) {
-            return Err("OID sub-identifier too large");
-        }
-        out.push(value);
+        out.push(u32::try_from(sub_identifier(contents, &mut at)?).map_err(too_large)?);
     }
     if out.len() > crate::oid::MAX_OID_LEN {
         return Err("OID too long");
@@ -261,7 +282,7 @@ mod tests {
         out
     }
 
-    fn decode(packet: &[u8]) -> (Message<'_>, Vec<(Vec<u64>, String)>) {
+    fn decode(packet: &[u8]) -> (Message<'_>, Vec<(Vec<u32>, String)>) {
         let message = parse_message(packet).unwrap();
         let mut seen = Vec::new();
         for_each_var_bind(message.var_binds, &mut |vb| {
@@ -302,7 +323,7 @@ mod tests {
             ]
         );
         assert_eq!(seen[0].0, vec![1, 3, 6, 1, 2, 1, 1, 1, 0]);
-        assert_eq!(seen[6].0, vec![1, 3, 6, 1, u64::from(u32::MAX)]);
+        assert_eq!(seen[6].0, vec![1, 3, 6, 1, u32::MAX]);
     }
 
     #[test]
@@ -333,7 +354,7 @@ mod tests {
             [1, 3, 6, 1, 2, 1, 4, 24, 4, 1, 1, 198, 18, 255, 255, 0, 127, 128, 16383, 16384, 4294967295];
         assert_eq!(out, want);
         assert_eq!(object_id(&[0x8f, 0xff, 0xff, 0xff, 0x7f], &mut out), Ok(()), "first arc 2, large second");
-        assert_eq!(out, vec![2, u64::from(u32::MAX) - 80]);
+        assert_eq!(out, vec![2, u32::MAX - 80]);
         assert_eq!(
             object_id(&[0x2b, 0x90, 0x80, 0x80, 0x80, 0x00], &mut out),
             Err("OID sub-identifier too large")
@@ -372,7 +393,6 @@ mod tests {
             if let Ok(message) = parse_message(&packet) {
                 let _ = for_each_var_bind(message.var_binds, &mut |vb| {
                     assert!(vb.name.len() <= crate::oid::MAX_OID_LEN);
-                    assert!(vb.name.iter().all(|&s| s <= u64::from(u32::MAX)));
                 });
             }
         }

@@ -17,7 +17,9 @@
 
 use std::fmt;
 
+use crate::ber::Value;
 use crate::request::RequestKind;
+use crate::tag;
 
 /// The four bytes every result buffer starts with.
 pub const MAGIC: &[u8; 4] = b"SNMS";
@@ -26,78 +28,6 @@ pub const FORMAT_VERSION: u8 = 1;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 24;
 const RECORD_COUNT_OFFSET: usize = 16;
-
-/// ASN.1 / SMI type tags stored in a record's `type` byte.
-pub mod tag {
-    /// INTEGER / Integer32: i32 LE (i64 LE when it does not fit).
-    pub const INTEGER: u8 = 0x02;
-    /// OCTET STRING: raw bytes.
-    pub const OCTET_STRING: u8 = 0x04;
-    /// NULL: no bytes.
-    pub const NULL: u8 = 0x05;
-    /// OBJECT IDENTIFIER: u32 LE per sub-id.
-    pub const OBJECT_ID: u8 = 0x06;
-    /// IpAddress: 4 bytes, network order.
-    pub const IP_ADDRESS: u8 = 0x40;
-    /// Counter32: u32 LE.
-    pub const COUNTER32: u8 = 0x41;
-    /// Gauge32 / Unsigned32: u32 LE.
-    pub const GAUGE32: u8 = 0x42;
-    /// TimeTicks (hundredths of a second): u32 LE.
-    pub const TIMETICKS: u8 = 0x43;
-    /// Opaque: raw bytes.
-    pub const OPAQUE: u8 = 0x44;
-    /// Counter64: u64 LE.
-    pub const COUNTER64: u8 = 0x46;
-    /// UInteger32 (obsolete, RFC 1442): u32 LE.
-    pub const UINTEGER32: u8 = 0x47;
-    /// noSuchObject (GET only): no bytes.
-    pub const NO_SUCH_OBJECT: u8 = 0x80;
-    /// noSuchInstance (GET only; also v1 noSuchName): no bytes.
-    pub const NO_SUCH_INSTANCE: u8 = 0x81;
-    /// endOfMibView: no bytes (never stored by walks, which end there).
-    pub const END_OF_MIB_VIEW: u8 = 0x82;
-}
-
-/// The name net-snmp prints for a record's type tag (`snmpwalk` output: `STRING`, `Counter64`,
-/// `noSuchInstance`, ...); `"unknown"` for tags it has no name for.
-pub fn type_name(value_type: u8) -> &'static str {
-    match value_type {
-        tag::INTEGER => "INTEGER",
-        tag::OCTET_STRING => "STRING",
-        tag::NULL => "NULL",
-        tag::OBJECT_ID => "OID",
-        tag::IP_ADDRESS => "IpAddress",
-        tag::COUNTER32 => "Counter32",
-        tag::GAUGE32 => "Gauge32",
-        tag::TIMETICKS => "Timeticks",
-        tag::OPAQUE => "Opaque",
-        tag::COUNTER64 => "Counter64",
-        tag::UINTEGER32 => "UInteger32",
-        tag::NO_SUCH_OBJECT => "noSuchObject",
-        tag::NO_SUCH_INSTANCE => "noSuchInstance",
-        tag::END_OF_MIB_VIEW => "endOfMibView",
-        _ => "unknown",
-    }
-}
-
-/// A decoded varbind value, as the engine hands it to the encoder.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Value<'a> {
-    Integer(i64),
-    /// Counter32, Gauge32, TimeTicks, UInteger32 (tag kept).
-    Unsigned(u8, u32),
-    /// Counter64 (tag kept).
-    Unsigned64(u8, u64),
-    /// OCTET STRING, IpAddress, Opaque (with whatever it wraps), NSAP, and unknown types (tag
-    /// kept).
-    Bytes(u8, &'a [u8]),
-    ObjectId(&'a [u64]),
-    Null,
-    NoSuchObject,
-    NoSuchInstance,
-    EndOfMibView,
-}
 
 /// Writes one request's result buffer.
 #[derive(Debug)]
@@ -134,7 +64,7 @@ impl Encoder {
     }
 
     /// Appends one record. `index` is the response OID minus its root.
-    pub fn record(&mut self, root_index: u16, index: &[u64], value: &Value<'_>, time_ms: u32) {
+    pub fn record(&mut self, root_index: u16, index: &[u32], value: &Value<'_>, time_ms: u32) {
         let buf = &mut self.buf;
         buf.reserve(16 + 4 * index.len()); // the fixed fields, the index and a small value
         buf.extend_from_slice(&root_index.to_le_bytes());
@@ -197,12 +127,12 @@ impl Encoder {
 }
 
 /// Writes a length-prefixed value.
-/// Appends sub-ids as u32 little-endian (they come from OIDs, so they fit).
-fn put_subids(buf: &mut Vec<u8>, subids: &[u64]) {
+/// Appends sub-ids as u32 little-endian.
+fn put_subids(buf: &mut Vec<u8>, subids: &[u32]) {
     let start = buf.len();
     buf.resize(start + 4 * subids.len(), 0);
     for (out, &subid) in buf[start..].chunks_exact_mut(4).zip(subids) {
-        out.copy_from_slice(&(subid as u32).to_le_bytes());
+        out.copy_from_slice(&subid.to_le_bytes());
     }
 }
 
@@ -293,7 +223,48 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
+/// A record's value, read by its type tag as `docs/FORMAT.md` stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordValue<'a> {
+    /// INTEGER / Integer32.
+    Integer(i64),
+    /// Counter32, Gauge32, TimeTicks, UInteger32 and Counter64.
+    Unsigned(u64),
+    /// IpAddress.
+    IpAddress(std::net::Ipv4Addr),
+    /// OBJECT IDENTIFIER.
+    ObjectId(Vec<u32>),
+    /// OCTET STRING, Opaque, an unknown type, or a known one whose bytes do not fit its type.
+    Octets(&'a [u8]),
+    /// NULL, noSuchObject, noSuchInstance or endOfMibView (the tag says which).
+    Empty,
+}
+
 impl<'a> Record<'a> {
+    /// The value, read by its type tag (for display and tools; the parser reads columns in
+    /// bulk without this).
+    pub fn typed_value(&self) -> RecordValue<'a> {
+        let v = self.value;
+        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        match (self.value_type, v.len()) {
+            (tag::INTEGER, 4) => RecordValue::Integer(i64::from(le32(v) as i32)),
+            (tag::INTEGER, 8) => RecordValue::Integer(i64::from_le_bytes(v.try_into().unwrap_or_default())),
+            (tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | tag::UINTEGER32, 4) => {
+                RecordValue::Unsigned(u64::from(le32(v)))
+            }
+            (tag::COUNTER64, 8) => {
+                RecordValue::Unsigned(u64::from_le_bytes(v.try_into().unwrap_or_default()))
+            }
+            (tag::IP_ADDRESS, 4) => RecordValue::IpAddress(std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3])),
+            (tag::OBJECT_ID, n) if n % 4 == 0 => RecordValue::ObjectId(v.chunks_exact(4).map(le32).collect()),
+            (tag::NULL | tag::NO_SUCH_OBJECT | tag::NO_SUCH_INSTANCE | tag::END_OF_MIB_VIEW, _) => {
+                RecordValue::Empty
+            }
+            _ => RecordValue::Octets(v),
+        }
+    }
+
     /// The index sub-ids (the response OID minus its root).
     pub fn index(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
         self.index.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -499,6 +470,20 @@ mod tests {
         assert_eq!(records[5].value, 12345u32.to_le_bytes());
         assert_eq!(records[6].value, [10, 0, 0, 1]);
         assert_eq!((records[7].value_type, records[7].value), (tag::NO_SUCH_INSTANCE, &[][..]));
+        let typed: Vec<RecordValue<'_>> = records.iter().map(Record::typed_value).collect();
+        assert_eq!(
+            typed,
+            [
+                RecordValue::Octets(b"lo"),
+                RecordValue::Unsigned(u64::MAX - 1),
+                RecordValue::Integer(-5),
+                RecordValue::Integer(i64::from(i32::MAX) + 1),
+                RecordValue::ObjectId(vec![1, 3, 6, 1]),
+                RecordValue::Unsigned(12345),
+                RecordValue::IpAddress(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+                RecordValue::Empty,
+            ]
+        );
         assert_eq!(records[7].time_ms, 6);
     }
 

@@ -179,6 +179,11 @@ impl SnmpError {
         }
     }
 
+    /// No answer after all tries (net-snmp's SNMPERR_TIMEOUT).
+    pub(crate) fn timeout(message: impl Into<String>) -> Self {
+        SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT)
+    }
+
     /// Adds net-snmp's error codes.
     pub(crate) fn with_codes(mut self, sys_errno: i32, snmp_errno: i32) -> Self {
         self.sys_errno = sys_errno;

@@ -48,10 +48,11 @@ mod resolve;
 mod response;
 mod session;
 mod stream;
+pub mod tag;
 mod walk;
 
 pub use config::{Config, FieldValue, WalkMode, CONFIG_FIELDS};
-pub use encode::{tag, type_name, FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use encode::{FormatError, Record, RecordValue, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
@@ -60,3 +61,4 @@ pub use pgcopy::{copy_table, copy_varbinds, BufferSource, CopyError, PgType};
 pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
 pub use response::{Response, Status};
 pub use stream::Collector;
+pub use tag::type_name;

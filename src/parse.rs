@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::encode::{tag, FormatError, ResultBuffer};
+use crate::encode::{FormatError, ResultBuffer};
 use crate::oid::Oid;
+use crate::tag;
 
 /// How a value (or an index field's octets) is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -933,14 +934,15 @@ fn render_inet(bytes: &[u8], out: &mut impl std::fmt::Write) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{Encoder, Value};
+    use crate::ber::Value;
+    use crate::encode::Encoder;
     use crate::request::RequestKind;
 
     fn oid(text: &str) -> Oid {
         Oid::parse(text).unwrap()
     }
 
-    fn buffer(roots: &[&str], records: &[(u16, &[u64], Value<'_>)]) -> Vec<u8> {
+    fn buffer(roots: &[&str], records: &[(u16, &[u32], Value<'_>)]) -> Vec<u8> {
         let roots: Vec<Oid> = roots.iter().map(|r| oid(r)).collect();
         let slices: Vec<&[u32]> = roots.iter().map(Oid::as_slice).collect();
         let mut encoder = Encoder::new(RequestKind::Walk, 0, b"", &slices);
@@ -1028,7 +1030,7 @@ mod tests {
             ],
             columns: vec![("mac".into(), oid(phys), ValueKind::Mac)],
         };
-        let v6: Vec<u64> = [2u64, 16, 0xfe, 0x80].into_iter().chain([0; 13]).chain([1]).collect();
+        let v6: Vec<u32> = [2u32, 16, 0xfe, 0x80].into_iter().chain([0; 13]).chain([1]).collect();
         let buf = buffer(
             &[phys],
             &[
@@ -1061,7 +1063,7 @@ mod tests {
             ],
             columns: vec![("ifIndex".into(), oid(route), ValueKind::Integer)],
         };
-        let index = [10, 0, 0, 0, 255, 0, 0, 0, 0, 2, 0, 0, u64::from(b'g'), u64::from(b'w')];
+        let index = [10, 0, 0, 0, 255, 0, 0, 0, 0, 2, 0, 0, u32::from(b'g'), u32::from(b'w')];
         let buf = buffer(&[route], &[(0, &index, Value::Integer(-3))]);
         let table = spec.parse(&[buf]).unwrap();
         assert_eq!(text(&table.columns[0].1), vec![Some("10.0.0.0".into())]);
@@ -1110,7 +1112,7 @@ mod tests {
         // ifEntry walked: records under .1.3.6.1.2.1.2.2.1 with index "column.row".
         let entry = "1.3.6.1.2.1.2.2.1";
         let records = [
-            (0u16, &[1u64, 1][..], Value::Integer(1)), // ifIndex: not a column of the spec
+            (0u16, &[1u32, 1][..], Value::Integer(1)), // ifIndex: not a column of the spec
             (0, &[2, 1], Value::Bytes(tag::OCTET_STRING, b"lo")),
             (0, &[2, 2], Value::Bytes(tag::OCTET_STRING, b"eth0")),
             (0, &[10, 2], Value::Unsigned(tag::COUNTER32, 20)),
@@ -1171,7 +1173,8 @@ mod tests {
 #[cfg(test)]
 pub(crate) mod fuzz {
     use super::*;
-    use crate::encode::{Encoder, Value};
+    use crate::ber::Value;
+    use crate::encode::Encoder;
     use crate::request::RequestKind;
 
     /// Iterations of the mutation tests: `default` in CI; a long run sets
@@ -1189,7 +1192,7 @@ pub(crate) mod fuzz {
             [Oid::parse("1.3.6.1.2.1.4.35.1.4").unwrap(), Oid::parse("1.3.6.1.2.1.4.35.1.7").unwrap()];
         let slices: Vec<&[u32]> = roots.iter().map(Oid::as_slice).collect();
         let mut encoder = Encoder::new(RequestKind::Walk, 1, b"fuzz", &slices);
-        for row in 0..50u64 {
+        for row in 0..50u32 {
             let index = [row % 7, 1, 4, 10, 0, row / 256, row % 256];
             encoder.record(0, &index, &Value::Bytes(tag::OCTET_STRING, &[0, 1, 2, 3, 4, row as u8]), 3);
             encoder.record(1, &index, &Value::Integer(row as i64 - 25), 4);

@@ -7,7 +7,22 @@ use std::ptr::NonNull;
 
 use netsnmp_sys as sys;
 
-use crate::walk::{Command, PduSpec};
+/// The PDU operation to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Get,
+    GetNext,
+    GetBulk { max_repetitions: u32 },
+}
+
+/// The next PDU to send: an operation and the varbind names (values are NULL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PduSpec {
+    pub command: Command,
+    pub names: Vec<Vec<u32>>,
+    /// Send once, without the session's retries (the GETNEXT that tests a GETBULK fallback).
+    pub single_try: bool,
+}
 
 /// An owned request PDU; freed on drop unless handed to net-snmp with [`RequestPdu::into_raw`].
 #[derive(Debug)]
@@ -37,7 +52,7 @@ impl RequestPdu {
         let mut name: Vec<sys::oid> = Vec::with_capacity(sys::MAX_OID_LEN as usize);
         for subids in &spec.names {
             name.clear();
-            name.extend(subids.iter().map(|&s| s as sys::oid));
+            name.extend(subids.iter().map(|&s| sys::oid::from(s)));
             // SAFETY: `raw` is a live PDU we own; snmp_add_null_var copies `name` (len
             // elements) into a new varbind, so the Vec may be reused afterwards.
             let added = unsafe { sys::snmp_add_null_var(raw.as_ptr(), name.as_ptr(), name.len()) };

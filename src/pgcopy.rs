@@ -23,8 +23,9 @@
 
 use std::fmt;
 
-use crate::encode::{tag, type_name, FormatError, Record, ResultBuffer};
+use crate::encode::{FormatError, Record, ResultBuffer};
 use crate::parse::{push_decimal, push_hex, render_text, ColumnData, ParseError, TableSpec, ValueKind};
+use crate::tag::{self, type_name};
 
 /// The first bytes of every binary COPY stream.
 pub const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -939,7 +940,7 @@ mod tests {
 
         let roots: [&[u32]; 1] = [&[1, 3]];
         let mut encoder = crate::encode::Encoder::new(crate::request::RequestKind::Get, 0, b"", &roots);
-        encoder.record(0, &[], &crate::encode::Value::Null, 0);
+        encoder.record(0, &[], &crate::ber::Value::Null, 0);
         let rows = read_copy(&copy_varbinds(&[encoder.finish()], &[SOURCE]).unwrap());
         let row = &rows[0];
         assert_eq!(row[2], None);

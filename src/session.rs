@@ -23,9 +23,8 @@ use netsnmp_sys as sys;
 
 use crate::ber::{self, Message};
 use crate::error::{ErrorKind, SnmpError};
-use crate::pdu::RequestPdu;
+use crate::pdu::{PduSpec, RequestPdu};
 use crate::request::Version;
-use crate::walk::PduSpec;
 
 static INIT: Once = Once::new();
 /// Adding a session touches net-snmp's process-wide counters and lists; serialise it.

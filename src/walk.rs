@@ -25,65 +25,34 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::ber::{PduResponse, Value, VarBind};
 use crate::config::{Settings, WalkMode};
-use crate::encode::{Encoder, Value};
+use crate::encode::Encoder;
 use crate::error::{status, ErrorKind, SnmpError};
 use crate::oid::{Oid, MAX_OID_LEN};
+use crate::pdu::{Command, PduSpec};
 use crate::request::{Request, RequestKind, Version};
 use crate::response::Status;
-
-/// One varbind of a response PDU.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct VarBind<'a> {
-    pub name: &'a [u64],
-    pub value: Value<'a>,
-}
-
-/// A response PDU (decoded from the datagram, or made up by a test).
-pub(crate) trait PduResponse {
-    fn error_status(&self) -> i64;
-    fn error_index(&self) -> i64;
-    /// Calls `visit` with each varbind, in order. Fails, after visiting the varbinds before
-    /// it, when the list is malformed.
-    fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str>;
-}
-
-/// The PDU operation to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Command {
-    Get,
-    GetNext,
-    GetBulk { max_repetitions: u32 },
-}
-
-/// The next PDU to send: an operation and the varbind names (values are NULL).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PduSpec {
-    pub command: Command,
-    pub names: Vec<Vec<u64>>,
-    /// Send once, without the session's retries (the GETNEXT that tests a GETBULK fallback).
-    pub single_try: bool,
-}
 
 /// A GET target: root, or root + point index.
 #[derive(Debug)]
 struct Target {
     root_index: u16,
     root_len: usize,
-    oid: Vec<u64>,
+    oid: Vec<u32>,
 }
 
 /// A walk column: one root within one index range.
 #[derive(Debug)]
 struct Column {
     root_index: u16,
-    root: Vec<u64>,
+    root: Vec<u32>,
     /// root + range start: OIDs below it are skipped (the walk starts just before it).
-    lower: Option<Vec<u64>>,
+    lower: Option<Vec<u32>>,
     /// root + range stop: OIDs after it and outside its subtree end the column.
-    upper: Option<Vec<u64>>,
+    upper: Option<Vec<u32>>,
     /// The last OID received (at first, the OID the walk starts after).
-    cursor: Vec<u64>,
+    cursor: Vec<u32>,
     /// Whether the column recorded a varbind.
     found: bool,
 }
@@ -127,7 +96,7 @@ impl Column {
 }
 
 /// The OID a walk of `[start, ...)` must GETNEXT from so that `start` itself comes back first.
-fn walk_start(start: &[u64]) -> Vec<u64> {
+fn walk_start(start: &[u32]) -> Vec<u32> {
     match start.split_last() {
         // Nothing lies between P and P.0, so GETNEXT(P) returns P.0 or later.
         Some((0, parent)) => parent.to_vec(),
@@ -136,7 +105,7 @@ fn walk_start(start: &[u64]) -> Vec<u64> {
             let mut oid = parent.to_vec();
             oid.push(last - 1);
             if oid.len() < MAX_OID_LEN {
-                oid.push(u64::from(u32::MAX));
+                oid.push(u32::MAX);
             }
             oid
         }
@@ -188,13 +157,13 @@ pub(crate) struct Collection {
     started: Instant,
 }
 
-fn subids(oid: &Oid) -> Vec<u64> {
-    oid.as_slice().iter().map(|&s| u64::from(s)).collect()
+fn subids(oid: &Oid) -> Vec<u32> {
+    oid.as_slice().to_vec()
 }
 
-fn to_oid(subids: &[u64]) -> Oid {
-    // Names come from net-snmp's parser (sub-ids ≤ 2^32-1, ≤ 128 of them) or from our requests.
-    Oid::new(subids.iter().map(|&s| s as u32).collect::<Vec<_>>()).unwrap_or_default()
+fn to_oid(subids: &[u32]) -> Oid {
+    // Names come from the decoder (≤ 128 sub-ids, checked) or from our requests.
+    Oid::new(subids.to_vec()).unwrap_or_default()
 }
 
 impl Collection {
@@ -423,7 +392,7 @@ impl Collection {
     fn get_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
         let Work::Get { targets, .. } = &self.work else { return };
-        let asked: Vec<&[u64]> = items.iter().map(|&t| targets[t].oid.as_slice()).collect();
+        let asked: Vec<&[u32]> = items.iter().map(|&t| targets[t].oid.as_slice()).collect();
         let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
         let failure = match_get_answer(host, &asked, response, |n, var_bind| {
             let target = &targets[items[n]];
@@ -450,7 +419,7 @@ impl Collection {
     fn root_values(&mut self, items: &[usize], response: &impl PduResponse) {
         let time_ms = self.elapsed_ms();
         let Work::Walk { columns, .. } = &self.work else { return };
-        let asked: Vec<&[u64]> = items.iter().map(|&c| columns[c].root.as_slice()).collect();
+        let asked: Vec<&[u32]> = items.iter().map(|&c| columns[c].root.as_slice()).collect();
         let encoder = &mut self.encoder;
         let failure = match_get_answer(&self.host, &asked, response, |n, var_bind| {
             if !matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView) {
@@ -540,7 +509,7 @@ impl Collection {
         } else {
             format!("no response from {} after {}", self.host, self.tries())
         };
-        self.fail(SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT));
+        self.fail(SnmpError::timeout(message));
     }
 
     /// The request's deadline passed while it was still collecting.
@@ -572,7 +541,7 @@ impl Collection {
 /// (another name, too few varbinds, a malformed list).
 fn match_get_answer(
     host: &str,
-    asked: &[&[u64]],
+    asked: &[&[u32]],
     response: &impl PduResponse,
     mut accept: impl FnMut(usize, &VarBind<'_>),
 ) -> Option<SnmpError> {
@@ -617,14 +586,15 @@ impl SnmpError {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::encode::{tag, ResultBuffer};
+    use crate::encode::ResultBuffer;
     use crate::oid::OidRange;
     use crate::request::Community;
+    use crate::tag;
 
     struct FakePdu {
         err_stat: i64,
         err_index: i64,
-        var_binds: Vec<(Vec<u64>, Value<'static>)>,
+        var_binds: Vec<(Vec<u32>, Value<'static>)>,
     }
 
     impl PduResponse for FakePdu {
@@ -642,11 +612,11 @@ mod tests {
         }
     }
 
-    fn ok(var_binds: Vec<(Vec<u64>, Value<'static>)>) -> FakePdu {
+    fn ok(var_binds: Vec<(Vec<u32>, Value<'static>)>) -> FakePdu {
         FakePdu { err_stat: 0, err_index: 0, var_binds }
     }
 
-    fn oid(text: &str) -> Vec<u64> {
+    fn oid(text: &str) -> Vec<u32> {
         subids(&Oid::parse(text).unwrap())
     }
 

@@ -587,13 +587,12 @@ fn agents_that_drop_getbulk_are_walked_with_getnext() {
         first.errors
     );
     assert_eq!(relay.dropped(), 2, "the GETBULK's two tries, then GETNEXT only");
-    assert!(took >= timeout * 2 && took < timeout * 2 + Duration::from_millis(500), "{took:?}");
+    assert!(took >= timeout * 2 && took < timeout * 2 + Duration::from_secs(2), "{took:?}");
 
-    // The engine remembers the agent: the next walk starts with GETNEXT at once.
+    // The engine remembers the agent: the next walk starts with GETNEXT at once (no GETBULK
+    // reaches the relay).
     manager.add_request(walk(Config::new()));
-    let started = Instant::now();
     let second = manager.run_all().pop().unwrap();
-    assert!(started.elapsed() < timeout, "{:?}", started.elapsed());
     assert_eq!(lines(&second), expected);
     assert_eq!(second.errors[0].kind, ErrorKind::BulkFallback);
     assert_eq!(relay.dropped(), 2);

@@ -662,42 +662,24 @@ fn decode_records<'py>(
         for subid in record.index() {
             oid.push_str(&format!(".{subid}"));
         }
-        let v = record.value;
-        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let value: Bound<'py, PyAny> = match (record.value_type, v.len()) {
-            (core::tag::INTEGER, 4) => {
-                i32::from_le_bytes([v[0], v[1], v[2], v[3]]).into_pyobject(py)?.into_any()
-            }
-            (core::tag::INTEGER, 8) => {
-                i64::from_le_bytes(v.try_into().unwrap_or_default()).into_pyobject(py)?.into_any()
-            }
-            (core::tag::COUNTER32 | core::tag::GAUGE32 | core::tag::TIMETICKS | core::tag::UINTEGER32, 4) => {
-                le32(v).into_pyobject(py)?.into_any()
-            }
-            (core::tag::COUNTER64, 8) => {
-                u64::from_le_bytes(v.try_into().unwrap_or_default()).into_pyobject(py)?.into_any()
-            }
-            (core::tag::IP_ADDRESS, 4) => {
-                PyString::new(py, &std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3]).to_string()).into_any()
-            }
-            (core::tag::OBJECT_ID, _) => {
-                let text: String = v.chunks_exact(4).map(|c| format!(".{}", le32(c))).collect();
+        let value: Bound<'py, PyAny> = match record.typed_value() {
+            core::RecordValue::Integer(v) => v.into_pyobject(py)?.into_any(),
+            core::RecordValue::Unsigned(v) => v.into_pyobject(py)?.into_any(),
+            core::RecordValue::IpAddress(v) => PyString::new(py, &v.to_string()).into_any(),
+            core::RecordValue::ObjectId(subids) => {
+                let text: String = subids.iter().map(|s| format!(".{s}")).collect();
                 PyString::new(py, &text).into_any()
             }
-            (core::tag::OCTET_STRING, _) => match std::str::from_utf8(v) {
-                Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-                    PyString::new(py, text).into_any()
+            core::RecordValue::Octets(v) if record.value_type == core::tag::OCTET_STRING => {
+                match std::str::from_utf8(v) {
+                    Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                        PyString::new(py, text).into_any()
+                    }
+                    _ => pyo3::types::PyBytes::new(py, v).into_any(),
                 }
-                _ => pyo3::types::PyBytes::new(py, v).into_any(),
-            },
-            (
-                core::tag::NO_SUCH_OBJECT
-                | core::tag::NO_SUCH_INSTANCE
-                | core::tag::END_OF_MIB_VIEW
-                | core::tag::NULL,
-                _,
-            ) => py.None().into_bound(py),
-            _ => pyo3::types::PyBytes::new(py, v).into_any(),
+            }
+            core::RecordValue::Octets(v) => pyo3::types::PyBytes::new(py, v).into_any(),
+            _ => py.None().into_bound(py),
         };
         out.push((oid, core::type_name(record.value_type), value));
     }
