@@ -9,9 +9,12 @@
 //!   response is delivered before the response channel disconnects.
 //! - `abort` drops everything in flight at once (its sockets closed, no responses): for a
 //!   consumer that is gone, e.g. after Ctrl-C.
+//! - An event loop (asyncio's `add_reader`, mio, tokio's `AsyncFd`) can wait on
+//!   [`Collector::ready_fd`] instead of blocking a thread in `recv`.
 
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -56,7 +59,11 @@ pub struct Collector {
 #[derive(Debug)]
 struct Shared {
     waker: Waker,
+    /// Readable once responses were sent (and when the response channel disconnects).
+    ready: Waker,
     aborted: AtomicBool,
+    /// Set by the engine thread once it has closed every session and ended.
+    finished: (Mutex<bool>, Condvar),
 }
 
 impl Collector {
@@ -65,14 +72,26 @@ impl Collector {
     /// engine thread holds one more).
     pub fn new(config: Config, queue_capacity: usize) -> Result<Self> {
         let manager = SessionManager::new(config)?;
-        let shared = Arc::new(Shared { waker: Waker::new()?, aborted: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            waker: Waker::new()?,
+            ready: Waker::new()?,
+            aborted: AtomicBool::new(false),
+            finished: (Mutex::new(false), Condvar::new()),
+        });
         manager.watch_waker(&shared.waker)?;
         let (request_tx, request_rx) = bounded(queue_capacity.max(1));
         let (response_tx, response_rx) = unbounded();
         let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("snmp-stream-collector".into())
-            .spawn(move || engine_loop(manager, &request_rx, &response_tx, &thread_shared))?;
+        let thread = std::thread::Builder::new().name("snmp-stream-collector".into()).spawn(move || {
+            // Returns after dropping the manager: every session and socket is closed.
+            engine_loop(manager, &request_rx, &response_tx, &thread_shared);
+            // Disconnected: a reader waiting on `ready_fd` must see it.
+            drop(response_tx);
+            thread_shared.ready.wake();
+            let (finished, ended) = &thread_shared.finished;
+            *finished.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            ended.notify_all();
+        })?;
         Ok(Collector {
             requests: Mutex::new(Some(request_tx)),
             responses: response_rx,
@@ -128,6 +147,30 @@ impl Collector {
         self.responses.try_recv().ok()
     }
 
+    /// Takes a response if one is ready: `Ok(None)` when none is, `Err(Closed)` when the
+    /// collector is closed and every response has been received.
+    pub fn try_receive(&self) -> Result<Option<Response>> {
+        match self.responses.try_recv() {
+            Ok(response) => Ok(Some(response)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// An eventfd that becomes readable when responses may be waiting, for an event loop to
+    /// watch instead of blocking a thread in `recv`. On readiness, call
+    /// [`clear_ready`](Self::clear_ready) first, then [`try_receive`](Self::try_receive) until
+    /// it returns `Ok(None)` (or `Err(Closed)`: then stop watching). The descriptor lives as
+    /// long as the collector.
+    pub fn ready_fd(&self) -> RawFd {
+        self.shared.ready.fd()
+    }
+
+    /// Makes [`ready_fd`](Self::ready_fd) unreadable until the next responses are sent.
+    pub fn clear_ready(&self) {
+        self.shared.ready.drain();
+    }
+
     /// Stops taking requests. Requests already submitted complete; their responses stay
     /// receivable, then the channel disconnects.
     pub fn close(&self) {
@@ -138,13 +181,21 @@ impl Collector {
         }
     }
 
-    /// Closes, and drops every request queued or in flight without a response (their sessions
-    /// and sockets are closed at once). The response channel disconnects after the responses
+    /// Closes, and drops every request queued or in flight without a response: their sessions
+    /// and sockets are closed when this returns (it waits for the engine thread to end, which
+    /// takes one turn of its loop). The response channel disconnects after the responses
     /// already delivered.
     pub fn abort(&self) {
         self.shared.aborted.store(true, Ordering::SeqCst);
         self.close();
         self.shared.waker.wake();
+        let (finished, ended) = &self.shared.finished;
+        let mut done = finished.lock().unwrap_or_else(PoisonError::into_inner);
+        // (A thread that ended without setting `finished` panicked: stop waiting then.)
+        while !*done && self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            done =
+                ended.wait_timeout(done, Duration::from_millis(50)).unwrap_or_else(PoisonError::into_inner).0;
+        }
     }
 
     /// Closes and waits for the engine thread to finish every submitted request.
@@ -194,9 +245,13 @@ fn engine_loop(
                 Err(TryRecvError::Disconnected) => open = false,
             }
         }
-        for response in manager.take_completed() {
-            // The receiver may have been dropped; the requests still run to completion.
-            let _ = responses.send(response);
+        let completed = manager.take_completed();
+        if !completed.is_empty() {
+            for response in completed {
+                // The receiver may have been dropped; the requests still run to completion.
+                let _ = responses.send(response);
+            }
+            shared.ready.wake();
         }
         if !open && manager.is_idle() {
             return;

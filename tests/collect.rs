@@ -662,7 +662,7 @@ fn a_black_holed_tcp_agent_costs_only_its_own_request() {
             assert_eq!(response.errors[0].kind, ErrorKind::Timeout, "{:?}", response.errors);
             assert!(response.errors[0].message.contains("no TCP connection to"), "{:?}", response.errors);
             assert_eq!(response.errors[0].sys_errno, libc::ETIMEDOUT);
-            assert!(*at >= timeout * 2 && *at < timeout * 2 + Duration::from_millis(300), "{at:?}");
+            assert!(*at >= timeout * 2 && *at < timeout * 2 + Duration::from_secs(1), "{at:?}");
         } else {
             assert_eq!(
                 response.status,

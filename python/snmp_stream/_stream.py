@@ -68,6 +68,15 @@ class Collector:
         (request, context), status, results, errors, elapsed = item
         return context, _response(request, status, results, errors, elapsed)
 
+    def _try_receive(self) -> tuple[Any, SnmpResponse] | None:
+        """A response that is ready and its context, without waiting (None when none is);
+        raises CollectorClosedError once closed and drained."""
+        item = self._native.try_receive()
+        if item is None:
+            return None
+        (request, context), status, results, errors, elapsed = item
+        return context, _response(request, status, results, errors, elapsed)
+
     def close(self) -> None:
         """Takes no more requests; those submitted still complete and can be received."""
         self._native.close()
@@ -129,9 +138,11 @@ def stream(
             collector.close()
 
     feeder = threading.Thread(target=feed, name="snmp-stream-feeder", daemon=True)
-    feeder.start()
     finished = False
     try:
+        # Inside the try: Ctrl-C can land while start() waits for the thread, which may
+        # already be submitting.
+        feeder.start()
         yield from collector
         finished = True
     finally:

@@ -1,14 +1,16 @@
 """asyncio front end: `await aio.get(...)`, `await aio.walk(...)`, and `AsyncCollector`.
 
-Collection runs on the native engine thread; the event loop only waits on futures, so it is
-never blocked. All `get`/`walk` calls of one event loop share one collector, so thousands of
-them run concurrently (up to `Config.max_sessions` per request config, default 256).
+Collection runs on the native engine thread; the event loop watches the collector's ready
+descriptor (`loop.add_reader`) and takes responses as they come, so it is never blocked and no
+thread waits for it. All `get`/`walk` calls of one event loop share one collector, so thousands
+of them run concurrently (up to `Config.max_sessions` per request config, default 256); it is
+freed (engine thread, sockets) when the loop closes. Needs a loop with `add_reader` (the default
+on Linux).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import weakref
 from collections.abc import Iterable
 from types import TracebackType
@@ -30,47 +32,53 @@ __all__ = ["AsyncCollector", "collect", "get", "walk"]
 
 
 class _Dispatcher:
-    """One collector per event loop, and a thread that resolves the loop's futures: each
-    request is submitted with its future, and comes back with it."""
+    """One collector per event loop. Its responses are read on the loop itself: the loop
+    watches the collector's ready descriptor (`add_reader`), so no thread waits for them.
+    Each request is submitted with its future and comes back with it. The loop's selector
+    holds the only strong reference: when the loop closes, the dispatcher and its collector
+    (engine thread, sockets) are freed."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self.loop = weakref.ref(loop)
         self.collector = Collector(queue_capacity=65_536)
-        threading.Thread(target=self._pump, name="snmp-stream-aio", daemon=True).start()
+        self.fd = self.collector._native.fileno()
+        loop.add_reader(self.fd, self._ready)
 
-    def _pump(self) -> None:
+    def _ready(self) -> None:
+        """Runs on the loop when responses may be waiting."""
+        self.collector._native.clear_ready()  # first, so a response sent meanwhile wakes us again
         while True:
             try:
-                item = self.collector._receive(None)
+                item = self.collector._try_receive()
             except CollectorClosedError:
+                loop = self.loop()
+                if loop is not None and not loop.is_closed():
+                    loop.remove_reader(self.fd)
                 return
             if item is None:
-                continue
+                return
             future, response = item
-            if not self.loop.is_closed():
-                self.loop.call_soon_threadsafe(_resolve, future, response)
+            if not future.done():
+                future.set_result(response)
 
     async def run(self, request: SnmpRequest) -> SnmpResponse:
-        future: asyncio.Future[SnmpResponse] = self.loop.create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[SnmpResponse] = loop.create_future()
         # Straight in while the queue has room; a thread waits for room only when it is full.
         if not self.collector._submit(request, future, wait=False):
             await asyncio.to_thread(self.collector._submit, request, future)
         return await future
 
 
-def _resolve(future: asyncio.Future[SnmpResponse], response: SnmpResponse) -> None:
-    if not future.done():
-        future.set_result(response)
-
-
-_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Dispatcher] = weakref.WeakKeyDictionary()
+# By id(loop); held strongly only by the loop's selector (see _Dispatcher).
+_dispatchers: weakref.WeakValueDictionary[int, _Dispatcher] = weakref.WeakValueDictionary()
 
 
 def _dispatcher() -> _Dispatcher:
     loop = asyncio.get_running_loop()
-    dispatcher = _dispatchers.get(loop)
-    if dispatcher is None:
-        dispatcher = _dispatchers[loop] = _Dispatcher(loop)
+    dispatcher = _dispatchers.get(id(loop))
+    if dispatcher is None or dispatcher.loop() is not loop:
+        dispatcher = _dispatchers[id(loop)] = _Dispatcher(loop)
     return dispatcher
 
 
@@ -103,6 +111,11 @@ async def walk(
     return await _dispatcher().run(SnmpRequest(WALK, host, community, oids, ranges, req_id, config))
 
 
+def _wake(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
 class AsyncCollector:
     """A `Collector` for asyncio: `await submit(...)`, then `async for response in ...`.
 
@@ -121,7 +134,8 @@ class AsyncCollector:
 
     async def submit(self, request: SnmpRequest) -> None:
         """Queues `request`; waits (without blocking the loop) while the queue is full."""
-        await asyncio.to_thread(self._collector.submit, request)
+        if not self._collector._submit(request, None, wait=False):
+            await asyncio.to_thread(self._collector.submit, request)
 
     def close(self) -> None:
         """Takes no more requests; iteration ends once every response has been received."""
@@ -131,14 +145,23 @@ class AsyncCollector:
         return self
 
     async def __anext__(self) -> SnmpResponse:
+        native = self._collector._native
         while True:
+            native.clear_ready()  # first, so a response sent meanwhile makes the fd readable
             try:
-                # Short waits, so a cancelled iteration leaves no thread blocked for long.
-                response = await asyncio.to_thread(self._collector.receive, 0.1)
+                item = self._collector._try_receive()
             except CollectorClosedError:
                 raise StopAsyncIteration from None
-            if response is not None:
-                return response
+            if item is not None:
+                return item[1]
+            # Wait on the loop for the collector's ready descriptor: no thread is blocked.
+            loop = asyncio.get_running_loop()
+            ready: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(native.fileno(), _wake, ready)
+            try:
+                await ready
+            finally:
+                loop.remove_reader(native.fileno())
 
     async def __aenter__(self) -> AsyncCollector:
         return self

@@ -452,14 +452,53 @@ impl Collector {
         }
     }
 
+    /// A descriptor that becomes readable when responses may be waiting (for
+    /// `loop.add_reader`): on readiness call `clear_ready()`, then `try_receive()` until None.
+    fn fileno(&self) -> i32 {
+        self.inner.ready_fd()
+    }
+
+    /// Makes `fileno()` unreadable until the next responses are sent.
+    fn clear_ready(&self) {
+        self.inner.clear_ready();
+    }
+
+    /// The next response if one is ready, else None, without waiting; raises
+    /// CollectorClosedError once closed and every response has been received.
+    fn try_receive<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match self.inner.try_receive() {
+            Ok(Some(response)) => response_tuple(py, &self.submitted, response).map(Some),
+            Ok(None) => Ok(None),
+            Err(error) => Err(to_py_err(py, error)),
+        }
+    }
+
     /// Stops taking requests; those submitted still complete.
     fn close(&self) {
         self.inner.close();
     }
 
-    /// Stops taking requests and drops those queued or in flight without responses.
-    fn abort(&self) {
-        self.inner.abort();
+    /// Stops taking requests and drops those queued or in flight without responses; their
+    /// sockets are closed when it returns (GIL released while the engine thread ends).
+    fn abort(&self, py: Python<'_>) {
+        let inner = &self.inner;
+        py.detach(|| inner.abort());
+        drop(self.submitted.clear());
+    }
+
+    /// The submitted objects, for Python's garbage collector (an asyncio future submitted
+    /// with a request refers back, through its task, to whoever holds the collector).
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // Never wait here: a map in use is skipped this round.
+        if let Ok(objects) = self.submitted.objects.try_lock() {
+            for object in objects.values() {
+                visit.call(object)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
         drop(self.submitted.clear());
     }
 }

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +21,33 @@ import pytest
 
 import snmp_stream
 from conftest import Agent, assert_gil_released, net_snmp
-from snmp_stream import Collector, CollectorClosedError, SnmpRequest, aio
+from snmp_stream import Collector, CollectorClosedError, SnmpRequest, SnmpResponse, aio
 from test_api import SW_NAMES, SYS_NAME, records
 
 FAST_FAIL = {"timeout": 0.3, "retries": 0}
 
+Rows = list[tuple[tuple[int, ...], bytes]]
+
 
 def sys_name_request(host: str, req_id: str) -> SnmpRequest:
     return SnmpRequest("get", host, "public", SYS_NAME, req_id=req_id, config=FAST_FAIL)
+
+
+def sw_names_reference(host: str) -> Rows:
+    """hrSWInstalledName as net-snmp's snmpbulkwalk reads it from `host`: (index, value) rows,
+    hundreds of them, which every walk of SW_NAMES on the same agent must match."""
+    rows = []
+    for line in net_snmp("snmpbulkwalk", "-v2c", "-c", "public", "-Oq", host, SW_NAMES):
+        oid, _, text = line.partition(" ")  # .1.3.6.1.2.1.25.6.3.1.2.7 "adduser_3.134_all"
+        assert oid.startswith(f".{SW_NAMES}.") and text.startswith('"') and text.endswith('"'), line
+        rows.append((tuple(int(s) for s in oid[len(SW_NAMES) + 2 :].split(".")), text[1:-1].encode()))
+    assert len(rows) > 100, "an empty reference would let an empty walk pass"
+    return rows
+
+
+def walk_outcome(response: SnmpResponse) -> tuple[str, Rows]:
+    """What a walk of SW_NAMES must get right: its status and its (index, value) rows."""
+    return response.status, [(index, value) for _, _, index, value in records(response.results)]
 
 
 def test_collector_submit_close_iterate(agent: Agent) -> None:
@@ -54,8 +77,6 @@ def test_collector_receive_timeout(agent: Agent) -> None:
 def test_stream_2000_requests_with_dead_agents_yields_one_response_each(agent: Agent) -> None:
     dead = []
     for _ in range(3):
-        import socket
-
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
             dead.append(f"127.0.0.1:{s.getsockname()[1]}")
@@ -114,11 +135,17 @@ def test_stream_stopped_early_stops_reading(agent: Agent) -> None:
             pulled += 1
             yield sys_name_request(agent.host, f"{i}")
 
-    for _, _response in zip(range(10), snmp_stream.stream(requests(), {"max_sessions": 8}, queue_capacity=8)):
-        pass
+    responses = snmp_stream.stream(requests(), {"max_sessions": 8}, queue_capacity=8)
+    received = [response for _, response in zip(range(10), responses)]
+    del responses  # abandoned after 10, as a `break` out of its loop leaves it: it closes now
+    assert [r.status for r in received] == ["successful"] * 10
     # Abandoning the generator stops the feeding thread: at most the one request it was
     # submitting comes after, and nowhere near all 10,000 were read.
     stopped_at = pulled
+    # A sleep, on purpose: this observes that something does NOT happen (no more reads), and
+    # no event marks "will never read again" (the feeder may be left blocked in the caller's
+    # iterable, by design). A feeder still reading would pull far more than one request in
+    # 0.2 s (each GET to this local agent takes well under a millisecond).
     time.sleep(0.2)
     assert pulled <= stopped_at + 1 and pulled < 1_000, (stopped_at, pulled)
 
@@ -129,40 +156,32 @@ def test_get_many_and_walk_many_keep_host_order(agent: Agent, silent_port: int) 
     assert [r.host for r in responses] == hosts
     assert [r.status for r in responses] == ["successful", "failed", "successful"]
     assert [r.req_id for r in responses] == [h.encode() for h in hosts]
-    walks = snmp_stream.walk_many([agent.host] * 10, "public", SW_NAMES)
-    assert len({len(records(r.results)) for r in walks}) == 1
+    reference = sw_names_reference(agent.host)
+    walk_hosts = [agent.host, agent.host6] * 5  # one agent on both addresses: the same rows
+    walks = snmp_stream.walk_many(walk_hosts, "public", SW_NAMES)
+    assert [(r.host, r.req_id) for r in walks] == [(h, h.encode()) for h in walk_hosts]
+    for i, walk in enumerate(walks):
+        assert walk_outcome(walk) == ("successful", reference), (i, walk.errors)
 
 
 def test_eight_threads_single_use_and_streaming_at_once(agent: Agent) -> None:
-    reference = [
-        line.split()[0]
-        for line in net_snmp("snmpbulkwalk", "-v2c", "-c", "public", "-Oq", agent.host, SW_NAMES)
-    ]
-    reference_index = [tuple(int(s) for s in name.rsplit(".", 1)[1:]) for name in reference]
+    reference = sw_names_reference(agent.host)
 
-    def single_use(worker: int) -> list[tuple[int, ...]]:
-        indexes = []
-        for _ in range(5):
-            response = snmp_stream.walk(agent.host, "public", SW_NAMES)
-            assert response.status == "successful"
-            indexes = [r[2] for r in records(response.results)]
-            assert indexes == reference_index, worker
-        return indexes
+    # Each worker returns the outcome of every one of its 5 walks; all are checked below.
+    def single_use(worker: int) -> list[tuple[str, Rows]]:
+        return [walk_outcome(snmp_stream.walk(agent.host, "public", SW_NAMES)) for _ in range(5)]
 
-    def streaming(worker: int) -> list[tuple[int, ...]]:
+    def streaming(worker: int) -> list[tuple[str, Rows]]:
         requests = (
             SnmpRequest("walk", agent.host6, "public", SW_NAMES, req_id=f"{worker}-{i}") for i in range(5)
         )
-        responses = list(snmp_stream.stream(requests))
-        assert len(responses) == 5
-        for response in responses:
-            assert [r[2] for r in records(response.results)] == reference_index, worker
-        return reference_index
+        return [walk_outcome(response) for response in snmp_stream.stream(requests)]
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(single_use if w % 2 else streaming, w) for w in range(8)]
         results = [f.result(timeout=60) for f in futures]
-    assert all(r == reference_index for r in results)
+    for worker, outcomes in enumerate(results):
+        assert outcomes == [("successful", reference)] * 5, worker
 
 
 def test_asyncio_get_walk_and_collector(agent: Agent, silent_port: int) -> None:
@@ -195,19 +214,44 @@ def test_asyncio_get_walk_and_collector(agent: Agent, silent_port: int) -> None:
     asyncio.run(main())
 
 
+def engine_threads() -> int:
+    """The collectors' engine threads running in this process (names are cut to 15 bytes)."""
+    tasks = Path("/proc/self/task").iterdir()
+    return sum(1 for task in tasks if (task / "comm").read_text().strip() == "snmp-stream-col")
+
+
+def test_asyncio_waits_without_threads_and_frees_its_engine_with_the_loop(agent: Agent) -> None:
+    before, python_threads = engine_threads(), threading.active_count()
+
+    async def main() -> None:
+        responses = await asyncio.gather(*[aio.get(agent.host, "public", SYS_NAME) for _ in range(5)])
+        assert [r.status for r in responses] == ["successful"] * 5
+        # One engine for this loop, and no Python thread waiting for its responses.
+        assert engine_threads() == before + 1
+        assert threading.active_count() == python_threads
+
+    for _ in range(3):
+        asyncio.run(main())  # each loop gets its engine, freed when the loop closes
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while engine_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the thread is ending (its sessions are already closed)
+    assert engine_threads() == before
+
+
 CTRL_C_SCRIPT = """
 import os, sys, threading, gc
 import snmp_stream
 fds_before = len(os.listdir("/proc/self/fd"))
-host = sys.argv[1]
+host, requests = sys.argv[1], int(sys.argv[3])
 interrupted = False
 try:
     if sys.argv[2] == "walk":
         snmp_stream.get(host, "public", "1.3.6.1.2.1.1.5.0", config={"timeout": 60, "retries": 0})
     else:
         reqs = (snmp_stream.SnmpRequest("get", host, "public", "1.3.6.1.2.1.1.5.0", req_id=str(i),
-                                        config={"timeout": 60, "retries": 0}) for i in range(100))
-        for r in snmp_stream.stream(reqs):
+                                        config={"timeout": 60, "retries": 0}) for i in range(requests))
+        for r in snmp_stream.stream(reqs, {"max_sessions": requests}):
             pass
 except KeyboardInterrupt:
     interrupted = True
@@ -218,19 +262,42 @@ print("interrupted" if interrupted else "finished", threads, len(os.listdir("/pr
 """
 
 
-@pytest.mark.parametrize("mode", ["walk", "stream"])
-def test_ctrl_c_interrupts_promptly_and_cleans_up(silent_port: int, mode: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CTRL_C_SCRIPT), f"127.0.0.1:{silent_port}", mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(snmp_stream.__file__).parent.parent)},
-    )
-    time.sleep(1.0)  # importing and starting the long collection
-    sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=10)
+def receive_datagrams(listener: socket.socket, count: int, process: subprocess.Popen[str]) -> int:
+    """Reads datagrams from `listener` until `count` have come, `process` has exited, or 30 s
+    have passed; returns how many came."""
+    received = 0
+    deadline = time.monotonic() + 30
+    while received < count and process.poll() is None and time.monotonic() < deadline:
+        if select.select([listener], [], [], 0.05)[0]:
+            listener.recv(65536)
+            received += 1
+    return received
+
+
+@pytest.mark.parametrize(("mode", "requests"), [("walk", 1), ("stream", 100)])
+def test_ctrl_c_interrupts_promptly_and_cleans_up(mode: str, requests: int) -> None:
+    # The target is a UDP socket read here and never answered (as the silent_port fixture's
+    # is). Ctrl-C is pressed as soon as the child's first request arrives on it: the child is
+    # then inside the collection (a "ready" line printed before the call would race with the
+    # call's start), and for the stream, still starting the other requests: abort must close
+    # every socket the engine opened before it returns.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(CTRL_C_SCRIPT), host, mode, str(requests)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(snmp_stream.__file__).parent.parent)},
+        )
+        if receive_datagrams(silent, 1, process) < 1:
+            process.kill()
+            _, err = process.communicate(timeout=10)
+            pytest.fail(f"the child sent no request ({process.returncode}): {err}")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
     assert time.monotonic() - sent < 2.0, "Ctrl-C took effect promptly"
     assert process.returncode == 0, err
     # Nothing left behind: no non-daemon thread, and no more open fds than before the call.
