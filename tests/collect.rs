@@ -52,9 +52,14 @@ fn get_system_group_v1_and_v2c_matches_snmpget() {
         assert_eq!(lines(&response), expected, "{version:?}");
         let buffer = ResultBuffer::parse(&response.results).unwrap();
         assert_eq!(buffer.req_id, format!("system-{}", version.name()).as_bytes());
-        // One PDU answered: all records share one receive time, after the start time.
+        // One PDU answered: all records share one receive time, within the request's elapsed
+        // time after the start time (which is now, give or take the test's own run time).
         let start = std::time::SystemTime::UNIX_EPOCH + Duration::from_micros(buffer.start_us);
         assert!(start.elapsed().unwrap() < Duration::from_secs(60));
+        let times: Vec<u32> = buffer.records().map(|r| r.unwrap().time_ms).collect();
+        assert_eq!(times.len(), 6);
+        assert!(times.iter().all(|&t| t == times[0]), "one PDU, one receive time: {times:?}");
+        assert!(u128::from(times[0]) <= response.elapsed.as_millis(), "{times:?} vs {:?}", response.elapsed);
     }
 }
 

@@ -313,13 +313,9 @@ fn submit_blocks_once_queue_capacity_requests_wait_to_start() {
     let _serial = serial();
     let silent = FakeAgent::start(Behavior::Silent);
     let (max_sessions, queue_capacity) = (4, 2);
-    let config = Config::new()
-        .max_sessions(max_sessions)
-        .unwrap()
-        .timeout(Duration::from_millis(400))
-        .unwrap()
-        .retries(0)
-        .unwrap();
+    let timeout = Duration::from_millis(1000);
+    let config =
+        Config::new().max_sessions(max_sessions).unwrap().timeout(timeout).unwrap().retries(0).unwrap();
     let collector = Arc::new(Collector::new(config, queue_capacity).unwrap());
     let returned = Arc::new(AtomicUsize::new(0));
     let submitter = {
@@ -335,18 +331,30 @@ fn submit_blocks_once_queue_capacity_requests_wait_to_start() {
             }
         })
     };
-    // Well before the first timeout: nothing has completed, so nothing has freed a session.
-    thread::sleep(Duration::from_millis(200));
-    let before_any_completion = returned.load(Ordering::SeqCst);
+    // Until the first timeout nothing completes, so nothing frees a session: exactly the
+    // requests in flight, the queue, and the one the engine thread holds (it could not start)
+    // get in, and the next submit blocks.
+    let started = Instant::now();
+    let fits = max_sessions as usize + queue_capacity + 1;
+    while returned.load(Ordering::SeqCst) < fits && started.elapsed() < timeout / 2 {
+        thread::sleep(Duration::from_millis(1)); // waiting for a condition, bounded
+    }
+    assert_eq!(returned.load(Ordering::SeqCst), fits, "submits that returned before any completion");
+    assert_eq!(silent.requests_seen(), max_sessions as usize, "requests in flight");
+    // A sleep on purpose: it observes that the next submit does NOT return while nothing
+    // completes (no event marks a blocked call); the first timeout is at 1 s.
+    thread::sleep(timeout / 2 - started.elapsed().min(timeout / 2));
+    assert_eq!(returned.load(Ordering::SeqCst), fits, "a submit returned although the queue was full");
     submitter.join().unwrap();
-    let in_flight = max_sessions as usize;
-    assert!(
-        // The engine thread holds one request that could not start, besides the channel.
-        before_any_completion <= in_flight + queue_capacity + 1,
-        "{before_any_completion} submits returned with {in_flight} requests in flight and a queue of \
-         {queue_capacity}: {} requests wait to start",
-        before_any_completion - in_flight
-    );
+    assert_eq!(returned.load(Ordering::SeqCst), 12);
+    let mut responses = 0;
+    while collector.recv_timeout(timeout * 2).unwrap().is_some() {
+        responses += 1;
+        if responses == 12 {
+            break;
+        }
+    }
+    assert_eq!(responses, 12, "every submitted request answered");
 }
 
 /// `abort` drops what is in flight at once: no waiting for a silent agent's timeouts.
