@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -84,6 +85,18 @@ class Bus:
                 await connection.close()
 
         return asyncio.run(wrapped())
+
+    def wait_ack_pending(self, count: int, consumer: str = "collectors", timeout: float = 30) -> None:
+        """Waits until `count` requests are handed out to the consumer and not yet acked."""
+
+        async def pending(js: Any) -> int:
+            info = await js.consumer_info(f"REQ_{self.tag}", f"{consumer}-{self.tag}")
+            return int(info.num_ack_pending)
+
+        deadline = time.monotonic() + timeout
+        while (seen := self.run(pending)) < count:
+            assert time.monotonic() < deadline, f"{seen} of {count} requests handed out"
+            time.sleep(0.05)
 
     def ensure(self, replicas: int = 1) -> None:
         from nats.js.api import RetentionPolicy, StreamConfig
@@ -514,7 +527,7 @@ def test_sigterm_drains_requests_in_flight(
     bus.publish(dead)
     worker = start_worker(bus, "--concurrency", "16")
     workers.append(worker)
-    time.sleep(0.5)  # the worker fetches them; their timeouts run until 4 s
+    bus.wait_ack_pending(10)  # the worker has them all; their timeouts run until 4 s
     started = time.monotonic()
     code, err = stop(worker)
     assert code == 0, err
@@ -599,9 +612,18 @@ def test_scheduler_rounds_and_lag(bus: Bus, agent: Agent, tmp_path: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3.5)
+    assert process.stderr is not None
+    watchdog = threading.Timer(30, process.kill)  # a scheduler that stops logging fails the test
+    watchdog.start()
+    head = []
+    for line in process.stderr:  # three rounds, as the scheduler logs them
+        head.append(line)
+        if sum(" round " in seen for seen in head) == 3:
+            break
+    watchdog.cancel()
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
+    _, rest = process.communicate(timeout=30)
+    err = "".join(head) + rest
     assert process.returncode == 0, err
     rounds = [line for line in err.splitlines() if " round " in line]
     assert len(rounds) >= 3 and all("1 request(s) published" in line for line in rounds), err
@@ -682,7 +704,7 @@ def test_nats_restarted_mid_batch(
     workers.append(start_parser(bus, postgres, "--ack-wait", "5", "--batch", "8"))
     assert loaded(postgres.dsn, bus.tag, 30) >= 30
     own_nats_server.stop(sig)
-    time.sleep(1)
+    time.sleep(1)  # the outage: a second without a server (not a wait for anything)
     own_nats_server.start()
     assert loaded(postgres.dsn, bus.tag, total) == total
     time.sleep(6)  # past the ack wait: a lost ack would have brought a redelivery by now
