@@ -1,38 +1,26 @@
-//! A real net-snmp `snmpd` on 127.0.0.1 and ::1, on a free port, with the config in
-//! `tests/fixtures/snmpd.conf`. Killed on drop.
+//! A real net-snmp `snmpd` on 127.0.0.1 and ::1 (UDP) and 127.0.0.1 (TCP), on a free port, with
+//! the config in `tests/fixtures/snmpd.conf`. Stopped on drop.
+//!
+//! The agent is started by the project's one snmpd launcher, `python/snmp_stream/snmpd.py serve`
+//! (standard-library Python, shared with the Python tests, the demo and the benchmarks): it
+//! prints the port once the agent answers and stops the agent when its stdin is closed.
 
-use std::net::UdpSocket;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// How long the launcher may take to report a port: its agent answers within 30 s or it fails.
+const START_LIMIT: Duration = Duration::from_secs(90);
+/// How long the launcher may take to stop its agent (SIGTERM, then SIGKILL after 5 s).
+const STOP_LIMIT: Duration = Duration::from_secs(15);
+
 pub struct Snmpd {
-    child: Child,
+    launcher: Child,
+    /// Closing it (on drop) tells the launcher to stop the agent and exit.
+    stdin: Option<ChildStdin>,
     port: u16,
-    dir: PathBuf,
-}
-
-fn snmpd_binary() -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/usr/local/sbin"]) {
-        let candidate = Path::new(dir).join("snmpd");
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("snmpd not found: install Debian's `snmpd` package (the README's setup does)");
-}
-
-/// A port free for UDP on 127.0.0.1 and ::1 and for TCP on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    loop {
-        let v4 = UdpSocket::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-        let port = v4.local_addr().unwrap().port();
-        if UdpSocket::bind(("::1", port)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-        {
-            return port;
-        }
-    }
 }
 
 trait DieWithParent {
@@ -40,8 +28,9 @@ trait DieWithParent {
 }
 
 impl DieWithParent for Command {
-    /// The agent gets SIGTERM when the process that started it dies, however it dies (a
-    /// killed test run, a demo stopped with `kill`), so no snmpd is left behind.
+    /// The launcher gets SIGTERM (and stops its agent) when the thread that started it ends,
+    /// however the process ends (a killed test run, a demo stopped with `kill`), so no snmpd is
+    /// left behind.
     fn die_with_parent(&mut self) -> &mut Self {
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl is async-signal-safe and touches only the child being started.
@@ -56,6 +45,10 @@ impl DieWithParent for Command {
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn launcher() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/snmp_stream/snmpd.py")
 }
 
 impl Snmpd {
@@ -74,61 +67,38 @@ impl Snmpd {
     }
 
     fn launch(config: &Path, fixed_port: Option<u16>) -> Snmpd {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "snmp-stream-snmpd-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        for _attempt in 0..5 {
-            let port = fixed_port.unwrap_or_else(free_port);
-            let child = Command::new(snmpd_binary())
-                .args(["-f", "-Lf"])
-                .arg(dir.join("snmpd.log"))
-                .arg("-C")
-                .arg("-c")
-                .arg(config)
-                .arg("-p")
-                .arg(dir.join("snmpd.pid"))
-                .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port},tcp:127.0.0.1:{port}"))
-                .env("SNMP_PERSISTENT_DIR", &dir)
-                .env("MIBS", "")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .die_with_parent()
-                .spawn()
-                .expect("start snmpd");
-            let mut agent = Snmpd { child, port, dir: dir.clone() };
-            if agent.wait_ready(Duration::from_secs(10)) {
-                return agent;
-            }
-            // Most likely another process took the port between the check and the bind.
-            let _ = agent.child.kill();
-            let _ = agent.child.wait();
-            std::mem::forget(agent);
+        let mut command = Command::new("python3");
+        command.arg(launcher()).arg("serve").arg("--config").arg(config);
+        if let Some(port) = fixed_port {
+            command.arg("--port").arg(port.to_string());
         }
-        panic!("snmpd did not start; see {}", dir.join("snmpd.log").display());
-    }
-
-    fn wait_ready(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+        let mut launcher = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .die_with_parent()
+            .spawn()
+            .unwrap_or_else(|e| panic!("start python3 (the README's setup installs Python 3.11): {e}"));
+        let stdout = launcher.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let port = receiver.recv_timeout(START_LIMIT).ok().and_then(|line| line.trim().parse::<u16>().ok());
+        match port {
+            Some(port) => Snmpd { stdin: launcher.stdin.take(), launcher, port },
+            None => {
+                let _ = launcher.kill();
+                let _ = launcher.wait();
+                let mut stderr = String::new();
+                if let Some(mut pipe) = launcher.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                panic!("snmpd did not start (python3 {} serve):\n{stderr}", self::launcher().display());
             }
-            let probe = Command::new("snmpget")
-                .args(["-v2c", "-c", "public", "-t", "0.2", "-r", "0", "-On"])
-                .arg(self.host())
-                .arg("1.3.6.1.2.1.1.5.0")
-                .output();
-            if probe.is_ok_and(|out| out.status.success()) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        false
     }
 
     pub fn port(&self) -> u16 {
@@ -153,8 +123,16 @@ impl Snmpd {
 
 impl Drop for Snmpd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        drop(self.stdin.take());
+        let deadline = Instant::now() + STOP_LIMIT;
+        while Instant::now() < deadline {
+            if !matches!(self.launcher.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SIGKILL: the agent still gets SIGTERM, since the launcher set its parent-death signal.
+        let _ = self.launcher.kill();
+        let _ = self.launcher.wait();
     }
 }
