@@ -1,29 +1,21 @@
 #!/usr/bin/env python3
 """A quick, hand-run comparison with net-snmp's snmpbulkwalk on the same agent and subtree.
 
-Starts snmpd on loopback (tests/fixtures/snmpd.conf), walks SUBTREE N times with each tool
-(one walk at a time, same max-repetitions), and prints wall time and client CPU time per
-varbind with their ratios. Run it by hand; it is not part of the test suite:
+Starts snmpd on loopback (tests/fixtures/snmpd.conf, with bench/agents.py's loopback_agents),
+walks SUBTREE N times with each tool (one walk at a time, same max-repetitions), and prints
+wall time and client CPU time per varbind with their ratios. Run it by hand; it is not part of the test suite:
 
     bench/quick.py [--subtree OID] [--runs N] [--max-repetitions N]
 """
 import argparse
-import os
 import resource
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
+from agents import loopback_agents  # the project's snmpd launcher (python/snmp_stream/snmpd.py)
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def children_cpu() -> float:
@@ -48,31 +40,14 @@ def main() -> None:
     subprocess.run([ROOT / "scripts/setup.sh"], check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--example", "walk"], cwd=ROOT, check=True)
 
-    port = free_port()
-    host = f"127.0.0.1:{port}"
-    snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
-    with tempfile.TemporaryDirectory() as tmp:
-        agent = subprocess.Popen(
-            [snmpd, "-f", "-Lf", f"{tmp}/log", "-C", "-c", ROOT / "tests/fixtures/snmpd.conf",
-             "-p", f"{tmp}/pid", f"udp:{host}"],
-            env={**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": tmp},
-        )
-        try:
-            for _ in range(100):
-                probe = ["snmpget", "-v2c", "-c", "public", "-t", "0.2", "-r", "0", host, "1.3.6.1.2.1.1.5.0"]
-                if subprocess.run(probe, capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.1)
-            reps = args.max_repetitions
-            bulkwalk = ["snmpbulkwalk", "-v2c", "-c", "public", "-On", "-Oq", f"-Cr{reps}", host, args.subtree]
-            net_wall, net_cpu, out = measure(bulkwalk, args.runs)
-            count = len(out.splitlines())
-            ours_cmd = [ROOT / "target/release/examples/walk", host, args.subtree, "-Cr", str(reps),
-                        "--repeat", str(args.runs)]
-            our_wall, our_cpu, ours = measure(ours_cmd, 1)
-        finally:
-            agent.kill()
-            agent.wait()
+    with loopback_agents(1) as [host]:
+        reps = args.max_repetitions
+        bulkwalk = ["snmpbulkwalk", "-v2c", "-c", "public", "-On", "-Oq", f"-Cr{reps}", host, args.subtree]
+        net_wall, net_cpu, out = measure(bulkwalk, args.runs)
+        count = len(out.splitlines())
+        ours_cmd = [ROOT / "target/release/examples/walk", host, args.subtree, "-Cr", str(reps),
+                    "--repeat", str(args.runs)]
+        our_wall, our_cpu, ours = measure(ours_cmd, 1)
     fields = dict(kv.split("=") for kv in ours.split())
     assert int(fields["varbinds"]) == count * args.runs, (fields, count)
     per = count * args.runs

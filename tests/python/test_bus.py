@@ -28,7 +28,7 @@ from conftest import Agent, agent_packets
 from servers import NatsServer, Postgres
 from snmp_stream import recipes
 from snmp_stream.bus import request_message
-from snmp_stream.demo import free_port
+from snmp_stream.snmpd import free_port
 
 DELAY_TABLE = "1.3.6.1.4.1.99999.1.1"
 TABLES_YAML = f"""

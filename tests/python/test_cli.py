@@ -195,13 +195,20 @@ def test_collect_into_postgres(agent: Agent, postgres: object, tmp_path: Path) -
 
 
 def test_demo_agent_starts_again_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    from snmp_stream import demo
+    from snmp_stream import demo, snmpd
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
-        ports = iter([taken.getsockname()[1]])
-        real = demo.free_port
-        monkeypatch.setattr(demo, "free_port", lambda: next(ports, None) or real())
+        taken_port = taken.getsockname()[1]
+        handed: list[int] = []
+        real = snmpd.free_port
+
+        def first_the_taken_port() -> int:
+            handed.append(real() if handed else taken_port)
+            return handed[-1]
+
+        monkeypatch.setattr(snmpd, "free_port", first_the_taken_port)
         with demo.local_agents(1) as hosts:
-            assert hosts[0] != f"127.0.0.1:{taken.getsockname()[1]}"
+            assert handed[0] == taken_port and len(handed) == 2, handed
+            assert hosts == [f"127.0.0.1:{handed[1]}"]
             assert snmp_stream.get(hosts[0], "public", "1.3.6.1.2.1.1.5.0").status == "successful"

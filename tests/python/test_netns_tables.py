@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import snmp_stream
 from snmp_stream import recipes
+from snmp_stream.snmpd import NetnsAgent, netns_agent
 from test_parse import actual_rows, expected_rows
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from agents import NetnsAgent, netns_agent
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2 for network namespaces"
