@@ -179,6 +179,21 @@ impl SnmpError {
         }
     }
 
+    /// The error for a system errno that says the agent cannot be reached: ICMP port or host
+    /// unreachable on a UDP socket, a refused, unreachable or timed-out TCP connection. `None`
+    /// for other errnos.
+    pub(crate) fn unreachable(host: &str, sys_errno: i32, snmp_errno: i32) -> Option<Self> {
+        if !matches!(sys_errno, libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ETIMEDOUT)
+        {
+            return None;
+        }
+        let reason = std::io::Error::from_raw_os_error(sys_errno);
+        Some(
+            SnmpError::new(ErrorKind::Unreachable, format!("{host} is unreachable: {reason}"))
+                .with_codes(sys_errno, snmp_errno),
+        )
+    }
+
     /// No answer after all tries (net-snmp's SNMPERR_TIMEOUT).
     pub(crate) fn timeout(message: impl Into<String>) -> Self {
         SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT)

@@ -216,10 +216,8 @@ impl Drop for Transport {
 /// The error for a session that could not be opened: `Unreachable` when the system said the
 /// agent cannot be reached (a refused or unreachable TCP connection), else `SessionError`.
 pub(crate) fn open_error(host: &str, sys_errno: i32, snmp_errno: i32) -> SnmpError {
-    if matches!(sys_errno, libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ETIMEDOUT) {
-        let reason = std::io::Error::from_raw_os_error(sys_errno);
-        return SnmpError::new(ErrorKind::Unreachable, format!("{host} is unreachable: {reason}"))
-            .with_codes(sys_errno, snmp_errno);
+    if let Some(error) = SnmpError::unreachable(host, sys_errno, snmp_errno) {
+        return error;
     }
     let mut detail = library_error(snmp_errno);
     if sys_errno != 0 {
@@ -379,13 +377,9 @@ impl<H: Handler> Session<H> {
         self.resume_panic();
         if result < 0 {
             let (sys_errno, snmp_errno, _) = session_error(self.raw.as_ptr());
-            if matches!(sys_errno, libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH) {
+            let host = self.host().to_owned();
+            if let Some(error) = SnmpError::unreachable(&host, sys_errno, snmp_errno) {
                 drain_error_queue(self.fd);
-                let host = self.host().to_owned();
-                let reason = std::io::Error::from_raw_os_error(sys_errno);
-                let error =
-                    SnmpError::new(ErrorKind::Unreachable, format!("{host} is unreachable: {reason}"))
-                        .with_codes(sys_errno, snmp_errno);
                 self.handler().on_event(Event::Unreachable(error));
             }
         }
