@@ -146,6 +146,8 @@ pub(crate) struct Collection {
     may_fall_back: bool,
     /// The PDU in flight is the single-try GETNEXT that tests the fallback.
     probing: bool,
+    /// That GETNEXT was answered: the agent drops GETBULK.
+    found_no_bulk: bool,
     timeout: Duration,
     /// Varbinds per PDU; halved on tooBig.
     budget: u32,
@@ -232,6 +234,7 @@ impl Collection {
             bulk,
             may_fall_back: bulk && auto && request.kind() == RequestKind::Walk,
             probing: false,
+            found_no_bulk: false,
             timeout: settings.timeout,
             budget: settings.max_var_binds_per_pdu,
             work,
@@ -329,10 +332,11 @@ impl Collection {
         })
     }
 
-    /// Whether the walk fell back from GETBULK to GETNEXT because the agent did not answer
-    /// GETBULK (the engine remembers the agent).
+    /// Whether this request found that the agent does not answer GETBULK (its GETNEXT try was
+    /// answered), for the engine to remember. A walk that started with GETNEXT because the
+    /// engine already knew does not renew that: after an hour GETBULK is tried again.
     pub fn fell_back(&self) -> bool {
-        !self.bulk && self.errors.iter().any(|e| e.kind == ErrorKind::BulkFallback)
+        self.found_no_bulk
     }
 
     /// Handles the agent's answer to the PDU in flight.
@@ -340,6 +344,7 @@ impl Collection {
         let Some(InFlight { items, leaves }) = self.in_flight.take() else { return };
         self.may_fall_back = false;
         if std::mem::take(&mut self.probing) {
+            self.found_no_bulk = true;
             let message = format!(
                 "{} did not answer GETBULK ({}): walked with GETNEXT (set walk_mode to \"getnext\" \
                  for this agent)",
@@ -903,6 +908,7 @@ mod tests {
         let known = Config::new().resolve(Config::new());
         let mut c = Collection::new(&request, &known, 0, Instant::now(), true);
         assert_eq!(c.next_pdu().unwrap().command, Command::GetNext, "a known GETBULK-dropping agent");
+        assert!(!c.fell_back(), "an agent already known is not found again (its hour is not renewed)");
         assert_eq!(records(c).1[0].kind, ErrorKind::BulkFallback);
     }
 
