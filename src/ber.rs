@@ -376,13 +376,7 @@ mod tests {
         ));
         list.extend(var_bind(&sys_descr, &[0x06, 0x03, 0x2b, 0x86, 0x01]));
         let original = message(&list);
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::parse::fuzz::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..crate::parse::fuzz::fuzz_iterations(20_000) {
             let mut packet = original.clone();
             for _ in 0..(next() % 4 + 1) {

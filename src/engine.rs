@@ -309,11 +309,7 @@ impl SessionManager {
             let settings = &preparing.settings;
             let error = match settings.deadline {
                 Some(limit) if preparing.started + limit <= at => {
-                    let message = format!(
-                        "{} did not complete within its deadline of {limit:?}",
-                        preparing.request.host()
-                    );
-                    SnmpError::new(ErrorKind::Deadline, message)
+                    SnmpError::deadline(preparing.request.host(), limit)
                 }
                 _ => {
                     let tries = settings.retries + 1;
@@ -358,9 +354,8 @@ impl SessionManager {
             if overdue {
                 // The lookup or connection took the whole deadline: no session is opened.
                 let limit = preparing.settings.deadline.unwrap_or_default();
-                let message =
-                    format!("{} did not complete within its deadline of {limit:?}", preparing.request.host());
-                self.fail_preparing(preparing, SnmpError::new(ErrorKind::Deadline, message));
+                let error = SnmpError::deadline(preparing.request.host(), limit);
+                self.fail_preparing(preparing, error);
                 continue;
             }
             match outcome {

@@ -194,6 +194,14 @@ impl SnmpError {
         )
     }
 
+    /// The request's own `deadline` passed before it completed.
+    pub(crate) fn deadline(host: &str, limit: std::time::Duration) -> Self {
+        SnmpError::new(
+            ErrorKind::Deadline,
+            format!("{host} did not complete within its deadline of {limit:?}"),
+        )
+    }
+
     /// No answer after all tries (net-snmp's SNMPERR_TIMEOUT).
     pub(crate) fn timeout(message: impl Into<String>) -> Self {
         SnmpError::new(ErrorKind::Timeout, message).with_codes(0, netsnmp_sys::SNMPERR_TIMEOUT)

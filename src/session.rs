@@ -101,6 +101,8 @@ pub(crate) struct Session<H: Handler> {
     fd: RawFd,
     /// The target's retries, restored after a single-try PDU.
     retries: c_int,
+    /// net-snmp's session is set for single-try PDUs (retries 0).
+    single_try: bool,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
@@ -299,7 +301,7 @@ impl<H: Handler> Session<H> {
         // SAFETY: `raw` is an open session; its transport (and socket) live as long as it does.
         let fd = unsafe { sys::snmp_sess_transport(raw.as_ptr()).as_ref() }.map_or(-1, |t| t.sock);
         report_icmp_errors(fd);
-        Ok(Session { raw, state, fd, retries: session.retries, _not_sync: PhantomData })
+        Ok(Session { raw, state, fd, retries: session.retries, single_try: false, _not_sync: PhantomData })
     }
 
     /// The session's socket.
@@ -331,10 +333,13 @@ impl<H: Handler> Session<H> {
             self.handler().on_event(Event::SendFailed(error));
             return;
         };
-        // SAFETY: `raw` is open; snmp_sess_session returns its live internal session, whose
-        // `retries` net-snmp reads when this PDU's timer expires.
-        if let Some(session) = unsafe { sys::snmp_sess_session(self.raw.as_ptr()).as_mut() } {
-            session.retries = if spec.single_try { 0 } else { self.retries };
+        if spec.single_try != self.single_try {
+            // SAFETY: `raw` is open; snmp_sess_session returns its live internal session, whose
+            // `retries` net-snmp reads when this PDU's timer expires.
+            if let Some(session) = unsafe { sys::snmp_sess_session(self.raw.as_ptr()).as_mut() } {
+                session.retries = if spec.single_try { 0 } else { self.retries };
+                self.single_try = spec.single_try;
+            }
         }
         let raw_pdu = pdu.into_raw();
         // SAFETY: `raw` is open, `raw_pdu` a valid PDU; on success net-snmp owns and frees it.

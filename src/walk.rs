@@ -519,8 +519,7 @@ impl Collection {
 
     /// The request's deadline passed while it was still collecting.
     pub fn on_deadline(&mut self, deadline: Duration) {
-        let message = format!("{} did not complete within its deadline of {deadline:?}", self.host);
-        self.fail(SnmpError::new(ErrorKind::Deadline, message));
+        self.fail(SnmpError::deadline(&self.host, deadline));
     }
 
     /// A fatal error from the session layer (send failure, disconnect, ...).

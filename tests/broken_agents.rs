@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_agent::{Behavior, FakeAgent};
-use common::{community, lines, oid, sorted, Line};
+use common::{community, lines, oid, run_until_idle, sorted, Line};
 use snmp_stream::{
     Config, ErrorKind, OidRange, Request, Response, ResultBuffer, SessionManager, Status, Version,
 };
@@ -32,13 +32,7 @@ fn run_timed(requests: Vec<Request>, config: Config) -> Vec<(Response, Duration)
     for request in requests {
         manager.add_request(request);
     }
-    let started = Instant::now();
-    let mut finished = Vec::new();
-    while !manager.is_idle() {
-        for response in manager.run() {
-            finished.push((response, started.elapsed()));
-        }
-    }
+    let mut finished = run_until_idle(&mut manager, Instant::now());
     assert!(manager.run().is_empty(), "an idle manager returns nothing");
     assert_eq!(finished.len(), ids.len(), "every request yields exactly one response");
     ids.iter()

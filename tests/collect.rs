@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::fake_agent::{Behavior, FakeAgent};
 use common::snmpd::Snmpd;
-use common::{community, lines, net_snmp, oid, sorted};
+use common::{community, lines, net_snmp, oid, run_until_idle, sorted};
 use snmp_stream::{
     Community, Config, ErrorKind, OidRange, Request, ResultBuffer, SessionManager, Status, Version,
 };
@@ -285,12 +285,7 @@ fn dead_agents_time_out_on_time_while_live_ones_complete() {
     for request in requests {
         manager.add_request(request);
     }
-    let mut finished = Vec::new();
-    while !manager.is_idle() {
-        for response in manager.run() {
-            finished.push((response, started.elapsed()));
-        }
-    }
+    let finished = run_until_idle(&mut manager, started);
     assert_eq!(finished.len(), 22);
     let budget = timeout * (retries + 1);
     for (response, elapsed) in &finished {
@@ -464,10 +459,7 @@ fn host_names_are_resolved_off_the_loop() {
         let host = host.split('#').next().unwrap().to_owned();
         manager.add_request(get(host));
     }
-    let mut finished = Vec::new();
-    while !manager.is_idle() {
-        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
-    }
+    let mut finished = run_until_idle(&mut manager, started);
     assert_eq!(finished.len(), hosts.len() + 1);
     let overdue_at = finished.iter().position(|(r, _)| r.request.req_id() == Some(&b"overdue"[..])).unwrap();
     let (overdue, _) = finished.remove(overdue_at);
@@ -543,10 +535,7 @@ fn numeric_looking_hosts_that_are_not_addresses_go_to_the_resolver_threads() {
         );
     }
     let started = Instant::now();
-    let mut finished = Vec::new();
-    while !manager.is_idle() {
-        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
-    }
+    let finished = run_until_idle(&mut manager, started);
     assert_eq!(finished.len(), 13);
     for (response, at) in &finished {
         if response.request.host() == agent.host() {
@@ -656,10 +645,7 @@ fn a_black_holed_tcp_agent_costs_only_its_own_request() {
         manager.add_request(get(host));
     }
     let started = Instant::now();
-    let mut finished = Vec::new();
-    while !manager.is_idle() {
-        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
-    }
+    let finished = run_until_idle(&mut manager, started);
     assert_eq!(finished.len(), 4);
     for (response, at) in &finished {
         if response.request.host() == hole {

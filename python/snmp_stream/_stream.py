@@ -62,20 +62,12 @@ class Collector:
 
     def _receive(self, timeout: float | None) -> tuple[Any, SnmpResponse] | None:
         """The next response and the context it was submitted with."""
-        item = self._native.receive(timeout)
-        if item is None:
-            return None
-        (request, context), status, results, errors, elapsed = item
-        return context, _response(request, status, results, errors, elapsed)
+        return _with_context(self._native.receive(timeout))
 
     def _try_receive(self) -> tuple[Any, SnmpResponse] | None:
         """A response that is ready and its context, without waiting (None when none is);
         raises CollectorClosedError once closed and drained."""
-        item = self._native.try_receive()
-        if item is None:
-            return None
-        (request, context), status, results, errors, elapsed = item
-        return context, _response(request, status, results, errors, elapsed)
+        return _with_context(self._native.try_receive())
 
     def close(self) -> None:
         """Takes no more requests; those submitted still complete and can be received."""
@@ -109,6 +101,14 @@ class Collector:
             self.close()
         else:
             self.abort()
+
+
+def _with_context(item: tuple[Any, ...] | None) -> tuple[Any, SnmpResponse] | None:
+    """A native response tuple as (context, response): `_submit` sent (request, context)."""
+    if item is None:
+        return None
+    (request, context), status, results, errors, elapsed = item
+    return context, _response(request, status, results, errors, elapsed)
 
 
 def stream(

@@ -460,6 +460,16 @@ pub(crate) mod fuzz {
         std::env::var("SNMP_STREAM_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
     }
 
+    /// A deterministic xorshift64 stream from `seed` (non-zero), for the mutation tests.
+    pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// Corrupted buffers (a deterministic xorshift stream of byte flips and cuts) give a
     /// `FormatError` or a table, never a panic, a hang or an out-of-bounds read.
     #[test]
@@ -486,13 +496,7 @@ pub(crate) mod fuzz {
             ],
         };
         assert_eq!(spec.parse(&[&original]).unwrap().buffer.len(), 50);
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..fuzz_iterations(5_000) {
             let mut buffer = original.clone();
             for _ in 0..(next() % 8 + 1) {

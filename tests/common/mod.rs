@@ -8,8 +8,18 @@ pub mod proxy;
 pub mod snmpd;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use snmp_stream::{tag, Community, Oid, Response, ResultBuffer, Version};
+use snmp_stream::{tag, Community, Oid, Response, ResultBuffer, SessionManager, Version};
+
+/// Runs `manager` until it is idle; each response with when it came, measured from `started`.
+pub fn run_until_idle(manager: &mut SessionManager, started: Instant) -> Vec<(Response, Duration)> {
+    let mut finished = Vec::new();
+    while !manager.is_idle() {
+        finished.extend(manager.run().into_iter().map(|response| (response, started.elapsed())));
+    }
+    finished
+}
 
 pub fn oid(text: &str) -> Oid {
     Oid::parse(text).unwrap()
