@@ -37,8 +37,17 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 CFG
+# apt keeps no downloaded packages or package caches, now or after later installs (the
+# official image's docker-clean configuration, same effect).
+cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'APT'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
 find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
 rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+find "$root/var/cache/apt/archives" -name '*.deb' -delete
 find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
 echo "deb $mirror bookworm main" >"$root/etc/apt/sources.list"
 tar -C "$root" -c . | docker import -c 'CMD ["bash"]' - "$tag" >/dev/null

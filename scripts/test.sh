@@ -13,8 +13,8 @@ cargo test --doc --locked
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r python/requirements-dev.txt
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q
-.venv/bin/ruff check python tests/python
-.venv/bin/ruff format --check python tests/python
+.venv/bin/ruff check python tests/python tests/docker
+.venv/bin/ruff format --check python tests/python tests/docker
 .venv/bin/mypy
 .venv/bin/python -m mypy.stubtest snmp_stream._snmp_stream
 .venv/bin/python -m pytest -q

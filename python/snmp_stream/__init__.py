@@ -23,7 +23,7 @@ from snmp_stream._api import (
     walk,
     walk_many,
 )
-from snmp_stream._snmp_stream import format_version
+from snmp_stream._snmp_stream import __version__, format_version
 from snmp_stream._stream import Collector, stream
 from snmp_stream.errors import (
     BufferFormatError,
@@ -64,6 +64,7 @@ __all__ = [
     "SnmpRequest",
     "SnmpResponse",
     "SnmpStreamError",
+    "__version__",
     "aio",
     "format_version",
     "get",

@@ -6,6 +6,8 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
+__version__: str
+
 __all__ = [
     "COPY_PREFIX_COLUMNS",
     "COPY_VARBIND_COLUMNS",
@@ -13,6 +15,7 @@ __all__ = [
     "Config",
     "Request",
     "SessionManager",
+    "__version__",
     "copy_table",
     "copy_varbinds",
     "decode_records",

@@ -808,6 +808,8 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Request>()?;
     m.add_class::<SessionManager>()?;
     m.add_class::<Collector>()?;
+    // The package version: the workspace version in Cargo.toml, which maturin also gives the wheel.
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;

@@ -212,3 +212,15 @@ def test_demo_agent_starts_again_when_its_port_was_taken(monkeypatch: pytest.Mon
             assert handed[0] == taken_port and len(handed) == 2, handed
             assert hosts == [f"127.0.0.1:{handed[1]}"]
             assert snmp_stream.get(hosts[0], "public", "1.3.6.1.2.1.1.5.0").status == "successful"
+
+
+def test_version_is_the_packages_version() -> None:
+    from importlib.metadata import version
+
+    import snmp_stream
+
+    # One version: Cargo.toml's, given to the wheel's metadata by maturin and to the module.
+    assert snmp_stream.__version__ == version("snmp-stream")
+    out = cli("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"snmp-stream {snmp_stream.__version__}"
