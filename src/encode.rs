@@ -20,6 +20,7 @@ use std::fmt;
 use crate::ber::Value;
 use crate::request::RequestKind;
 use crate::tag;
+use crate::value::RecordValue;
 
 /// The four bytes every result buffer starts with.
 pub const MAGIC: &[u8; 4] = b"SNMS";
@@ -223,46 +224,11 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
-/// A record's value, read by its type tag as `docs/FORMAT.md` stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RecordValue<'a> {
-    /// INTEGER / Integer32.
-    Integer(i64),
-    /// Counter32, Gauge32, TimeTicks, UInteger32 and Counter64.
-    Unsigned(u64),
-    /// IpAddress.
-    IpAddress(std::net::Ipv4Addr),
-    /// OBJECT IDENTIFIER.
-    ObjectId(Vec<u32>),
-    /// OCTET STRING, Opaque, an unknown type, or a known one whose bytes do not fit its type.
-    Octets(&'a [u8]),
-    /// NULL, noSuchObject, noSuchInstance or endOfMibView (the tag says which).
-    Empty,
-}
-
 impl<'a> Record<'a> {
     /// The value, read by its type tag (for display and tools; the parser reads columns in
-    /// bulk without this).
+    /// bulk without this). Its `Display` is net-snmp's.
     pub fn typed_value(&self) -> RecordValue<'a> {
-        let v = self.value;
-        let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        match (self.value_type, v.len()) {
-            (tag::INTEGER, 4) => RecordValue::Integer(i64::from(le32(v) as i32)),
-            (tag::INTEGER, 8) => RecordValue::Integer(i64::from_le_bytes(v.try_into().unwrap_or_default())),
-            (tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | tag::UINTEGER32, 4) => {
-                RecordValue::Unsigned(u64::from(le32(v)))
-            }
-            (tag::COUNTER64, 8) => {
-                RecordValue::Unsigned(u64::from_le_bytes(v.try_into().unwrap_or_default()))
-            }
-            (tag::IP_ADDRESS, 4) => RecordValue::IpAddress(std::net::Ipv4Addr::new(v[0], v[1], v[2], v[3])),
-            (tag::OBJECT_ID, n) if n % 4 == 0 => RecordValue::ObjectId(v.chunks_exact(4).map(le32).collect()),
-            (tag::NULL | tag::NO_SUCH_OBJECT | tag::NO_SUCH_INSTANCE | tag::END_OF_MIB_VIEW, _) => {
-                RecordValue::Empty
-            }
-            _ => RecordValue::Octets(v),
-        }
+        RecordValue::decode(self.value_type, self.value)
     }
 
     /// The index sub-ids (the response OID minus its root).
@@ -474,14 +440,14 @@ mod tests {
         assert_eq!(
             typed,
             [
-                RecordValue::Octets(b"lo"),
-                RecordValue::Unsigned(u64::MAX - 1),
+                RecordValue::OctetString(b"lo"),
+                RecordValue::Counter64(u64::MAX - 1),
                 RecordValue::Integer(-5),
                 RecordValue::Integer(i64::from(i32::MAX) + 1),
                 RecordValue::ObjectId(vec![1, 3, 6, 1]),
-                RecordValue::Unsigned(12345),
+                RecordValue::TimeTicks(12345),
                 RecordValue::IpAddress(std::net::Ipv4Addr::new(10, 0, 0, 1)),
-                RecordValue::Empty,
+                RecordValue::NoSuchInstance,
             ]
         );
         assert_eq!(records[7].time_ms, 6);

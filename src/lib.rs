@@ -49,10 +49,11 @@ mod response;
 mod session;
 mod stream;
 pub mod tag;
+mod value;
 mod walk;
 
 pub use config::{Config, FieldValue, WalkMode, CONFIG_FIELDS};
-pub use encode::{FormatError, Record, RecordValue, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use encode::{FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
@@ -62,3 +63,4 @@ pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_
 pub use response::{Response, Status};
 pub use stream::Collector;
 pub use tag::type_name;
+pub use value::RecordValue;

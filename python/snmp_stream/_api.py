@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -231,6 +231,18 @@ class SnmpError:
     message: str
 
 
+class VarBind(NamedTuple):
+    """One varbind of a response, as `SnmpResponse.varbinds()` gives it: `oid` the full OID
+    (`.1.3.6...`), `type` net-snmp's type name (`INTEGER`, `STRING`, `OID`, `IpAddress`,
+    `Counter32`, `Gauge32`, `Timeticks`, `Counter64`, `Opaque`, `NULL`, `noSuchObject`,
+    `noSuchInstance`, `endOfMibView`), `value` an int for numbers, bytes for STRING and Opaque,
+    the dotted text of an OID (`.1.3...`) or IpAddress, None for NULL and the exceptions."""
+
+    oid: str
+    type: str
+    value: int | bytes | str | None
+
+
 @dataclass(frozen=True, eq=False)
 class SnmpResponse:
     """The outcome of one request: `status` is "successful", "done_with_errors" or "failed";
@@ -251,6 +263,16 @@ class SnmpResponse:
     @property
     def host(self) -> str:
         return self.request.host
+
+    def varbinds(self) -> list[VarBind]:
+        """Every varbind of the result, decoded natively in one call (for reading values; the
+        parser turns tables into columns without a Python object per value)."""
+        return list(map(VarBind._make, native.decode_varbinds(self.results)))
+
+    def text(self) -> str:
+        """The varbinds as `snmpwalk -On` prints them: one `OID = TYPE: value` line each, in
+        net-snmp's value format (`STRING: "eth0"`, `Hex-STRING: 00 1A ...`, `Timeticks: ...`)."""
+        return native.format_varbinds(self.results)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SnmpResponse):

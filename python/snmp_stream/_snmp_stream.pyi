@@ -18,7 +18,8 @@ __all__ = [
     "__version__",
     "copy_table",
     "copy_varbinds",
-    "decode_records",
+    "decode_varbinds",
+    "format_varbinds",
     "format_version",
     "parse_oid",
     "parse_table",
@@ -30,9 +31,10 @@ _ResponseTuple = tuple[Any, str, npt.NDArray[np.uint8], list[_ErrorTuple], float
 
 def parse_oid(text: _OidLike) -> list[int]: ...
 def format_version() -> int: ...
-def decode_records(
+def decode_varbinds(
     buffer: npt.NDArray[np.uint8] | bytes,
 ) -> list[tuple[str, str, int | str | bytes | None]]: ...
+def format_varbinds(buffer: npt.NDArray[np.uint8] | bytes) -> str: ...
 def parse_table(
     index: Sequence[tuple[str, str, int | str, str]],
     columns: Sequence[tuple[str, _OidLike, str]],

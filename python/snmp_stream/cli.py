@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import snmp_stream
-from snmp_stream import _snmp_stream as native
 from snmp_stream.errors import SnmpStreamError
 from snmp_stream.targets import TABLES, Target, UsageError, load_targets, read_targets
 
@@ -35,18 +36,38 @@ if TYPE_CHECKING:
 
 __all__ = ["Target", "load_targets", "main"]
 
+MIB_2 = "1.3.6.1.2.1"
+
 
 # --- output --------------------------------------------------------------------------------
 
 
 def _records_frame(responses: Sequence[snmp_stream.SnmpResponse]) -> pandas.DataFrame:
-    """Plain OID / type / value rows, for walks and gets of arbitrary OIDs."""
+    """Plain OID / type / value rows, for walks and gets of arbitrary OIDs. Values are text, the
+    same in every output: numbers in decimal, OIDs and IP addresses dotted, readable strings as
+    they are, other octets (and Opaque) in hex; empty for NULL and the exceptions."""
     import pandas as pd
 
     rows = [
-        (r.host, oid, kind, value) for r in responses for oid, kind, value in native.decode_records(r.results)
+        (r.host, oid, kind, _value_text(kind, value)) for r in responses for oid, kind, value in r.varbinds()
     ]
     return pd.DataFrame(rows, columns=["host", "oid", "type", "value"])
+
+
+def _value_text(kind: str, value: int | bytes | str | None) -> str | None:
+    """A varbind's value as text (the rule of the `value` column of `snmp_varbinds`)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if kind == "STRING":
+        try:
+            text = value.decode()
+        except UnicodeDecodeError:
+            return value.hex()
+        if not any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text):
+            return text
+    return value.hex()
 
 
 def _print_table(
@@ -224,25 +245,41 @@ def _single(args: argparse.Namespace, kind: str) -> int:
     config = _config(args)
     if args.max_repetitions is not None:
         config["max_var_binds_per_pdu"] = args.max_repetitions
+    # A walk with no OID walks mib-2, as snmpwalk does.
+    oids = args.oids or [MIB_2]
     try:
         request = snmp_stream.SnmpRequest(
-            kind, args.host, (args.community, args.version), args.oids, config=config
+            kind, args.host, (args.community, args.version), oids, config=config
         )
     except SnmpStreamError as error:
         raise UsageError(str(error)) from None
     (response,) = _run_one(request)
-    frame = _records_frame([response]).drop(columns=["host"])
-    if args.output == "table":
-        _print_table(f"{kind} {args.host}", frame, max_rows=10**9, max_columns=10)
-    elif args.output == "csv":
-        frame.to_csv(sys.stdout, index=False)
+    if args.output == "text":
+        sys.stdout.write(response.text())
     else:
-        from snmp_stream import sinks
+        frame = _records_frame([response]).drop(columns=["host"])
+        if args.output == "table":
+            _print_table(f"{kind} {args.host}", frame, max_rows=10**9, max_columns=10)
+        elif args.output == "csv":
+            frame.to_csv(sys.stdout, index=False)
+        else:
+            from snmp_stream import sinks
 
-        sinks.write_jsonl({kind: frame})
+            sinks.write_jsonl({kind: frame})
+    sys.stdout.flush()
     for problem in response.errors:
         print(f"{problem.kind}: {problem.message}", file=sys.stderr)
-    return 1 if response.status == snmp_stream.FAILED else 0
+    return _exit_status(kind, response)
+
+
+def _exit_status(kind: str, response: snmp_stream.SnmpResponse) -> int:
+    """As net-snmp's snmpget/snmpwalk: 1 when the agent did not answer or a walk stopped at a
+    non-increasing OID, 2 when a GET was answered with an error status (noSuchName, ...)."""
+    if kind == snmp_stream.GET and any(e.err_stat for e in response.errors):
+        return 2
+    if response.status == snmp_stream.FAILED or any(e.kind == "non_increasing_oid" for e in response.errors):
+        return 1
+    return 0
 
 
 def _run_one(request: snmp_stream.SnmpRequest) -> list[snmp_stream.SnmpResponse]:
@@ -464,10 +501,19 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("get", "walk"):
         sub = commands.add_parser(name, help=f"{name.upper()} OIDs from one agent")
         sub.add_argument("host")
-        sub.add_argument("oids", nargs="+", metavar="OID")
+        if name == "get":
+            sub.add_argument("oids", nargs="+", metavar="OID")
+        else:
+            sub.add_argument("oids", nargs="*", metavar="OID", help=f"(default: mib-2, {MIB_2})")
         sub.add_argument("-v", "--version", default="2c", choices=["1", "2c", "v1", "v2c"])
         sub.add_argument("-c", "--community", default="public")
-        sub.add_argument("-o", "--output", default="table", choices=["table", "csv", "jsonl"])
+        sub.add_argument(
+            "-o",
+            "--output",
+            default="text",
+            choices=["text", "table", "csv", "jsonl"],
+            help="text: as snmpwalk -On prints (the default); table, csv, jsonl: oid, type, value",
+        )
         common(sub)
         sub.set_defaults(handler=lambda args, kind=name: _single(args, kind))
 
@@ -584,6 +630,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # net-snmp spells max-repetitions -Cr50: the same as -Cr 50 here.
+    argv = [part for arg in argv for part in (["-Cr", arg[3:]] if re.fullmatch(r"-Cr\d+", arg) else [arg])]
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))

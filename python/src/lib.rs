@@ -681,11 +681,12 @@ fn parse_table<'py>(
     Ok((parsed.buffer.into_pyarray(py), req_ids, out))
 }
 
-/// Every record of a buffer as (oid, type, value): for displaying small results (the CLI's
-/// get/walk), not for bulk data (use the parser). Values: int for numbers, str for OIDs,
-/// IP addresses and UTF-8 text, bytes for other octets, None for exceptions.
+/// Every record of a buffer as (oid, type, value), for `SnmpResponse.varbinds()`: `oid` the
+/// full OID (`.1.3...`), `type` net-snmp's type name, `value` an int for numbers, bytes for
+/// OCTET STRING and Opaque, text for OIDs (`.1.3...`) and IpAddress (dotted), None for NULL and
+/// the exceptions (noSuchObject, noSuchInstance, endOfMibView).
 #[pyfunction]
-fn decode_records<'py>(
+fn decode_varbinds<'py>(
     py: Python<'py>,
     buffer: &Bound<'py, PyAny>,
 ) -> PyResult<Vec<(String, &'static str, Bound<'py, PyAny>)>> {
@@ -696,33 +697,57 @@ fn decode_records<'py>(
     let mut out = Vec::with_capacity(parsed.record_count as usize);
     for record in parsed.records() {
         let record = record.map_err(|e| raise(py, "BufferFormatError", e.to_string()))?;
-        let mut oid: String =
-            parsed.roots[usize::from(record.root_index)].iter().map(|s| format!(".{s}")).collect();
-        for subid in record.index() {
-            oid.push_str(&format!(".{subid}"));
-        }
         let value: Bound<'py, PyAny> = match record.typed_value() {
             core::RecordValue::Integer(v) => v.into_pyobject(py)?.into_any(),
-            core::RecordValue::Unsigned(v) => v.into_pyobject(py)?.into_any(),
+            core::RecordValue::Counter32(v)
+            | core::RecordValue::Gauge32(v)
+            | core::RecordValue::TimeTicks(v)
+            | core::RecordValue::UInteger32(v) => v.into_pyobject(py)?.into_any(),
+            core::RecordValue::Counter64(v) => v.into_pyobject(py)?.into_any(),
             core::RecordValue::IpAddress(v) => PyString::new(py, &v.to_string()).into_any(),
-            core::RecordValue::ObjectId(subids) => {
-                let text: String = subids.iter().map(|s| format!(".{s}")).collect();
-                PyString::new(py, &text).into_any()
-            }
-            core::RecordValue::Octets(v) if record.value_type == core::tag::OCTET_STRING => {
-                match std::str::from_utf8(v) {
-                    Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-                        PyString::new(py, text).into_any()
-                    }
-                    _ => pyo3::types::PyBytes::new(py, v).into_any(),
-                }
-            }
-            core::RecordValue::Octets(v) => pyo3::types::PyBytes::new(py, v).into_any(),
+            core::RecordValue::ObjectId(subids) => PyString::new(py, &dotted_subids(&subids)).into_any(),
+            core::RecordValue::OctetString(v)
+            | core::RecordValue::Opaque(v)
+            | core::RecordValue::Other(_, v) => pyo3::types::PyBytes::new(py, v).into_any(),
             _ => py.None().into_bound(py),
         };
-        out.push((oid, core::type_name(record.value_type), value));
+        out.push((record_oid(&parsed, &record), core::type_name(record.value_type), value));
     }
     Ok(out)
+}
+
+/// The records of a buffer as `snmpwalk -On` prints them: one `OID = TYPE: value` line each
+/// (net-snmp's value format), every line ending in a newline.
+#[pyfunction]
+fn format_varbinds(py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<String> {
+    use std::fmt::Write as _;
+    let arg = buffer_arg(buffer)?;
+    let bytes = arg.as_slice()?;
+    let parsed =
+        core::ResultBuffer::parse(bytes).map_err(|e| raise(py, "BufferFormatError", e.to_string()))?;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for record in parsed.records() {
+        let record = record.map_err(|e| raise(py, "BufferFormatError", e.to_string()))?;
+        let _ = writeln!(out, "{} = {}", record_oid(&parsed, &record), record.typed_value());
+    }
+    Ok(out)
+}
+
+/// Sub-ids as `.1.3.6...`.
+fn dotted_subids(subids: &[u32]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(subids.len() * 4);
+    for subid in subids {
+        let _ = write!(text, ".{subid}");
+    }
+    text
+}
+
+/// A record's full OID (its root, then its index) as `.1.3.6...`.
+fn record_oid(buffer: &core::ResultBuffer<'_>, record: &core::Record<'_>) -> String {
+    let mut oid = dotted_subids(&buffer.roots[usize::from(record.root_index)]);
+    oid.push_str(&dotted_subids(&record.index().collect::<Vec<_>>()));
+    oid
 }
 
 /// Raises the Python exception for a COPY error: BufferFormatError for a bad buffer,
@@ -813,7 +838,8 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
-    m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_varbinds, m)?)?;
+    m.add_function(wrap_pyfunction!(format_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(copy_table, m)?)?;
     m.add_function(wrap_pyfunction!(copy_varbinds, m)?)?;
     // The COPY column lists, (name, SQL type) in order, for the loader's COPY statements.

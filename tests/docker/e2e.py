@@ -103,7 +103,7 @@ def rows_in_tables(batch: str) -> dict[str, int]:
 def expected_rows(headers: dict[str, str], buffer: bytes) -> int:
     if headers.get("snmp-table"):
         return len(recipes.BY_NAME[headers["snmp-table"]].to_pandas([buffer]))
-    return len(native.decode_records(buffer))
+    return len(native.decode_varbinds(buffer))
 
 
 async def main() -> int:

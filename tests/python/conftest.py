@@ -6,9 +6,11 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,15 @@ def agent() -> Iterator[Agent]:
 
 
 @pytest.fixture(scope="session")
+def values_agent() -> Iterator[Agent]:
+    """A real snmpd that also serves tests/fixtures/values_pass.py under 1.3.6.1.4.1.99998 (one
+    value of each kind net-snmp formats specially; a non-increasing subtree under .100)."""
+    program = Path(__file__).parent.parent / "fixtures" / "values_pass.py"
+    with snmpd.agents(extra_config=f"pass .1.3.6.1.4.1.99998 {sys.executable} {program}") as [running]:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def delayed_agent_factory() -> Callable[[int, int], contextlib.AbstractContextManager[Agent]]:
     """`factory(rows, delay_ms)`: a context manager running a real snmpd that also serves the
     delayagent table (TABLE.1.COLUMN.ROW under 1.3.6.1.4.1.99999.1: 1 INTEGER R, 2 "row-R",
@@ -53,7 +64,7 @@ def agent_packets(agent: Agent) -> int:
     response = snmp_stream.get(
         agent.host, "public", "1.3.6.1.2.1.11.1.0", config={"timeout": 2, "retries": 2}
     )
-    [(_, _, value)] = snmp_stream._snmp_stream.decode_records(response.results)
+    [(_, _, value)] = response.varbinds()
     return int(value)
 
 

@@ -15,7 +15,6 @@ import pytest
 import snmp_stream
 from conftest import Agent, assert_gil_released, net_snmp
 from snmp_stream import Community, Config, OidRange, SessionManager, SnmpRequest, demo
-from snmp_stream import _snmp_stream as native
 
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 SW_NAMES = "1.3.6.1.2.1.25.6.3.1.2"  # hrSWInstalledName: thousands of static rows
@@ -70,10 +69,10 @@ def test_walk_of_a_leaf_gets_it_like_snmpwalk(agent: Agent) -> None:
     expected = net_snmp("snmpwalk", "-v2c", "-c", "public", "-Oqv", agent.host, sys_name)
     response = snmp_stream.walk(agent.host, "public", sys_name)
     assert response.status == "successful", response.errors
-    assert native.decode_records(response.results) == [("." + sys_name, "STRING", expected[0].strip('"'))]
+    assert response.varbinds() == [("." + sys_name, "STRING", expected[0].strip('"').encode())]
     empty = snmp_stream.walk(agent.host, "public", "1.3.6.1.2.1.1.99")
     assert (empty.status, empty.errors) == ("successful", ())
-    assert native.decode_records(empty.results) == []
+    assert empty.varbinds() == []
 
 
 def test_results_are_numpy_without_copy(agent: Agent) -> None:
@@ -339,3 +338,24 @@ def test_walk_mode_forces_getnext_or_getbulk(agent: Agent) -> None:
     assert getnext.status == getbulk.status == "successful"
     assert records(getnext.results) == records(getbulk.results)
     assert len(records(getnext.results)) > 10
+
+
+def test_varbinds_are_typed_python_values(values_agent: Agent) -> None:
+    base = ".1.3.6.1.4.1.99998"
+    oids = [f"{base}.{n}" for n in (1, 3, 7, 10, 11, 13, 14)] + ["1.3.6.1.2.1.1.99.0"]
+    response = snmp_stream.get(values_agent.host, "public", oids)
+    assert response.varbinds() == [
+        (f"{base}.1", "STRING", bytes(range(20))),
+        (f"{base}.3", "STRING", b'tab\there "quoted" back\\slash'),
+        (f"{base}.7", "Timeticks", 8640123),
+        (f"{base}.10", "INTEGER", -(2**31)),
+        (f"{base}.11", "Counter32", 2**32 - 1),
+        (f"{base}.13", "IpAddress", "192.0.2.255"),
+        (f"{base}.14", "OID", f"{base}.1.2"),
+        (".1.3.6.1.2.1.1.99.0", "noSuchObject", None),
+    ]
+    first = response.varbinds()[0]
+    assert isinstance(first, snmp_stream.VarBind) and first.type == "STRING" and first.oid == f"{base}.1"
+    assert response.text().splitlines() == net_snmp(
+        "snmpget", "-On", "-v2c", "-c", "public", values_agent.host, *oids
+    )

@@ -485,11 +485,11 @@ def test_loaded_schema_is_queryable(bus: Bus, agent: Agent, postgres: Postgres, 
     )
     assert any("(result_id, ifindex)" in i and "UNIQUE" in i for i in indexes), indexes
     assert any("(host, collected_at)" in i for i in indexes), indexes
-    records = snmp_stream._snmp_stream.decode_records(by_id[f"get-{tag}"])
+    records = snmp_stream._snmp_stream.decode_varbinds(by_id[f"get-{tag}"])
     assert [(v[0], v[3]) for v in varbinds] == sorted((oid, kind) for oid, kind, _ in records)
     sysname = next(v for v in varbinds if v[0] == ".1.3.6.1.2.1.1.5.0")
     assert sysname[1:] == (".1.3.6.1.2.1.1.5.0", "", "STRING", "snmp-stream-test", b"snmp-stream-test")
-    assert walked == (len(snmp_stream._snmp_stream.decode_records(by_id[f"walk-{tag}"])), agent.host)
+    assert walked == (len(snmp_stream._snmp_stream.decode_varbinds(by_id[f"walk-{tag}"])), agent.host)
 
 
 def test_poison_results_are_retried_then_dead_lettered(bus: Bus, agent: Agent, workers: list[Any]) -> None:

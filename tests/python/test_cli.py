@@ -27,7 +27,7 @@ def test_get_prints_values_like_snmpget(agent: Agent) -> None:
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows[0]["oid"] == ".1.3.6.1.2.1.1.5.0" and rows[0]["type"] == "STRING" and rows[0]["value"] == name
-    assert rows[1] == {"table": "get", "oid": ".1.3.6.1.2.1.1.7.0", "type": "INTEGER", "value": 72}
+    assert rows[1] == {"table": "get", "oid": ".1.3.6.1.2.1.1.7.0", "type": "INTEGER", "value": "72"}
     table = cli("get", agent.host, "1.3.6.1.2.1.1.5.0")
     assert name in table.stdout
 
@@ -224,3 +224,66 @@ def test_version_is_the_packages_version() -> None:
     out = cli("--version")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"snmp-stream {snmp_stream.__version__}"
+
+
+VALUES = "1.3.6.1.4.1.99998"
+
+
+def test_text_output_is_net_snmps(values_agent: Agent) -> None:
+    # Every value kind net-snmp formats specially (long and binary strings in hex, quotes and
+    # backslashes escaped, Timeticks of many days, ...): byte for byte as snmpbulkwalk -On and
+    # snmpget -On print them, with net-snmp's spelling -Cr50 as well.
+    host = values_agent.host
+    expected = net_snmp("snmpbulkwalk", "-On", "-v2c", "-c", "public", host, VALUES)
+    assert len(expected) > 15 and any("Hex-STRING" in line for line in expected)
+    walked = cli("walk", host, VALUES, "-Cr50")
+    assert walked.returncode == 0, walked.stderr
+    assert walked.stdout.splitlines() == expected
+    oids = [f"{VALUES}.1", f"{VALUES}.3", f"{VALUES}.9", "1.3.6.1.2.1.1.99.0", "1.3.6.1.2.1.1.5.0"]
+    got = cli("get", host, *oids)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines() == net_snmp("snmpget", "-On", "-v2c", "-c", "public", host, *oids)
+    # The same values in the other outputs: text, hex for binary, never a b'...' literal.
+    rows = [json.loads(line) for line in cli("walk", host, VALUES, "-o", "jsonl").stdout.splitlines()]
+    assert rows[0]["value"] == bytes(range(20)).hex() and rows[2]["value"] == 'tab\there "quoted" back\\slash'
+    assert rows[3]["value"] == "été" and rows[4]["value"] == "414200"
+    csv_out = cli("walk", host, VALUES, "-o", "csv").stdout
+    assert "b'" not in csv_out and bytes(range(20)).hex() in csv_out
+
+
+def test_walk_without_oid_walks_mib2_like_snmpwalk(agent: Agent) -> None:
+    walked = cli("walk", agent.host)
+    assert walked.returncode == 0, walked.stderr
+    ours = dict(line.split(" = ", 1) for line in walked.stdout.splitlines() if " = " in line)
+    theirs = dict(
+        line.split(" = ", 1)
+        for line in net_snmp("snmpbulkwalk", "-On", "-v2c", "-c", "public", agent.host)
+        if " = " in line
+    )
+    assert next(iter(ours)) == ".1.3.6.1.2.1.1.1.0" and all(oid.startswith(".1.3.6.1.2.1.") for oid in ours)
+    # The agent's own tables change between two walks (processes, counters): compare what both
+    # saw, by OID and type.
+    both = set(ours) & set(theirs)
+    assert len(both) > 0.9 * max(len(ours), len(theirs)) > 100
+    kind = lambda value: value.split(":", 1)[0] if ":" in value else value  # noqa: E731
+    assert [oid for oid in both if kind(ours[oid]) != kind(theirs[oid])] == []
+
+
+def test_exit_codes_follow_net_snmp(values_agent: Agent) -> None:
+    host = values_agent.host
+    # A walk stopped at a non-increasing OID: 1, what it got on stdout, the error on stderr.
+    looping = cli("walk", host, f"{VALUES}.100")
+    assert looping.returncode == 1
+    assert looping.stdout.splitlines() == [f".{VALUES}.100.1 = INTEGER: 1"]
+    assert "non_increasing_oid" in looping.stderr
+    # A v1 GET answered with an error status (noSuchName): 2, as snmpget exits.
+    missing = cli("get", host, "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.99.0", "-v1")
+    assert missing.returncode == 2 and "noSuchName" in missing.stderr
+    assert (
+        subprocess.run(
+            ["snmpget", "-v1", "-c", "public", host, "1.3.6.1.2.1.1.99.0"], capture_output=True
+        ).returncode
+        == 2
+    )
+    # v2c reports the missing object in the varbind instead: 0, as snmpget.
+    assert cli("get", host, "1.3.6.1.2.1.1.99.0").returncode == 0

@@ -1,6 +1,6 @@
 """PostgreSQL binary COPY data written natively (`copy_table`, `copy_varbinds`), loaded into a real
 PostgreSQL and read back: the oracle is PostgreSQL's own binary input functions, and the rows must
-equal what the parser (`Table.to_pandas`) and `decode_records` make of the same buffers."""
+equal what the parser (`Table.to_pandas`) and `decode_varbinds` make of the same buffers."""
 
 from __future__ import annotations
 
@@ -247,10 +247,10 @@ def displayable(raw: bytes) -> bool:
 
 
 def expected_varbinds(buffer: npt.NDArray[np.uint8] | bytes) -> list[tuple[Any, ...]]:
-    """(oid, type, value text, value bytes) per record, from `decode_records`' Python values."""
+    """(oid, type, value text, value bytes) per record, from `decode_varbinds`' Python values."""
     out = []
-    for oid, type_name, value in native.decode_records(buffer):
-        raw = value.encode() if isinstance(value, str) else value
+    for oid, type_name, value in native.decode_varbinds(buffer):
+        raw = value
         if value is None:
             text = None
         elif isinstance(value, int):
@@ -280,7 +280,7 @@ def test_copy_varbinds_loads_every_record(agent: Agent, db: Any) -> None:
 
     expected = [row for buffer in buffers for row in expected_varbinds(buffer)]
     assert len(rows) == len(expected) > 100
-    counts = [len(native.decode_records(b)) for b in buffers]
+    counts = [len(native.decode_varbinds(b)) for b in buffers]
     assert [row[0] for row in rows] == [r for r, n in zip(["w", "g", "golden"], counts) for _ in range(n)]
     assert [row[2] for row in rows] == ["walk-1"] * counts[0] + [None] * counts[1] + ["job-7"] * counts[2]
     starts = [start_time(b) for b, n in zip(buffers, counts) for _ in range(n)]
