@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sys
 import threading
@@ -95,7 +96,8 @@ def _print_table(
             more.append(
                 f"{len(hidden)} more columns ({', '.join(hidden[:6])}{', ...' if len(hidden) > 6 else ''})"
             )
-        console.print(f"[dim]... {'; '.join(more)} (use --output csv/jsonl/parquet for everything)[/dim]")
+        note = f"[dim]... {'; '.join(more)} (use --output csv/jsonl/parquet for everything)[/dim]"
+        Console(stderr=True, emoji=False, highlight=False).print(note)
 
 
 def _is_null(value: Any) -> bool:
@@ -164,10 +166,10 @@ def collect(
         responses = sorted(by_kind[kind], key=lambda r: int((r.req_id or b"0/").split(b"/")[0]))
         if kind in TABLES:
             frame = TABLES[kind].to_pandas(responses).drop(columns=["req_id"])
-            if len(frame):
-                frames[kind] = frame
         else:
-            frames[kind] = _records_frame(responses)
+            frame = _records_frame(responses)
+        if len(frame):  # no empty table for targets that all failed
+            frames[kind] = frame
     return Outcome(frames, failures, count, varbinds, seconds, took)
 
 
@@ -184,7 +186,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
         yield lambda: bar.advance(task)
 
 
-def _summary(outcome: Outcome, targets: Sequence[Target], out: Any) -> None:
+def _summary(outcome: Outcome, targets: Sequence[Target], out: Any, demo: bool = False) -> None:
     failed = len(outcome.failures)
     print(
         f"{len(targets)} targets: {len(targets) - failed} ok, {failed} failed; {outcome.requests} requests, "
@@ -198,7 +200,7 @@ def _summary(outcome: Outcome, targets: Sequence[Target], out: Any) -> None:
         print("  slowest: " + ", ".join(f"{h} {outcome.took[h]:.3f} s" for h in reversed(slowest)), file=out)
     for host, messages in sorted(outcome.failures.items()):
         print(f"  FAILED {host}: {messages[0] if messages else 'failed'}", file=out)
-    if any(t.host == DEMO_DEAD for t in targets):
+    if demo:
         print(
             f"  ({DEMO_DEAD} is a dead target on purpose: the demo shows how failures are reported)", file=out
         )
@@ -213,6 +215,7 @@ def _write(outcome: Outcome, args: argparse.Namespace) -> None:
             _print_table(name, frame, args.max_rows, args.max_columns, shown)
     elif args.output == "jsonl":
         if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             with open(args.out, "w") as out:
                 sinks.write_jsonl(outcome.frames, out)
         else:
@@ -220,8 +223,6 @@ def _write(outcome: Outcome, args: argparse.Namespace) -> None:
     elif args.output == "csv":
         sinks.write_csv(outcome.frames, args.out)
     elif args.output == "parquet":
-        if not args.out:
-            raise UsageError("--output parquet needs --out DIRECTORY")
         sinks.write_parquet(outcome.frames, args.out)
 
 
@@ -289,11 +290,14 @@ def _run_one(request: snmp_stream.SnmpRequest) -> list[snmp_stream.SnmpResponse]
 
 
 def _collect(args: argparse.Namespace) -> int:
-    out = sys.stdout if args.output == "table" else sys.stderr
-    if args.targets is None:
+    # Data on stdout, everything else (progress, summary, failures) on stderr.
+    demo = args.targets is None
+    if demo:
         from snmp_stream.demo import local_agents
 
-        print("no targets given: starting 3 local snmpd agents (and one dead target) as a demo", file=out)
+        print(
+            "no targets given: starting 3 local snmpd agents (and one dead target) as a demo", file=sys.stderr
+        )
         with local_agents(3) as hosts:
             targets = [Target(host, tables=["system", "interfaces"]) for host in hosts]
             targets.append(Target(DEMO_DEAD, tables=["system"], timeout=0.5, retries=0))
@@ -302,12 +306,30 @@ def _collect(args: argparse.Namespace) -> int:
         args.columns = args.columns or DEMO_COLUMNS
     else:
         targets = read_targets(args.targets, args.format)
+        _check_output(targets, args)
         if args.output == "postgres":
             return _collect_to_postgres(targets, args)
         outcome = collect(targets, _config(args), args.max_repetitions, progress=not args.no_progress)
     _write(outcome, args)
-    _summary(outcome, targets, out)
+    _summary(outcome, targets, sys.stderr, demo)
     return 1 if outcome.failures and not args.allow_failures else 0
+
+
+def _check_output(targets: Sequence[Target], args: argparse.Namespace) -> None:
+    """What can be checked about the output before collecting (exit 2 naming the problem)."""
+    if args.output == "parquet" and not args.out:
+        raise UsageError("--output parquet needs --out DIRECTORY")
+    if args.output == "csv" and not args.out:
+        kinds = {t.lower() for target in targets for t in target.tables}
+        kinds |= {
+            kind for target in targets for kind, oids in (("walk", target.walk), ("get", target.get)) if oids
+        }
+        if len(kinds) > 1:
+            names = ", ".join(sorted(kinds))
+            raise UsageError(
+                f"CSV to stdout takes one table, these targets make {len(kinds)} ({names}):"
+                " give --out DIRECTORY for one file each"
+            )
 
 
 def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) -> int:
@@ -315,9 +337,13 @@ def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) ->
     however many targets there are. Each result is loaded once, as `collect:<run>/<req_id>`."""
     import uuid
 
-    from snmp_stream.bus.loader import LoadItem, PostgresLoader
+    from snmp_stream.bus.loader import LoaderError, LoadItem, PostgresLoader
 
     loader = PostgresLoader(args.dsn or "", TABLES)
+    try:
+        loader.check()
+    except LoaderError as error:
+        raise UsageError(str(error)) from None
     run = uuid.uuid4().hex[:12]
     batch: list[LoadItem] = []
     rows = 0
@@ -644,8 +670,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as command-line tools do.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,13 @@ def bus_messages(target: Target, slot: str, max_repetitions: int | None = None) 
     return out
 
 
-def _target(entry: Any, where: str) -> Target:
-    """A Target from one parsed entry (dict), with errors naming where it came from."""
+def _target(entry: Any, where: str, lines: Mapping[str, int] | None = None) -> Target:
+    """A Target from one parsed entry (dict), with errors naming where it came from: `where`,
+    or for a field whose line is in `lines` (YAML), that line."""
+
+    def at(key: str) -> str:
+        return f"{where.split(': ')[0]}: line {lines[key]}" if lines and key in lines else where
+
     if isinstance(entry, str):
         entry = {"host": entry}
     if not isinstance(entry, dict):
@@ -142,6 +148,11 @@ def _target(entry: Any, where: str) -> Target:
         value = entry.get(key) or []
         if isinstance(value, str):
             value = [v for v in value.replace(";", " ").replace(",", " ").split() if v]
+        elif not isinstance(value, list):
+            value = [value]
+        for item in value:
+            if isinstance(item, (dict, list)):
+                raise UsageError(f"{at(key)}: {key} takes names or OIDs, not {item!r}")
         return [str(v) for v in value]
 
     target = Target(
@@ -151,23 +162,24 @@ def _target(entry: Any, where: str) -> Target:
         tables=listed("tables"),
         walk=listed("walk") + listed("oids"),
         get=listed("get"),
-        timeout=_number(entry, "timeout", float, where),
-        retries=_number(entry, "retries", int, where),
-        deadline=_number(entry, "deadline", float, where),
+        timeout=_number(entry, "timeout", float, at("timeout")),
+        retries=_number(entry, "retries", int, at("retries")),
+        deadline=_number(entry, "deadline", float, at("deadline")),
         walk_mode=str(entry["walk_mode"]) if entry.get("walk_mode") not in (None, "") else None,
         domain=str(entry["domain"]) if entry.get("domain") not in (None, "") else None,
     )
     if target.domain is not None and not target.domain.replace("-", "").replace("_", "").isalnum():
-        raise UsageError(f"{where}: domain {target.domain!r} must be letters, digits, '-' or '_'")
+        raise UsageError(f"{at('domain')}: domain {target.domain!r} must be letters, digits, '-' or '_'")
     for name in target.tables:
         if name.lower() not in TABLES:
-            raise UsageError(f"{where}: unknown table {name!r} (known: {', '.join(sorted(TABLES))})")
+            raise UsageError(f"{at('tables')}: unknown table {name!r} (known: {', '.join(sorted(TABLES))})")
     if not (target.tables or target.walk or target.get):
         target.tables = ["system", "interfaces"]
     try:  # validate now, so a bad OID or host is reported with its line
         target.requests(0, None)
     except SnmpStreamError as error:
-        raise UsageError(f"{where}: {error}") from None
+        field_name = str(error).removeprefix("invalid config ").split(":")[0]
+        raise UsageError(f"{at(field_name)}: {error}") from None
     return target
 
 
@@ -184,20 +196,42 @@ def _number(entry: dict[str, Any], key: str, kind: type[int] | type[float], wher
         raise UsageError(f"{where}: {key} {value!r} is not {what}") from None
 
 
+def _yaml_with_lines(text: str, name: str) -> tuple[Any, dict[int, tuple[int, dict[str, int]]]]:
+    """The YAML document, and for each mapping in it (by id) its line and its keys' lines."""
+    import yaml
+
+    lines: dict[int, tuple[int, dict[str, int]]] = {}
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        value = loader.construct_mapping(node, deep=True)
+        keys = {str(key.value): key.start_mark.line + 1 for key, _ in node.value}
+        lines[id(value)] = (node.start_mark.line + 1, keys)
+        return value
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        return yaml.load(text, Loader=Loader), lines
+    except yaml.YAMLError as error:
+        raise UsageError(f"{name}: not valid YAML: {error}") from None
+
+
 def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
     """Targets from YAML (a list, or {targets: [...]}), CSV (a header row) or JSON lines."""
     if fmt in ("yaml", "yml", "json"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise UsageError(f"{name}: not valid YAML: {error}") from None
+        data, lines = _yaml_with_lines(text, name)
         if isinstance(data, dict):
             data = data.get("targets")
         if not isinstance(data, list):
             raise UsageError(f"{name}: expected a list of targets (or a 'targets:' list)")
-        return [_target(entry, f"{name}: target {i + 1}") for i, entry in enumerate(data)]
+        targets = []
+        for i, entry in enumerate(data):
+            starts, fields = lines.get(id(entry), (0, {}))
+            where = f"{name}: line {starts}" if starts else f"{name}: target {i + 1}"
+            targets.append(_target(entry, where, fields))
+        return targets
     if fmt == "csv":
         rows = csv.DictReader(io.StringIO(text))
         return [

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import snmp_stream
-from conftest import Agent, net_snmp
+from conftest import Agent, agent_packets, net_snmp
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,14 +133,18 @@ def test_collect_csv_and_jsonl_from_stdin_and_parquet(agent: Agent, tmp_path: Pa
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("t.yaml", "targets: [{community: x}]", "t.yaml: target 1: 'host' is missing"),
+        ("t.yaml", "targets: [{community: x}]", "t.yaml: line 1: 'host' is missing"),
         ("t.yaml", "- host: h\n  tables: [nope]", "unknown table 'nope'"),
-        ("t.yaml", "- host: h\n  walk: [1.3.x]", "t.yaml: target 1: invalid OID"),
+        ("t.yaml", "- host: h\n  walk: [1.3.x]", "t.yaml: line 1: invalid OID"),
         ("t.csv", "host,colour\nh,red\n", "t.csv: line 2: unknown field(s) colour"),
         ("t.jsonl", '{"host": "h"}\nnot json\n', "t.jsonl: line 2: not JSON"),
         ("t.yaml", "- host: 'bad host'", "invalid host"),
         ("t.txt", "h", "unknown targets format 'txt'"),
-        ("t.yaml", "- host: h\n  retries: -1", "target 1: invalid config retries: -1 is outside 0..=100"),
+        (
+            "t.yaml",
+            "- host: h\n  retries: -1",
+            "t.yaml: line 2: invalid config retries: -1 is outside 0..=100",
+        ),
         ("t.csv", "host,timeout\nh,abc\n", "t.csv: line 2: timeout 'abc' is not a number"),
         ("t.yaml", "- host: h\n  walk_mode: nope", 'invalid config walk_mode: "nope" is not'),
     ],
@@ -159,8 +163,9 @@ def test_bad_targets_files_exit_2_naming_the_problem(
 def test_demo_collect_runs_end_to_end() -> None:
     result = cli("collect", "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "4 targets: 3 ok, 1 failed" in result.stdout
+    assert "4 targets: 3 ok, 1 failed" in result.stderr and "dead target on purpose" in result.stderr
     assert "demo-agent-1" in result.stdout and "ifName" in result.stdout
+    assert "targets:" not in result.stdout and "more columns" not in result.stdout  # status on stderr
 
 
 def test_collect_into_postgres(agent: Agent, postgres: object, tmp_path: Path) -> None:
@@ -287,3 +292,98 @@ def test_exit_codes_follow_net_snmp(values_agent: Agent) -> None:
     )
     # v2c reports the missing object in the varbind instead: 0, as snmpget.
     assert cli("get", host, "1.3.6.1.2.1.1.99.0").returncode == 0
+
+
+@pytest.mark.parametrize("output", ["table", "csv", "jsonl", "parquet", "postgres"])
+def test_collect_every_output_takes_every_target_kind_and_type(
+    values_agent: Agent, output: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Recipe tables, a raw walk over every value kind (binary, text, Timeticks, Counter32,
+    # IpAddress, OID, ...), a raw GET with a missing object; and a target that fails.
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        f"- host: '{values_agent.host}'\n  tables: [system, interfaces]\n  walk: [{VALUES}]\n"
+        f"  get: [1.3.6.1.2.1.1.5.0, 1.3.6.1.2.1.1.99.0, {VALUES}.1]\n"
+        "- host: 127.0.0.1:9\n  timeout: 0.2\n  retries: 0\n  tables: [system]\n  walk: [1.3.6.1.2.1.1]\n"
+    )
+    out = tmp_path / "out"
+    args = ["collect", str(targets), "--no-progress", "-o", output]
+    if output == "postgres":
+        args += ["--dsn", request.getfixturevalue("postgres").dsn]
+    elif output != "table":
+        args += ["--out", str(out / "rows.jsonl" if output == "jsonl" else out)]
+    result = cli(*args)
+    assert result.returncode == 1, result.stderr  # the dead target
+    assert "Traceback" not in result.stderr and "2 targets: 1 ok, 1 failed" in result.stderr
+    assert "dead target on purpose" not in result.stderr  # only the demo's own dead target says so
+    binary = bytes(range(20)).hex()
+    if output == "table":
+        assert "(0 rows)" not in result.stdout and "targets:" not in result.stdout
+        assert all(f"{name} (" in result.stdout for name in ("system", "interfaces", "walk", "get"))
+        return
+    assert result.stdout == ""
+    if output == "postgres":
+        import psycopg
+
+        with psycopg.connect(request.getfixturevalue("postgres").dsn) as connection:
+            rows = connection.execute(
+                "SELECT oid, type, value, value_bytes FROM snmp_varbinds WHERE root = %s ORDER BY oid",
+                (f".{VALUES}",),
+            ).fetchall()
+        values = {oid: (kind, value, raw) for oid, kind, value, raw in rows}
+        assert values[f".{VALUES}.1"] == ("STRING", binary, bytes(range(20)))
+        assert values[f".{VALUES}.7"] == ("Timeticks", "8640123", None)
+        return
+    frames: dict[str, pd.DataFrame] = {}
+    if output == "jsonl":
+        rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+        for table in {row["table"] for row in rows}:
+            frames[table] = pd.DataFrame(
+                [{k: v for k, v in r.items() if k != "table"} for r in rows if r["table"] == table]
+            )
+    else:
+        for path in out.iterdir():
+            frames[path.stem] = pd.read_csv(path, dtype=str) if output == "csv" else pd.read_parquet(path)
+    assert set(frames) == {"system", "interfaces", "walk", "get"}
+    walked = dict(zip(frames["walk"]["oid"], zip(frames["walk"]["type"], frames["walk"]["value"])))
+    assert walked[f".{VALUES}.1"] == ("STRING", binary)
+    assert walked[f".{VALUES}.4"] == ("STRING", "été")
+    assert walked[f".{VALUES}.13"] == ("IpAddress", "192.0.2.255")
+    assert walked[f".{VALUES}.14"] == ("OID", f".{VALUES}.1.2")
+    assert str(walked[f".{VALUES}.7"][1]) == "8640123"
+    got = dict(zip(frames["get"]["oid"], frames["get"]["type"]))
+    assert got[".1.3.6.1.2.1.1.99.0"] == "noSuchObject" and got[f".{VALUES}.1"] == "STRING"
+
+
+def test_collect_checks_its_output_before_collecting(values_agent: Agent, tmp_path: Path) -> None:
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(f"- host: '{values_agent.host}'\n  tables: [system]\n  walk: [{VALUES}]\n")
+    before = agent_packets(values_agent)
+    bad_dsn = cli("collect", str(targets), "-o", "postgres", "--dsn", "host=127.0.0.1 port=1 password=s3cret")
+    assert bad_dsn.returncode == 2 and "cannot connect to PostgreSQL" in bad_dsn.stderr
+    assert "Traceback" not in bad_dsn.stderr and "s3cret" not in bad_dsn.stderr
+    two_tables = cli("collect", str(targets), "-o", "csv")
+    assert two_tables.returncode == 2 and "give --out DIRECTORY" in two_tables.stderr
+    assert cli("collect", str(targets), "-o", "parquet").returncode == 2
+    assert agent_packets(values_agent) == before + 1, "nothing was collected"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- host: h\n  timeout: abc\n", "t.yaml: line 2: timeout 'abc' is not a number"),
+        (
+            "targets:\n  - host: h\n  - host: g\n    retries: [1]\n",
+            "t.yaml: line 4: retries [1] is not an integer",
+        ),
+        ("- host: h\n  walk: {a: 1}\n", "t.yaml: line 2: walk takes names or OIDs"),
+        ("- host: h\n\n  tables: [nope]\n", "t.yaml: line 3: unknown table 'nope'"),
+        ("- host: h\n  walk: 5\n", "t.yaml: line 1: invalid OID"),
+    ],
+)
+def test_yaml_targets_errors_name_the_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(content)
+    result = cli("collect", str(path), "--no-progress")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

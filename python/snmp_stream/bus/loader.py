@@ -41,6 +41,10 @@ SQL_TYPES = {"integer": "integer", "bigint": "bigint", "numeric": "numeric(20,0)
              "bytea": "bytea", "interval": "interval"}  # fmt: skip
 
 
+class LoaderError(RuntimeError):
+    """PostgreSQL cannot be reached or refuses the connection."""
+
+
 class OldSchemaError(RuntimeError):
     """A table made by an older snmp-stream (quoted camelCase columns): see docs/BUS.md."""
 
@@ -93,6 +97,18 @@ class PostgresLoader:
             self._connection = psycopg.connect(self.dsn)
             self._ready.clear()
         return self._connection
+
+    def check(self) -> None:
+        """Connects now: a bad connection string, host, user or password is a `LoaderError`
+        naming the server's complaint, before anything is collected."""
+        import psycopg
+
+        try:
+            connection = self._connect()
+            connection.execute("SELECT 1")
+            connection.rollback()  # no transaction left open: loads commit their own
+        except psycopg.Error as error:
+            raise LoaderError(f"cannot connect to PostgreSQL: {error}") from None
 
     def load(self, items: Sequence[LoadItem]) -> tuple[int, int]:
         """Loads the items not loaded before, in one transaction. Returns (results loaded,
