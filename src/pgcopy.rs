@@ -24,7 +24,7 @@
 use std::fmt;
 
 use crate::encode::{FormatError, Record, ResultBuffer};
-use crate::parse::{push_decimal, push_hex, render_text, ColumnData, ParseError, TableSpec, ValueKind};
+use crate::parse::{push_decimal, render_value, ColumnData, ParseError, TableSpec};
 use crate::tag::{self, type_name};
 
 /// The first bytes of every binary COPY stream.
@@ -333,48 +333,6 @@ fn write_varbind(out: &mut Vec<u8>, prefix: &[u8], root: &[u8], record: &Record<
     }
 }
 
-/// A value as [`copy_varbinds`]' `value` text. A value whose length does not fit its type (not
-/// written by this crate's encoder) is shown in hex, like unknown types: nothing is lost.
-fn render_value(t: u8, value: &[u8], out: &mut Vec<u8>) {
-    let unsigned =
-        matches!(t, tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | tag::UINTEGER32 | tag::COUNTER64);
-    match (t, value) {
-        (tag::INTEGER, &[a, b, c, d]) => push_signed(out, i64::from(i32::from_le_bytes([a, b, c, d]))),
-        (tag::INTEGER, &[a, b, c, d, e, f, g, h]) => {
-            push_signed(out, i64::from_le_bytes([a, b, c, d, e, f, g, h]))
-        }
-        (_, &[a, b, c, d]) if unsigned => push_decimal(out, u64::from(u32::from_le_bytes([a, b, c, d]))),
-        (_, &[a, b, c, d, e, f, g, h]) if unsigned => {
-            push_decimal(out, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
-        }
-        (tag::IP_ADDRESS, &[_, _, _, _]) => {
-            render_text(ValueKind::IpAddress, t, value, out);
-        }
-        (tag::OBJECT_ID, _) if value.len() % 4 == 0 => {
-            render_text(ValueKind::ObjectId, t, value, out);
-        }
-        (tag::OCTET_STRING, _) if is_display_text(value) => out.extend_from_slice(value),
-        _ => push_hex(out, value),
-    }
-}
-
-/// UTF-8 without control characters other than tab, CR and LF: text a person can read as is.
-fn is_display_text(bytes: &[u8]) -> bool {
-    let plain = |b: u8| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r');
-    if bytes.iter().all(|&b| plain(b)) {
-        return true;
-    }
-    std::str::from_utf8(bytes)
-        .is_ok_and(|text| !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
-}
-
-fn push_signed(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    push_decimal(out, n.unsigned_abs());
-}
-
 /// Appends the [`PREFIX_COLUMNS`] fields of a buffer.
 fn push_prefix(out: &mut Vec<u8>, source: &BufferSource<'_>, header: &ResultBuffer<'_>) {
     out.put_bytes(source.result_id.as_bytes());
@@ -639,7 +597,7 @@ impl PutField for Vec<u8> {
 mod tests {
     use super::*;
     use crate::oid::Oid;
-    use crate::parse::IndexField;
+    use crate::parse::{IndexField, ValueKind};
 
     fn field(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
         let mut out = Vec::new();

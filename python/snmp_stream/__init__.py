@@ -39,6 +39,7 @@ from snmp_stream.errors import (
     InvalidSpecError,
     SnmpStreamError,
 )
+from snmp_stream.parse import to_arrow, to_numpy, to_pandas, to_polars
 
 __all__ = [
     "DONE_WITH_ERRORS",
@@ -74,6 +75,10 @@ __all__ = [
     "parse",
     "recipes",
     "stream",
+    "to_arrow",
+    "to_numpy",
+    "to_pandas",
+    "to_polars",
     "walk",
     "walk_many",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "format_version",
     "parse_oid",
     "parse_table",
+    "parse_varbinds",
 ]
 
 _OidLike = str | Sequence[int]
@@ -43,6 +44,11 @@ def parse_table(
     npt.NDArray[np.uint32],
     list[bytes],
     list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]],
+]: ...
+def parse_varbinds(
+    buffers: Sequence[npt.NDArray[np.uint8] | bytes],
+) -> tuple[
+    npt.NDArray[np.uint32], list[bytes], list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]]
 ]: ...
 
 COPY_PREFIX_COLUMNS: list[tuple[str, str]]

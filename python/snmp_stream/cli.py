@@ -22,7 +22,6 @@ import re
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,31 +43,11 @@ MIB_2 = "1.3.6.1.2.1"
 
 
 def _records_frame(responses: Sequence[snmp_stream.SnmpResponse]) -> pandas.DataFrame:
-    """Plain OID / type / value rows, for walks and gets of arbitrary OIDs. Values are text, the
-    same in every output: numbers in decimal, OIDs and IP addresses dotted, readable strings as
-    they are, other octets (and Opaque) in hex; empty for NULL and the exceptions."""
-    import pandas as pd
-
-    rows = [
-        (r.host, oid, kind, _value_text(kind, value)) for r in responses for oid, kind, value in r.varbinds()
-    ]
-    return pd.DataFrame(rows, columns=["host", "oid", "type", "value"])
-
-
-def _value_text(kind: str, value: int | bytes | str | None) -> str | None:
-    """A varbind's value as text (the rule of the `value` column of `snmp_varbinds`)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if kind == "STRING":
-        try:
-            text = value.decode()
-        except UnicodeDecodeError:
-            return value.hex()
-        if not any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text):
-            return text
-    return value.hex()
+    """Plain OID / type / value rows, for walks and gets of arbitrary OIDs: the long format's
+    (`snmp_stream.to_pandas`) text values, the same in every output: numbers in decimal, OIDs
+    and IP addresses dotted, readable strings as they are, other octets (and Opaque) in hex;
+    empty for NULL and the exceptions."""
+    return snmp_stream.to_pandas(responses)[["host", "oid", "type", "value"]]
 
 
 def _print_table(

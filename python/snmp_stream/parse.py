@@ -52,9 +52,11 @@ __all__ = [
     "TIMETICKS",
     "UNSIGNED",
     "UTF8",
+    "VARBINDS",
     "Column",
     "IndexField",
     "Table",
+    "Varbinds",
     "column",
     "fixed_string",
     "implied_oid",
@@ -69,6 +71,10 @@ __all__ = [
     "string",
     "table_from_dict",
     "tables_from_dict",
+    "to_arrow",
+    "to_numpy",
+    "to_pandas",
+    "to_polars",
 ]
 
 
@@ -196,45 +202,12 @@ Source = Union[SnmpResponse, npt.NDArray[np.uint8], bytes]
 """A result buffer: a response, its `.results` array, or the same bytes shipped elsewhere."""
 
 
-@dataclass(frozen=True)
-class Table:
-    """A table: index fields and columns. Rows are outer-joined on (buffer, index)."""
-
-    index: tuple[IndexField, ...]
-    columns: tuple[Column, ...]
-
-    def __init__(self, index: Iterable[IndexField], columns: Iterable[Column]) -> None:
-        object.__setattr__(self, "index", tuple(index))
-        object.__setattr__(self, "columns", tuple(columns))
-        names = [f.name for f in self.index] + [c.name for c in self.columns]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates or not self.columns:
-            from snmp_stream.errors import InvalidSpecError
-
-            problem = f"duplicate names {duplicates}" if duplicates else "no columns"
-            raise InvalidSpecError(f"table spec has {problem}")
-
-    @property
-    def oids(self) -> list[str]:
-        """The column OIDs, to walk (or GET with index ranges)."""
-        return [c.oid for c in self.columns]
+class _Frames:
+    """Decoded buffers as numpy columns, a pandas, Arrow or polars frame: the ways out of the
+    parser, shared by `Table` (a table's rows) and `VARBINDS` (the long format)."""
 
     def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
-        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
-        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
-        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
-        rows, req_ids, decoded = native.parse_table(
-            [(f.name, f.field, f.length, f.value.kind) for f in self.index],
-            [(c.name, c.oid, c.value.kind) for c in self.columns],
-            buffers,
-        )
-        timedeltas = {f.name for f in self.index if f.value.timedelta} | {
-            c.name for c in self.columns if c.value.timedelta
-        }
-        out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
-        for name, kind, values, valid in decoded:
-            out[name] = (kind, values, valid, name in timedeltas)
-        return out, responses
+        raise NotImplementedError
 
     def to_numpy(self, sources: Source | Sequence[Source]) -> dict[str, np.ndarray[Any, Any]]:
         """One numpy array per index field and column, plus "req_id" (and "host" for
@@ -291,6 +264,92 @@ class Table:
         import polars as pl
 
         return pl.from_arrow(self.to_arrow(sources))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Table(_Frames):
+    """A table: index fields and columns. Rows are outer-joined on (buffer, index)."""
+
+    index: tuple[IndexField, ...]
+    columns: tuple[Column, ...]
+
+    def __init__(self, index: Iterable[IndexField], columns: Iterable[Column]) -> None:
+        object.__setattr__(self, "index", tuple(index))
+        object.__setattr__(self, "columns", tuple(columns))
+        names = [f.name for f in self.index] + [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates or not self.columns:
+            from snmp_stream.errors import InvalidSpecError
+
+            problem = f"duplicate names {duplicates}" if duplicates else "no columns"
+            raise InvalidSpecError(f"table spec has {problem}")
+
+    @property
+    def oids(self) -> list[str]:
+        """The column OIDs, to walk (or GET with index ranges)."""
+        return [c.oid for c in self.columns]
+
+    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
+        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
+        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
+        rows, req_ids, decoded = native.parse_table(
+            [(f.name, f.field, f.length, f.value.kind) for f in self.index],
+            [(c.name, c.oid, c.value.kind) for c in self.columns],
+            buffers,
+        )
+        timedeltas = {f.name for f in self.index if f.value.timedelta} | {
+            c.name for c in self.columns if c.value.timedelta
+        }
+        out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
+        for name, kind, values, valid in decoded:
+            out[name] = (kind, values, valid, name in timedeltas)
+        return out, responses
+
+
+class Varbinds(_Frames):
+    """The long format: one row per varbind of any buffers, no table spec needed. Columns:
+    `req_id`, `host` (for responses), `oid` (`.1.3...`), `root` (the walked or got OID),
+    `index` (the sub-ids after the root, `2.1`; empty for none), `type` (net-snmp's name),
+    `value` (text: numbers in decimal, OIDs and IpAddress dotted, readable strings as they are,
+    other octets in hex; null for NULL and the exceptions), `value_int` (INTEGER), `value_uint`
+    (Counter32, Gauge32, Timeticks, UInteger32, Counter64) and `value_bytes` (OCTET STRING and
+    Opaque octets). The same rows as PostgreSQL's `snmp_varbinds`. Use the instance `VARBINDS`
+    or `snmp_stream.to_pandas` / `to_arrow` / `to_polars` / `to_numpy`."""
+
+    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
+        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
+        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
+        rows, req_ids, decoded = native.parse_varbinds(buffers)
+        out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
+        for name, kind, values, valid in decoded:
+            out[name] = (kind, values, valid, False)
+        return out, responses
+
+
+VARBINDS = Varbinds()
+"""The long format (`Varbinds`): `VARBINDS.to_pandas(responses)` and the other ways out."""
+
+
+def to_pandas(sources: Source | Sequence[Source]) -> pandas.DataFrame:
+    """Any responses (or buffers) as one long DataFrame, a row per varbind (`Varbinds`)."""
+    return VARBINDS.to_pandas(sources)
+
+
+def to_arrow(sources: Source | Sequence[Source]) -> pyarrow.Table:
+    """Any responses (or buffers) as one long pyarrow Table, a row per varbind (`Varbinds`)."""
+    return VARBINDS.to_arrow(sources)
+
+
+def to_polars(sources: Source | Sequence[Source]) -> polars.DataFrame:
+    """Any responses (or buffers) as one long polars DataFrame, a row per varbind (`Varbinds`)."""
+    return VARBINDS.to_polars(sources)
+
+
+def to_numpy(sources: Source | Sequence[Source]) -> dict[str, np.ndarray[Any, Any]]:
+    """Any responses (or buffers) as long numpy columns, a row per varbind (`Varbinds`)."""
+    return VARBINDS.to_numpy(sources)
 
 
 def _is_single(sources: object) -> bool:

@@ -614,17 +614,12 @@ fn table_spec(
 /// (row → buffer number, [req_id per buffer], [(name, kind, values, valid)]), where kind is
 /// "int", "uint", "text" or "bytes"; text and bytes values are object arrays (None if null).
 #[pyfunction]
-#[allow(clippy::type_complexity)]
 fn parse_table<'py>(
     py: Python<'py>,
     index: Vec<IndexArg<'py>>,
     columns: Vec<ColumnArg<'py>>,
     buffers: Vec<Bound<'py, PyAny>>,
-) -> PyResult<(
-    Bound<'py, PyArray1<u32>>,
-    Vec<Vec<u8>>,
-    Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
-)> {
+) -> PyResult<Decoded<'py>> {
     let spec = table_spec(py, &index, &columns)?;
     let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
     let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
@@ -632,13 +627,47 @@ fn parse_table<'py>(
         core::ParseError::Format { .. } => raise(py, "BufferFormatError", error.to_string()),
         _ => raise(py, "InvalidSpecError", error.to_string()),
     })?;
-    let req_ids = slices
+    Ok(decoded(py, &slices, parsed))
+}
+
+/// What `parse_table` and `parse_varbinds` return: (row → buffer number, [req_id per buffer],
+/// [(name, kind, values, valid)]).
+type Decoded<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Vec<Vec<u8>>,
+    Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+);
+
+fn decoded<'py>(py: Python<'py>, buffers: &[&[u8]], parsed: core::ParsedTable) -> Decoded<'py> {
+    let req_ids = buffers
         .iter()
-        // The header alone: `spec.parse` has already checked every record.
+        // The header alone: decoding has already checked every record.
         .map(|s| core::ResultBuffer::parse_header(s).map(|b| b.req_id.to_vec()).unwrap_or_default())
         .collect();
-    let mut out = Vec::with_capacity(parsed.columns.len());
-    for (name, column) in parsed.columns {
+    (parsed.buffer.into_pyarray(py), req_ids, py_columns(py, parsed.columns))
+}
+
+/// Decodes result buffers into the long format, one row per varbind (`snmp_stream.to_pandas`;
+/// GIL released while decoding): the same shape as `parse_table`, with the columns oid, root,
+/// index, type, value (text), value_int, value_uint and value_bytes.
+#[pyfunction]
+fn parse_varbinds<'py>(py: Python<'py>, buffers: Vec<Bound<'py, PyAny>>) -> PyResult<Decoded<'py>> {
+    let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
+    let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let parsed = py
+        .detach(|| core::varbind_rows(&slices))
+        .map_err(|error| raise(py, "BufferFormatError", error.to_string()))?;
+    Ok(decoded(py, &slices, parsed))
+}
+
+/// Decoded columns as (name, kind, values, valid): kind "int", "uint", "text" or "bytes"; text
+/// and bytes values are object arrays (None where null).
+fn py_columns<'py>(
+    py: Python<'py>,
+    columns: Vec<(String, core::ColumnData)>,
+) -> Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let mut out = Vec::with_capacity(columns.len());
+    for (name, column) in columns {
         let entry: (&'static str, Bound<'py, PyAny>, Bound<'py, PyAny>) = match column {
             core::ColumnData::Int { values, valid } => {
                 ("int", values.into_pyarray(py).into_any(), valid.into_pyarray(py).into_any())
@@ -678,7 +707,7 @@ fn parse_table<'py>(
         };
         out.push((name, entry.0, entry.1, entry.2));
     }
-    Ok((parsed.buffer.into_pyarray(py), req_ids, out))
+    out
 }
 
 /// Every record of a buffer as (oid, type, value), for `SnmpResponse.varbinds()`: `oid` the
@@ -838,6 +867,7 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_oid, m)?)?;
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(decode_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(format_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(copy_table, m)?)?;

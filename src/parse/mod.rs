@@ -10,13 +10,16 @@
 //! Decoding makes one pass over the records, borrowing index and value bytes from the
 //! buffers, then renders each column in row order; nothing is allocated per record.
 
+mod long;
 mod render;
 mod rows;
 mod spec;
 
 use crate::encode::{FormatError, ResultBuffer};
 use crate::oid::Oid;
-pub(crate) use render::{push_decimal, push_hex, render_text};
+pub(crate) use long::render_value;
+pub use long::{varbind_rows, VARBIND_FRAME_COLUMNS};
+pub(crate) use render::push_decimal;
 use render::{Builder, IndexBuilder};
 use rows::{row_order, same_index, split_index, Rows};
 pub use spec::{ColumnData, IndexField, Length, ParsedTable, TableSpec, ValueKind};

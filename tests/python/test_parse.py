@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import snmp_stream
-from conftest import Agent
+from conftest import Agent, net_snmp
 from snmp_stream import parse as p
 from snmp_stream import recipes
 
@@ -269,3 +269,41 @@ def test_walks_of_the_entry_or_the_table_decode_and_other_oids_raise(agent: Agen
     system = snmp_stream.walk(agent.host, "public", "1.3.6.1.2.1.1")
     with pytest.raises(snmp_stream.InvalidSpecError, match=r"walks or gets of \.1\.3\.6\.1\.2\.1\.1, none"):
         recipes.IF_TABLE.to_pandas(system)
+
+
+def test_long_format_of_any_responses(values_agent: Agent) -> None:
+    base = ".1.3.6.1.4.1.99998"
+    walked = snmp_stream.walk(values_agent.host, "public", base, req_id="w")
+    got = snmp_stream.get(
+        values_agent.host, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.99.0"], req_id="g"
+    )
+    frame = snmp_stream.to_pandas([walked, got])
+    assert list(frame.columns) == [
+        "req_id", "host", "oid", "root", "index", "type", "value", "value_int", "value_uint", "value_bytes"
+    ]  # fmt: skip
+    expected = net_snmp("snmpbulkwalk", "-On", "-v2c", "-c", "public", values_agent.host, base)
+    assert len(frame) == len([line for line in expected if line.startswith(".")]) + 2
+    rows = {row.oid: row for row in frame.itertuples(index=False)}
+    binary = rows[f"{base}.1"]
+    assert (binary.req_id, binary.host, binary.root, binary.index, binary.type) == (
+        "w", values_agent.host, base, "1", "STRING"
+    )  # fmt: skip
+    assert binary.value == bytes(range(20)).hex() and binary.value_bytes == bytes(range(20))
+    assert rows[f"{base}.4"].value == "été" and rows[f"{base}.6"].value == ""
+    assert rows[f"{base}.10"].value_int == -(2**31) and pd.isna(rows[f"{base}.10"].value_uint)
+    assert rows[f"{base}.11"].value_uint == 2**32 - 1 and rows[f"{base}.11"].value == "4294967295"
+    assert rows[f"{base}.13"].value == "192.0.2.255" and rows[f"{base}.14"].value == f"{base}.1.2"
+    missing = rows[".1.3.6.1.2.1.1.99.0"]
+    assert (missing.req_id, missing.type, missing.index) == ("g", "noSuchObject", "")
+    assert pd.isna(missing.value) and missing.value_bytes is None
+    assert str(frame["value_int"].dtype) == "Int64" and str(frame["value_uint"].dtype) == "UInt64"
+    # The same from shipped bytes (no host then), and through Arrow and polars.
+    shipped = snmp_stream.to_pandas([walked.results.tobytes(), got.results.tobytes()])
+    assert "host" not in shipped.columns and shipped["oid"].tolist() == frame["oid"].tolist()
+    table = snmp_stream.to_arrow([walked, got])
+    assert table.num_rows == len(frame) and str(table.schema.field("value_uint").type) == "uint64"
+    assert snmp_stream.to_polars([walked, got])["value"].to_list() == [*frame["value"].tolist()[:-1], None]
+    columns = snmp_stream.to_numpy(walked)
+    assert columns["oid"][0] == f"{base}.1" and len(columns["type"]) == len(frame) - 2
+    with pytest.raises(snmp_stream.BufferFormatError):
+        snmp_stream.to_pandas([b"not a buffer"])
