@@ -24,12 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import snmp_stream
 from snmp_stream.errors import SnmpStreamError
-from snmp_stream.targets import TABLES, Target, UsageError, load_targets, read_targets
+from snmp_stream.parse import Table
+from snmp_stream.targets import TABLES, Target, UsageError, load_targets, read_tables, read_targets
 
 if TYPE_CHECKING:
     import pandas
@@ -115,6 +115,7 @@ def collect(
     requests = (r for number, target in enumerate(targets) for r in target.requests(number, max_repetitions))
     count = sum(len(target.tables) + bool(target.walk) + bool(target.get) for target in targets)
     by_kind: dict[str, list[snmp_stream.SnmpResponse]] = {}
+    specs = _specs(targets)
     failures: dict[str, list[str]] = {}
     took: dict[str, float] = {}
     varbinds = 0
@@ -143,13 +144,18 @@ def collect(
     for kind in sorted(by_kind):
         # Rows in target order (as in the targets file), then by index.
         responses = sorted(by_kind[kind], key=lambda r: int((r.req_id or b"0/").split(b"/")[0]))
-        if kind in TABLES:
-            frame = TABLES[kind].to_pandas(responses).drop(columns=["req_id"])
+        if kind in specs:
+            frame = specs[kind].to_pandas(responses).drop(columns=["req_id"])
         else:
             frame = _records_frame(responses)
         if len(frame):  # no empty table for targets that all failed
             frames[kind] = frame
     return Outcome(frames, failures, count, varbinds, seconds, took)
+
+
+def _specs(targets: Sequence[Target]) -> dict[str, Table]:
+    """The table of each table name the targets use (recipes, or declared with them)."""
+    return {name.lower(): target.spec(name) for target in targets for name in target.tables}
 
 
 @contextlib.contextmanager
@@ -284,7 +290,7 @@ def _collect(args: argparse.Namespace) -> int:
         args.allow_failures = True
         args.columns = args.columns or DEMO_COLUMNS
     else:
-        targets = read_targets(args.targets, args.format)
+        targets = read_targets(args.targets, args.format, read_tables(args.tables) if args.tables else None)
         _check_output(targets, args)
         if args.output == "postgres":
             return _collect_to_postgres(targets, args)
@@ -318,7 +324,8 @@ def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) ->
 
     from snmp_stream.bus.loader import LoaderError, LoadItem, PostgresLoader
 
-    loader = PostgresLoader(args.dsn or "", TABLES)
+    specs = _specs(targets)
+    loader = PostgresLoader(args.dsn or "", {**TABLES, **specs})
     try:
         loader.check()
     except LoaderError as error:
@@ -342,7 +349,7 @@ def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) ->
             window.release()
             return
         req_id = (response.req_id or b"").decode(errors="replace")
-        table = kind if kind in TABLES else None
+        table = kind if kind in specs else None
         batch.append(LoadItem(f"collect:{run}/{req_id}", response.host, table, response.results))
         if len(batch) >= BATCH:
             flush()
@@ -382,17 +389,7 @@ def _tables(path: str | None) -> dict[str, Any]:
     """The recipes plus the tables declared in `path` (YAML)."""
     tables: dict[str, Any] = dict(TABLES)
     if path:
-        import yaml
-
-        from snmp_stream.parse import tables_from_dict
-
-        try:
-            declared = tables_from_dict(yaml.safe_load(Path(path).read_text()), Path(path).name)
-        except OSError as error:
-            raise UsageError(f"cannot read {path}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise UsageError(f"{path}: not valid YAML: {error}") from None
-        tables.update(declared)
+        tables.update(read_tables(path))
     return tables
 
 
@@ -529,6 +526,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", default="table", choices=["table", "csv", "jsonl", "parquet", "postgres"]
     )
     sub.add_argument("--out", help="output file (jsonl) or directory (csv, parquet)")
+    sub.add_argument("--tables", help="YAML file declaring tables the targets may name (docs/PARSER.md)")
     sub.add_argument(
         "--dsn", help="PostgreSQL connection string for --output postgres (default: PG* variables)"
     )

@@ -18,8 +18,9 @@ from typing import Any
 import snmp_stream
 from snmp_stream import recipes
 from snmp_stream.errors import SnmpStreamError
+from snmp_stream.parse import Table
 
-__all__ = ["TABLES", "Target", "UsageError", "bus_messages", "load_targets", "read_targets"]
+__all__ = ["TABLES", "Target", "UsageError", "bus_messages", "load_targets", "read_tables", "read_targets"]
 
 
 class UsageError(Exception):
@@ -44,13 +45,20 @@ class Target:
     deadline: float | None = None
     walk_mode: str | None = None
     domain: str | None = None
+    # Tables declared with the targets (a targets file's `tables:`, `collect --tables`), by
+    # lowercase name; they take precedence over the recipes of the same name.
+    declared: Mapping[str, Table] = field(default_factory=dict, repr=False, compare=False)
+
+    def spec(self, name: str) -> Table:
+        """The table a name in `tables` stands for: declared with the targets, or a recipe."""
+        return self.declared.get(name.lower()) or TABLES[name.lower()]
 
     def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
         config = _config(self, max_repetitions)
         community = (self.community, self.version)
         out = []
         for name in self.tables:
-            table = TABLES[name.lower()]
+            table = self.spec(name)
             kind = "get" if not table.index else "walk"
             out.append(
                 snmp_stream.SnmpRequest(
@@ -114,7 +122,12 @@ def bus_messages(target: Target, slot: str, max_repetitions: int | None = None) 
     return out
 
 
-def _target(entry: Any, where: str, lines: Mapping[str, int] | None = None) -> Target:
+def _target(
+    entry: Any,
+    where: str,
+    lines: Mapping[str, int] | None = None,
+    declared: Mapping[str, Table] | None = None,
+) -> Target:
     """A Target from one parsed entry (dict), with errors naming where it came from: `where`,
     or for a field whose line is in `lines` (YAML), that line."""
 
@@ -167,12 +180,14 @@ def _target(entry: Any, where: str, lines: Mapping[str, int] | None = None) -> T
         deadline=_number(entry, "deadline", float, at("deadline")),
         walk_mode=str(entry["walk_mode"]) if entry.get("walk_mode") not in (None, "") else None,
         domain=str(entry["domain"]) if entry.get("domain") not in (None, "") else None,
+        declared=declared or {},
     )
     if target.domain is not None and not target.domain.replace("-", "").replace("_", "").isalnum():
         raise UsageError(f"{at('domain')}: domain {target.domain!r} must be letters, digits, '-' or '_'")
+    known = {**TABLES, **target.declared}
     for name in target.tables:
-        if name.lower() not in TABLES:
-            raise UsageError(f"{at('tables')}: unknown table {name!r} (known: {', '.join(sorted(TABLES))})")
+        if name.lower() not in known:
+            raise UsageError(f"{at('tables')}: unknown table {name!r} (known: {', '.join(sorted(known))})")
     if not (target.tables or target.walk or target.get):
         target.tables = ["system", "interfaces"]
     try:  # validate now, so a bad OID or host is reported with its line
@@ -194,6 +209,30 @@ def _number(entry: dict[str, Any], key: str, kind: type[int] | type[float], wher
     except (TypeError, ValueError):
         what = "an integer" if kind is int else "a number"
         raise UsageError(f"{where}: {key} {value!r} is not {what}") from None
+
+
+def _declared(specs: object, where: str) -> dict[str, Table]:
+    """Tables declared as data (docs/PARSER.md), a mistake as a UsageError naming it."""
+    from snmp_stream.errors import InvalidSpecError
+    from snmp_stream.parse import tables_from_dict
+
+    try:
+        return tables_from_dict(specs, where)
+    except InvalidSpecError as error:
+        raise UsageError(str(error)) from None
+
+
+def read_tables(path: str) -> dict[str, Table]:
+    """The tables declared in a YAML file (`tables:`, or the mapping itself)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path}: not valid YAML: {error}") from None
+    return _declared(data, Path(path).name)
 
 
 def _yaml_with_lines(text: str, name: str) -> tuple[Any, dict[int, tuple[int, dict[str, int]]]]:
@@ -218,11 +257,18 @@ def _yaml_with_lines(text: str, name: str) -> tuple[Any, dict[int, tuple[int, di
         raise UsageError(f"{name}: not valid YAML: {error}") from None
 
 
-def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
-    """Targets from YAML (a list, or {targets: [...]}), CSV (a header row) or JSON lines."""
+def load_targets(
+    text: str, fmt: str, name: str = "targets", tables: Mapping[str, Table] | None = None
+) -> list[Target]:
+    """Targets from YAML (a list, or {targets: [...]} with optional `tables:` declarations, as
+    docs/PARSER.md describes), CSV (a header row) or JSON lines. `tables`: more declared
+    tables (a YAML file's own declarations come on top)."""
+    declared = dict(tables or {})
     if fmt in ("yaml", "yml", "json"):
         data, lines = _yaml_with_lines(text, name)
         if isinstance(data, dict):
+            if data.get("tables") is not None:
+                declared.update(_declared(data["tables"], f"{name}: tables"))
             data = data.get("targets")
         if not isinstance(data, list):
             raise UsageError(f"{name}: expected a list of targets (or a 'targets:' list)")
@@ -230,12 +276,17 @@ def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
         for i, entry in enumerate(data):
             starts, fields = lines.get(id(entry), (0, {}))
             where = f"{name}: line {starts}" if starts else f"{name}: target {i + 1}"
-            targets.append(_target(entry, where, fields))
+            targets.append(_target(entry, where, fields, declared))
         return targets
     if fmt == "csv":
         rows = csv.DictReader(io.StringIO(text))
         return [
-            _target({k: v for k, v in row.items() if v not in (None, "")}, f"{name}: line {rows.line_num}")
+            _target(
+                {k: v for k, v in row.items() if v not in (None, "")},
+                f"{name}: line {rows.line_num}",
+                None,
+                declared,
+            )
             for row in rows
         ]
     if fmt == "jsonl":
@@ -246,14 +297,16 @@ def load_targets(text: str, fmt: str, name: str = "targets") -> list[Target]:
                     entry = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise UsageError(f"{name}: line {number}: not JSON: {error.msg}") from None
-                targets.append(_target(entry, f"{name}: line {number}"))
+                targets.append(_target(entry, f"{name}: line {number}", None, declared))
         return targets
     raise UsageError(f"unknown targets format {fmt!r} (yaml, csv or jsonl)")
 
 
-def read_targets(source: str, fmt: str | None = None) -> list[Target]:
+def read_targets(
+    source: str, fmt: str | None = None, tables: Mapping[str, Table] | None = None
+) -> list[Target]:
     """Targets from a file (format by suffix unless `fmt`) or from stdin (`-`, JSON lines
-    unless `fmt`); at least one."""
+    unless `fmt`); at least one. `tables`: declared tables they may name."""
     if source == "-":
         text, name = sys.stdin.read(), "stdin"
         fmt = fmt or "jsonl"
@@ -265,7 +318,7 @@ def read_targets(source: str, fmt: str | None = None) -> list[Target]:
             raise UsageError(f"cannot read {source}: {error.strerror}") from None
         name = path.name
         fmt = fmt or path.suffix.lstrip(".").lower()
-    targets = load_targets(text, fmt, name)
+    targets = load_targets(text, fmt, name, tables)
     if not targets:
         raise UsageError(f"{name}: no targets")
     return targets

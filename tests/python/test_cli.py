@@ -387,3 +387,50 @@ def test_yaml_targets_errors_name_the_line(tmp_path: Path, content: str, message
     result = cli("collect", str(path), "--no-progress")
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+STORAGE_TABLE = """\
+  storage:
+    index: {hrStorageIndex: integer}
+    columns:
+      hrStorageDescr: [1.3.6.1.2.1.25.2.3.1.3, utf8]
+      hrStorageSize: [1.3.6.1.2.1.25.2.3.1.5, integer]
+      hrStorageUsed: [1.3.6.1.2.1.25.2.3.1.6, integer]
+"""
+
+
+def test_collect_tables_declared_in_yaml(agent: Agent, tmp_path: Path) -> None:
+    # A table no recipe has, declared in the targets file itself, and in a --tables file.
+    inline = tmp_path / "targets.yaml"
+    inline.write_text(
+        f"tables:\n{STORAGE_TABLE}targets:\n  - host: '{agent.host}'\n    tables: [storage, system]\n"
+    )
+    result = cli("collect", str(inline), "--no-progress", "-o", "csv", "--out", str(tmp_path / "a"))
+    assert result.returncode == 0, result.stderr
+    storage = pd.read_csv(tmp_path / "a" / "storage.csv")
+    descr = net_snmp("snmpbulkwalk", "-On", "-v2c", "-c", "public", agent.host, "1.3.6.1.2.1.25.2.3.1.3")
+    assert list(storage.columns) == [
+        "host",
+        "hrStorageIndex",
+        "hrStorageDescr",
+        "hrStorageSize",
+        "hrStorageUsed",
+    ]
+    assert [int(line.split(" = ")[0].rsplit(".", 1)[1]) for line in descr] == list(storage["hrStorageIndex"])
+    declared = tmp_path / "tables.yaml"
+    declared.write_text(f"tables:\n{STORAGE_TABLE}")
+    plain = tmp_path / "targets.jsonl"
+    plain.write_text(json.dumps({"host": agent.host, "tables": ["storage"]}) + "\n")
+    result = cli("collect", str(plain), "--tables", str(declared), "--no-progress", "-o", "jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["hrStorageIndex"] for row in rows] == list(storage["hrStorageIndex"])
+    # Without the declaration the name is unknown; a bad declaration names its table and entry.
+    assert "unknown table 'storage'" in cli("collect", str(plain), "--no-progress").stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "tables:\n  storage:\n    index: {i: nope}\n    columns: {c: [1.3.6.1.2, utf8]}\ntargets: [h]\n"
+    )
+    result = cli("collect", str(bad), "--no-progress")
+    assert result.returncode == 2 and "storage" in result.stderr and "nope" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
