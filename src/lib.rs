@@ -58,8 +58,8 @@ pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
 pub use oid::{Oid, OidRange, MAX_OID_LEN};
 pub use parse::{
-    varbind_rows, ColumnData, IndexField, Length, ParseError, ParsedTable, TableSpec, ValueKind,
-    VARBIND_FRAME_COLUMNS,
+    counter_rates, varbind_rows, ColumnData, CounterRates, Discontinuity, IndexField, Length, ParseError,
+    ParsedTable, Poll, TableSpec, ValueKind, VARBIND_FRAME_COLUMNS,
 };
 pub use pgcopy::{copy_table, copy_varbinds, BufferSource, CopyError, PgType};
 pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};

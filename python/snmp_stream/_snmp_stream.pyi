@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "copy_table",
     "copy_varbinds",
+    "counter_rates",
     "decode_varbinds",
     "format_varbinds",
     "format_version",
@@ -35,6 +36,11 @@ def format_version() -> int: ...
 def decode_varbinds(
     buffer: npt.NDArray[np.uint8] | bytes,
 ) -> list[tuple[str, str, int | str | bytes | None]]: ...
+def counter_rates(
+    previous: Sequence[tuple[str, npt.NDArray[np.uint8] | bytes]],
+    current: Sequence[tuple[str, npt.NDArray[np.uint8] | bytes]],
+    max_rate: float | None = None,
+) -> tuple[npt.NDArray[np.uint32], list[tuple[str, npt.NDArray[Any]]]]: ...
 def format_varbinds(buffer: npt.NDArray[np.uint8] | bytes) -> str: ...
 def parse_table(
     index: Sequence[tuple[str, str, int | str, str]],

@@ -126,7 +126,13 @@ def stream(
     collector = Collector(config, queue_capacity)
     failure: list[BaseException] = []
 
+    # The feeder submits nothing before start() has returned: a Ctrl-C that lands inside
+    # Thread.start() (as soon as a first request is on the wire) can corrupt its internal lock
+    # in CPython ("release unlocked lock" instead of KeyboardInterrupt).
+    started = threading.Event()
+
     def feed() -> None:
+        started.wait()
         try:
             for request in requests:
                 collector.submit(request)
@@ -140,12 +146,12 @@ def stream(
     feeder = threading.Thread(target=feed, name="snmp-stream-feeder", daemon=True)
     finished = False
     try:
-        # Inside the try: Ctrl-C can land while start() waits for the thread, which may
-        # already be submitting.
         feeder.start()
+        started.set()
         yield from collector
         finished = True
     finally:
+        started.set()
         if not finished:
             # The feeder may be blocked in the caller's iterable: leave it (a daemon thread);
             # its next submit fails and it ends.

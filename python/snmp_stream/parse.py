@@ -68,6 +68,7 @@ __all__ = [
     "mac",
     "octets",
     "oid",
+    "rates",
     "string",
     "table_from_dict",
     "tables_from_dict",
@@ -200,6 +201,9 @@ def column(name: str, oid: OidLike, value: ValueType) -> Column:
 
 Source = Union[SnmpResponse, npt.NDArray[np.uint8], bytes]
 """A result buffer: a response, its `.results` array, or the same bytes shipped elsewhere."""
+
+RateSource = Union[Source, tuple[str, Union[npt.NDArray[np.uint8], bytes]]]
+"""A buffer for `rates`: a response (its host known), or `(host, buffer)`, or a buffer."""
 
 
 class _Frames:
@@ -350,6 +354,51 @@ def to_polars(sources: Source | Sequence[Source]) -> polars.DataFrame:
 def to_numpy(sources: Source | Sequence[Source]) -> dict[str, np.ndarray[Any, Any]]:
     """Any responses (or buffers) as long numpy columns, a row per varbind (`Varbinds`)."""
     return VARBINDS.to_numpy(sources)
+
+
+def rates(
+    previous: RateSource | Sequence[RateSource],
+    current: RateSource | Sequence[RateSource],
+    max_rate: float | None = None,
+) -> pandas.DataFrame:
+    """Per-second rates of the Counter32 and Counter64 varbinds of two polls (responses, or
+    `(host, buffer)` pairs, or plain buffers), computed natively: a row per counter of
+    `current`, matched with `previous` by host and OID. Columns: `host`, `oid`, `root`,
+    `index`, `type`, `previous`, `current`, `delta` (a Counter32 that went down wrapped: 2^32
+    added), `seconds` (between the two samples' arrival times), `rate` (`delta / seconds`) and
+    `discontinuity`. At a discontinuity `delta` and `rate` are null, not a spike, and
+    `discontinuity` says why: `restart` (the agent's sysUpTime.0, when both polls have it,
+    shows it restarted: every counter of that agent started again), `backwards` (a Counter64
+    went down: reset), `above_max_rate` (with `max_rate`: e.g. a Counter32 reset that looks
+    like a wrap), `no_previous`, `type_changed`, `no_time`. For a table, pivot it:
+    `rates(...).pivot(index=["host", "index"], columns="root", values="rate")`."""
+    import pandas as pd
+
+    def poll(sources: RateSource | Sequence[RateSource]) -> list[tuple[str, Any]]:
+        single = _is_single(sources) or (isinstance(sources, tuple) and isinstance(sources[0], str))
+        items: list[Any] = [sources] if single else list(sources)  # type: ignore[arg-type]
+        out: list[tuple[str, Any]] = []
+        for item in items:
+            if isinstance(item, SnmpResponse):
+                out.append((item.host, item.results))
+            elif isinstance(item, tuple):
+                out.append((str(item[0]), item[1]))
+            else:
+                out.append(("", item))
+        return out
+
+    before, after = poll(previous), poll(current)
+    rows, columns = native.counter_rates(before, after, max_rate)
+    data = dict(columns)
+    hosts = np.array([host for host, _ in after], dtype=object)
+    frame: dict[str, Any] = {"host": hosts[rows] if len(hosts) else np.array([], dtype=object)}
+    for name in ("oid", "root", "index", "type", "previous", "current"):
+        frame[name] = data[name]
+    frame["delta"] = pd.arrays.IntegerArray(data["delta"], ~data["delta_valid"])
+    frame["seconds"] = data["seconds"]
+    frame["rate"] = pd.array(data["rate"], dtype="Float64")
+    frame["discontinuity"] = data["discontinuity"]
+    return pd.DataFrame(frame)
 
 
 def _is_single(sources: object) -> bool:

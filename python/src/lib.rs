@@ -660,6 +660,68 @@ fn parse_varbinds<'py>(py: Python<'py>, buffers: Vec<Bound<'py, PyAny>>) -> PyRe
     Ok(decoded(py, &slices, parsed))
 }
 
+/// Counter deltas and rates between two polls, each a list of (host, buffer) (GIL released
+/// while computing): (row → current buffer number, [(name, values)]) with oid, root, index,
+/// type (object arrays of str), previous, current (uint64), delta (uint64) and delta_valid
+/// (bool), seconds and rate (float64, NaN without a rate), discontinuity (str or None).
+#[pyfunction]
+#[pyo3(signature = (previous, current, max_rate=None))]
+#[allow(clippy::type_complexity)]
+fn counter_rates<'py>(
+    py: Python<'py>,
+    previous: Vec<(String, Bound<'py, PyAny>)>,
+    current: Vec<(String, Bound<'py, PyAny>)>,
+    max_rate: Option<f64>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Vec<(&'static str, Bound<'py, PyAny>)>)> {
+    let args = |poll: &[(String, Bound<'py, PyAny>)]| -> PyResult<Vec<BufferArg>> {
+        poll.iter().map(|(_, buffer)| buffer_arg(buffer)).collect()
+    };
+    let (before, after) = (args(&previous)?, args(&current)?);
+    let before_slices = before.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let after_slices = after.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
+    let before_poll: Vec<(&str, &[u8])> =
+        previous.iter().map(|(host, _)| host.as_str()).zip(before_slices.iter().copied()).collect();
+    let after_poll: Vec<(&str, &[u8])> =
+        current.iter().map(|(host, _)| host.as_str()).zip(after_slices.iter().copied()).collect();
+    let rates = py
+        .detach(|| core::counter_rates(&before_poll, &after_poll, max_rate))
+        .map_err(|error| raise(py, "BufferFormatError", error.to_string()))?;
+    let texts = |values: Vec<String>| {
+        PyArray1::from_vec(
+            py,
+            values.into_iter().map(|v| PyString::new(py, &v).into_any().unbind()).collect(),
+        )
+        .into_any()
+    };
+    let types =
+        rates.value_type.iter().map(|&t| PyString::new(py, core::type_name(t)).into_any().unbind()).collect();
+    let discontinuities = rates
+        .discontinuity
+        .iter()
+        .map(|d| match d {
+            Some(d) => PyString::new(py, d.name()).into_any().unbind(),
+            None => py.None(),
+        })
+        .collect();
+    let delta_valid: Vec<bool> = rates.delta.iter().map(Option::is_some).collect();
+    let delta: Vec<u64> = rates.delta.iter().map(|d| d.unwrap_or(0)).collect();
+    let rate: Vec<f64> = rates.rate.iter().map(|r| r.unwrap_or(f64::NAN)).collect();
+    let columns = vec![
+        ("oid", texts(rates.oid)),
+        ("root", texts(rates.root)),
+        ("index", texts(rates.index)),
+        ("type", PyArray1::from_vec(py, types).into_any()),
+        ("previous", rates.previous.into_pyarray(py).into_any()),
+        ("current", rates.current.into_pyarray(py).into_any()),
+        ("delta", delta.into_pyarray(py).into_any()),
+        ("delta_valid", delta_valid.into_pyarray(py).into_any()),
+        ("seconds", rates.seconds.into_pyarray(py).into_any()),
+        ("rate", rate.into_pyarray(py).into_any()),
+        ("discontinuity", PyArray1::from_vec(py, discontinuities).into_any()),
+    ];
+    Ok((rates.buffer.into_pyarray(py), columns))
+}
+
 /// Decoded columns as (name, kind, values, valid): kind "int", "uint", "text" or "bytes"; text
 /// and bytes values are object arrays (None where null).
 fn py_columns<'py>(
@@ -868,6 +930,7 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(parse_varbinds, m)?)?;
+    m.add_function(wrap_pyfunction!(counter_rates, m)?)?;
     m.add_function(wrap_pyfunction!(decode_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(format_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(copy_table, m)?)?;

@@ -11,6 +11,7 @@
 //! buffers, then renders each column in row order; nothing is allocated per record.
 
 mod long;
+mod rates;
 mod render;
 mod rows;
 mod spec;
@@ -19,6 +20,7 @@ use crate::encode::{FormatError, ResultBuffer};
 use crate::oid::Oid;
 pub(crate) use long::render_value;
 pub use long::{varbind_rows, VARBIND_FRAME_COLUMNS};
+pub use rates::{counter_rates, CounterRates, Discontinuity, Poll};
 pub(crate) use render::push_decimal;
 use render::{Builder, IndexBuilder};
 use rows::{row_order, same_index, split_index, Rows};

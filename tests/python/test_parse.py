@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import pickle
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -307,3 +308,72 @@ def test_long_format_of_any_responses(values_agent: Agent) -> None:
     assert columns["oid"][0] == f"{base}.1" and len(columns["type"]) == len(frame) - 2
     with pytest.raises(snmp_stream.BufferFormatError):
         snmp_stream.to_pandas([b"not a buffer"])
+
+
+IF_COUNTERS = ["1.3.6.1.2.1.2.2.1.10", "1.3.6.1.2.1.31.1.1.1.6"]  # ifInOctets (32), ifHCInOctets (64)
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+
+
+def poll(host: str) -> list[snmp_stream.SnmpResponse]:
+    """One poll as a collector makes it: the agent's uptime and its interface counters."""
+    return [snmp_stream.get(host, "public", SYS_UPTIME), snmp_stream.walk(host, "public", IF_COUNTERS)]
+
+
+def lo_index(host: str) -> str:
+    names = net_snmp("snmpbulkwalk", "-On", "-v2c", "-c", "public", host, "1.3.6.1.2.1.2.2.1.2")
+    return next(line.split(" = ")[0].rsplit(".", 1)[1] for line in names if line.endswith('"lo"'))
+
+
+def test_counter_rates_of_two_real_polls_with_traffic_between(agent: Agent) -> None:
+    lo = lo_index(agent.host)
+    first = poll(agent.host)
+    started = time.monotonic()
+    payload = b"x" * 1000
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for _ in range(3000):  # 3 MB over loopback: lo's in-octets grow by at least that
+            sender.sendto(payload, ("127.0.0.1", 9))
+    # snmpd caches interface statistics for a few seconds: poll until lo's counter moved.
+    grown = 3000 * len(payload)
+    for _ in range(30):
+        second = poll(agent.host)
+        frame = snmp_stream.parse.rates(first, second)
+        row = frame[frame["oid"] == f".{IF_COUNTERS[1]}.{lo}"].iloc[0]
+        if row["current"] - row["previous"] >= grown:
+            break
+        time.sleep(0.5)
+    elapsed = time.monotonic() - started
+    assert set(frame["type"]) == {"Counter32", "Counter64"} and frame["discontinuity"].isna().all()
+    assert (frame["host"] == agent.host).all() and (frame["seconds"] > 0).all()
+    assert row["delta"] == row["current"] - row["previous"] >= grown
+    assert 0 < row["seconds"] <= elapsed + 1 and row["rate"] == pytest.approx(row["delta"] / row["seconds"])
+    lo32 = frame[frame["oid"] == f".{IF_COUNTERS[0]}.{lo}"].iloc[0]
+    assert lo32["delta"] == (lo32["current"] - lo32["previous"]) % 2**32 and lo32["delta"] >= grown
+    assert (lo32["root"], lo32["index"]) == (f".{IF_COUNTERS[0]}", lo)
+    # Wide, one row per interface: the pivot the docstring shows.
+    wide = frame.pivot(index=["host", "index"], columns="root", values="rate")
+    assert wide.loc[(agent.host, lo), f".{IF_COUNTERS[1]}"] > 0
+    # The same from shipped buffers, labelled with their host.
+    shipped = snmp_stream.parse.rates(
+        [(agent.host, r.results.tobytes()) for r in first],
+        [(agent.host, r.results.tobytes()) for r in second],
+    )
+    assert shipped["delta"].tolist() == frame["delta"].tolist()
+
+
+def test_counter_rates_are_null_across_an_agent_restart() -> None:
+    from snmp_stream import snmpd
+
+    with snmpd.agents() as [before_restart]:
+        time.sleep(2.5)  # up for 2.5 s: the restarted agent's sysUpTime will be shorter
+        first = poll(before_restart.host)
+        port = before_restart.port
+    with snmpd.agents(ports=[port]) as [after_restart]:
+        assert after_restart.host == before_restart.host
+        second = poll(after_restart.host)
+    frame = snmp_stream.parse.rates(first, second)
+    assert len(frame) > 0 and (frame["discontinuity"] == "restart").all()
+    assert frame["delta"].isna().all() and frame["rate"].isna().all()
+    # Without sysUpTime the restart cannot be seen: counters that went down are wraps (32) or
+    # resets (64), unless max_rate rules the wrap out.
+    counters_only = snmp_stream.parse.rates(first[1:], second[1:], max_rate=1e6)
+    assert not (counters_only["discontinuity"] == "restart").any()
