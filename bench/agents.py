@@ -20,7 +20,7 @@ Run as root; needs iproute2, snmpd and the snmp tools:
   blocking the agent (an artificial round-trip time, since loopback has none). Yields the
   agents (`.host` "127.0.0.1:PORT").
 
-All use tests/fixtures/snmpd.conf (community "public"). All traffic goes to 127.0.0.1 or to
+All use python/snmp_stream/agent.conf (community "public"). All traffic goes to 127.0.0.1 or to
 the namespaces created here.
 
     python3 bench/agents.py netns --interfaces 10000 --routes 5000   # prints counts, waits for Enter

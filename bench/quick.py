@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A quick, hand-run comparison with net-snmp's snmpbulkwalk on the same agent and subtree.
 
-Starts snmpd on loopback (tests/fixtures/snmpd.conf, with bench/agents.py's loopback_agents),
+Starts snmpd on loopback (python/snmp_stream/agent.conf, with bench/agents.py's loopback_agents),
 walks SUBTREE N times with each tool (one walk at a time, same max-repetitions), and prints
 wall time and client CPU time per varbind with their ratios. Run it by hand; it is not part of the test suite:
 

@@ -2,6 +2,7 @@
 
     snmp-stream get  HOST OID...      GET, printed as a table (net-snmp-like -v -c -t -r options)
     snmp-stream walk HOST OID...      WALK (GETBULK on v2c, GETNEXT on v1; -Cr max-repetitions)
+    snmp-stream demo-agent            local snmpd agents to try it on (prints their addresses)
     snmp-stream collect [TARGETS]     many targets in parallel: tables or OIDs, progress bar,
                                       summary; output as a table, CSV, JSON lines, Parquet or
                                       PostgreSQL. Without TARGETS it starts local demo agents.
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import snmp_stream
+from snmp_stream._extras import require
 from snmp_stream.errors import SnmpStreamError
 from snmp_stream.parse import Table
 from snmp_stream.targets import TABLES, Target, UsageError, load_targets, read_tables, read_targets
@@ -228,6 +230,13 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _single(args: argparse.Namespace, kind: str) -> int:
+    if args.output != "text":  # the default text output needs nothing more than the package
+        require(
+            "pandas",
+            *(["rich"] if args.output == "table" else []),
+            what=f"--output {args.output}",
+            extra="cli",
+        )
     config = _config(args)
     if args.max_repetitions is not None:
         config["max_var_binds_per_pdu"] = args.max_repetitions
@@ -276,6 +285,11 @@ def _run_one(request: snmp_stream.SnmpRequest) -> list[snmp_stream.SnmpResponse]
 
 def _collect(args: argparse.Namespace) -> int:
     # Data on stdout, everything else (progress, summary, failures) on stderr.
+    require("pandas", "rich", what="snmp-stream collect", extra="cli")
+    if args.output == "parquet":
+        require("pyarrow", what="--output parquet", extra="cli")
+    elif args.output == "postgres":
+        require("psycopg", what="--output postgres", extra="cli")
     demo = args.targets is None
     if demo:
         from snmp_stream.demo import local_agents
@@ -315,6 +329,34 @@ def _check_output(targets: Sequence[Target], args: argparse.Namespace) -> None:
                 f"CSV to stdout takes one table, these targets make {len(kinds)} ({names}):"
                 " give --out DIRECTORY for one file each"
             )
+
+
+def _demo_agent(args: argparse.Namespace) -> int:
+    """Starts local agents, prints their addresses (one per line, on stdout) and serves until
+    Ctrl-C or SIGTERM."""
+    import signal
+
+    from snmp_stream.demo import local_agents
+
+    if not 1 <= args.count <= 50:
+        raise UsageError("--count takes 1 to 50 agents")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with local_agents(args.count) as hosts:
+        for host in hosts:
+            print(host, flush=True)
+        print(
+            f"{len(hosts)} snmpd agent(s) running (community public); try: snmp-stream walk {hosts[0]}"
+            " -- Ctrl-C stops them",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 def _collect_to_postgres(targets: Sequence[Target], args: argparse.Namespace) -> int:
@@ -436,6 +478,10 @@ def _worker(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
+    require("nats", what=f"snmp-stream {args.command}", extra="bus")
+    if args.command == "parse-worker":
+        require("psycopg", what="snmp-stream parse-worker", extra="bus")
+
     from snmp_stream.bus import BusError, run_parse_worker, run_worker
     from snmp_stream.bus.metrics import Metrics
 
@@ -518,6 +564,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         common(sub)
         sub.set_defaults(handler=lambda args, kind=name: _single(args, kind))
+
+    sub = commands.add_parser(
+        "demo-agent", help="run local snmpd agents to try snmp-stream on (needs the snmpd program)"
+    )
+    sub.add_argument("--count", type=int, default=1, help="how many agents (1)")
+    sub.set_defaults(handler=_demo_agent)
 
     sub = commands.add_parser("collect", help="collect many targets in parallel")
     sub.add_argument("targets", nargs="?", help="YAML, CSV or JSON-lines file, or - for stdin (none: demo)")

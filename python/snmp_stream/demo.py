@@ -3,7 +3,8 @@ targets starts a few with `local_agents()`, collects from them and stops them.
 
 The agents are real `snmpd` processes (Debian's `snmpd` package) on 127.0.0.1 and ::1, on free
 ports, serving this machine's own MIB-2 tables with community "public", started by the
-project's snmpd launcher (`snmp_stream.snmpd`).
+project's snmpd launcher (`snmp_stream.snmpd`). To run some until Ctrl-C:
+`snmp-stream demo-agent [--count N]` or `python -m snmp_stream.demo [--count N]`.
 """
 
 from __future__ import annotations
@@ -46,3 +47,11 @@ def local_agents(count: int = 3) -> Iterator[list[str]]:
             [agent] = stack.enter_context(snmpd.agents(config_text=config, probe=_answers, ready_timeout=10))
             hosts.append(agent.host if n % 2 == 0 else agent.host6)
         yield hosts
+
+
+if __name__ == "__main__":
+    import sys
+
+    from snmp_stream.cli import main
+
+    sys.exit(main(["demo-agent", *sys.argv[1:]]))

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidRangeError",
     "InvalidRequestError",
     "InvalidSpecError",
+    "MissingDependencyError",
     "SnmpStreamError",
 ]
 
@@ -64,3 +65,8 @@ class InvalidSpecError(InvalidInputError):
 class BufferFormatError(SnmpStreamError, ValueError):
     """A result buffer that is truncated, corrupted or of an unknown format version; the
     message names the buffer, the byte offset and the problem."""
+
+
+class MissingDependencyError(SnmpStreamError, ImportError):
+    """An optional dependency is not installed: the message names the extra that brings it
+    (`pip install 'snmp-stream[cli]'`, ...)."""

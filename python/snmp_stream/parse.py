@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from snmp_stream import _snmp_stream as native
 from snmp_stream._api import OidLike, SnmpResponse, _oid_text
+from snmp_stream._extras import require
 
 if TYPE_CHECKING:
     import pandas
@@ -231,6 +232,7 @@ class _Frames:
 
     def to_pandas(self, sources: Source | Sequence[Source]) -> pandas.DataFrame:
         """A DataFrame: one row per (buffer, index); integers use pandas' nullable dtypes."""
+        require("pandas", what="to_pandas")
         import pandas as pd
 
         decoded, responses = self._decode(sources)
@@ -249,6 +251,7 @@ class _Frames:
 
     def to_arrow(self, sources: Source | Sequence[Source]) -> pyarrow.Table:
         """A pyarrow Table (needs the `pyarrow` package)."""
+        require("pyarrow", what="to_arrow")
         import pyarrow as pa
 
         decoded, responses = self._decode(sources)
@@ -265,6 +268,7 @@ class _Frames:
 
     def to_polars(self, sources: Source | Sequence[Source]) -> polars.DataFrame:
         """A polars DataFrame (needs the `polars` and `pyarrow` packages)."""
+        require("polars", "pyarrow", what="to_polars")
         import polars as pl
 
         return pl.from_arrow(self.to_arrow(sources))  # type: ignore[return-value]
@@ -372,6 +376,7 @@ def rates(
     went down: reset), `above_max_rate` (with `max_rate`: e.g. a Counter32 reset that looks
     like a wrap), `no_previous`, `type_changed`, `no_time`. For a table, pivot it:
     `rates(...).pivot(index=["host", "index"], columns="root", values="rate")`."""
+    require("pandas", what="rates")
     import pandas as pd
 
     def poll(sources: RateSource | Sequence[RateSource]) -> list[tuple[str, Any]]:

@@ -2,7 +2,7 @@
 the demo (`snmp-stream collect` without targets) and the benchmarks.
 
 - `agents(count)`: `count` snmpd processes in the foreground, each on a free port of 127.0.0.1
-  and ::1 (UDP) and 127.0.0.1 (TCP) with `tests/fixtures/snmpd.conf` (or a given config), stopped
+  and ::1 (UDP) and 127.0.0.1 (TCP) with `python/snmp_stream/agent.conf` (or a given config), stopped
   on exit. Yields `Agent`s (`.host` "127.0.0.1:PORT", `.host6` "udp6:[::1]:PORT", `.host_tcp`,
   `.port`, `.process`, `.log`) once each answers an SNMP GET.
 - `delayed_agents(count, delay_ms, rows)`: agents that also serve the synthetic table of
@@ -63,7 +63,9 @@ __all__ = [
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # meaningful when run from a source checkout
 FIXTURES = CHECKOUT / "tests" / "fixtures"
-FIXTURE_CONFIG = FIXTURES / "snmpd.conf"
+# The agents' default config (community "public", sysName snmp-stream-test): in the package,
+# so that an installed snmp-stream starts agents without a source checkout.
+FIXTURE_CONFIG = Path(__file__).resolve().parent / "agent.conf"
 COMMUNITY = "public"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 # No SMUX listener: it would take 127.0.0.1:199 (as root) for nothing, and only warn when taken.
@@ -213,7 +215,7 @@ def _config_file(directory: Path, config: Path | None, config_text: str | None, 
     if config_text is None:
         config = FIXTURE_CONFIG if config is None else config
         if not config.is_file():
-            raise SnmpdError(f"no snmpd config at {config} (the fixture config is in a source checkout)")
+            raise SnmpdError(f"no snmpd config at {config}")
         if not extra_config:
             return config
         config_text = config.read_text()
@@ -244,7 +246,7 @@ def agents(
     """Starts `count` snmpd processes and yields them once each answers; stops them on exit
     (SIGTERM, SIGKILL after 5 s) and removes their files.
 
-    - `config`: a config file (default: tests/fixtures/snmpd.conf), or `config_text`; plus
+    - `config`: a config file (default: python/snmp_stream/agent.conf), or `config_text`; plus
       `extra_config` lines (a `dlmod`, a community).
     - `ports`: one per agent (a port that cannot be bound is an error); default: free ports,
       and an agent whose port was taken before snmpd bound it starts again on another.
@@ -640,7 +642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="one agent on 127.0.0.1 and ::1 (UDP) and 127.0.0.1 (TCP): prints its port once it "
         "answers, stops it when stdin reaches EOF or on SIGTERM/SIGINT",
     )
-    serve.add_argument("--config", type=Path, help="snmpd config file (default: tests/fixtures/snmpd.conf)")
+    serve.add_argument(
+        "--config", type=Path, help="snmpd config file (default: python/snmp_stream/agent.conf)"
+    )
     serve.add_argument("--port", type=int, help="this port, or fail (default: a free one)")
     serve.add_argument("--ready-timeout", type=float, default=30.0, help="seconds (default 30)")
     args = parser.parse_args(argv)

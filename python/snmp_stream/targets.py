@@ -17,6 +17,7 @@ from typing import Any
 
 import snmp_stream
 from snmp_stream import recipes
+from snmp_stream._extras import require
 from snmp_stream.errors import SnmpStreamError
 from snmp_stream.parse import Table
 
@@ -224,6 +225,7 @@ def _declared(specs: object, where: str) -> dict[str, Table]:
 
 def read_tables(path: str) -> dict[str, Table]:
     """The tables declared in a YAML file (`tables:`, or the mapping itself)."""
+    require("yaml", what="declared tables (YAML)", extra="cli")
     import yaml
 
     try:
@@ -237,6 +239,7 @@ def read_tables(path: str) -> dict[str, Table]:
 
 def _yaml_with_lines(text: str, name: str) -> tuple[Any, dict[int, tuple[int, dict[str, int]]]]:
     """The YAML document, and for each mapping in it (by id) its line and its keys' lines."""
+    require("yaml", what="a YAML targets file", extra="cli")
     import yaml
 
     lines: dict[int, tuple[int, dict[str, int]]] = {}

@@ -44,7 +44,7 @@ fn to_py_err(py: Python<'_>, error: core::Error) -> PyErr {
 /// An OID given as dotted text or as a sequence of ints.
 fn extract_oid(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<core::Oid> {
     if let Ok(text) = value.cast::<PyString>() {
-        return core::Oid::parse(text.to_str()?).map_err(|e| to_py_err(py, e));
+        return core::Oid::parse(&text.to_cow()?).map_err(|e| to_py_err(py, e));
     }
     let subids: Vec<u32> = value.extract().map_err(|_| {
         to_py_err(

@@ -1,5 +1,5 @@
 //! A real net-snmp `snmpd` on 127.0.0.1 and ::1 (UDP) and 127.0.0.1 (TCP), on a free port, with
-//! the config in `tests/fixtures/snmpd.conf`. Stopped on drop.
+//! the config in `python/snmp_stream/agent.conf`. Stopped on drop.
 //!
 //! The agent is started by the project's one snmpd launcher, `python/snmp_stream/snmpd.py serve`
 //! (standard-library Python, shared with the Python tests, the demo and the benchmarks): it
@@ -43,23 +43,24 @@ impl DieWithParent for Command {
     }
 }
 
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
 fn launcher() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python/snmp_stream/snmpd.py")
 }
 
+/// The agents' default config, shipped in the Python package.
+fn agent_conf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/snmp_stream/agent.conf")
+}
+
 impl Snmpd {
-    /// Starts snmpd with `tests/fixtures/snmpd.conf` and waits until it answers.
+    /// Starts snmpd with `python/snmp_stream/agent.conf` and waits until it answers.
     pub fn start() -> Snmpd {
-        Snmpd::start_with_config(&fixture("snmpd.conf"))
+        Snmpd::start_with_config(&agent_conf())
     }
 
     /// Starts snmpd on a given port (for the demo's `--serve`); panics if it cannot bind.
     pub fn start_on_port(port: u16) -> Snmpd {
-        Snmpd::launch(&fixture("snmpd.conf"), Some(port))
+        Snmpd::launch(&agent_conf(), Some(port))
     }
 
     pub fn start_with_config(config: &Path) -> Snmpd {

@@ -1,4 +1,4 @@
-"""Fixtures: a real net-snmp snmpd on 127.0.0.1 and ::1 (tests/fixtures/snmpd.conf)."""
+"""Fixtures: a real net-snmp snmpd on 127.0.0.1 and ::1 (python/snmp_stream/agent.conf)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def net_snmp(tool: str, *args: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def agent() -> Iterator[Agent]:
-    """A real snmpd on 127.0.0.1 and ::1 on a free port with tests/fixtures/snmpd.conf."""
+    """A real snmpd on 127.0.0.1 and ::1 on a free port with python/snmp_stream/agent.conf."""
     with snmpd.agents() as [running]:
         yield running
 

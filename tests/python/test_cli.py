@@ -434,3 +434,65 @@ def test_collect_tables_declared_in_yaml(agent: Agent, tmp_path: Path) -> None:
     result = cli("collect", str(bad), "--no-progress")
     assert result.returncode == 2 and "storage" in result.stderr and "nope" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_agent_serves_until_ctrl_c() -> None:
+    import signal
+
+    # What a Python-only user runs (no checkout, no cargo): agents, their addresses on stdout.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snmp_stream.demo", "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    hosts = [process.stdout.readline().strip() for _ in range(2)]
+    names = [snmp_stream.get(host, "public", "1.3.6.1.2.1.1.5.0").varbinds()[0].value for host in hosts]
+    assert names == [b"demo-agent-1", b"demo-agent-2"] and hosts[1].startswith("udp6:[::1]:")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 0 and "Ctrl-C stops them" in err and "Traceback" not in err
+    gone = snmp_stream.get(hosts[0], "public", "1.3.6.1.2.1.1.5.0", config={"timeout": 0.2, "retries": 0})
+    assert gone.status == "failed"
+
+
+HIDE = "import sys\nfor name in sys.argv[1].split(','):\n    sys.modules[name] = None\n"
+
+
+def without(modules: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command as it runs where `modules` are not installed (a plain `pip install`)."""
+    script = HIDE + "from snmp_stream.cli import main\nsys.exit(main(sys.argv[2:]))\n"
+    return subprocess.run(
+        [sys.executable, "-c", script, modules, *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_missing_optional_dependencies_name_the_extra(agent: Agent, tmp_path: Path) -> None:
+    optional = "pandas,rich,yaml,pyarrow,polars,psycopg,nats,prometheus_client"
+    # get and walk print as snmpwalk does with nothing but the package itself.
+    walked = without(optional, "walk", agent.host, "1.3.6.1.2.1.1")
+    assert walked.returncode == 0 and walked.stdout.startswith(".1.3.6.1.2.1.1.1.0 = STRING: "), walked.stderr
+    targets = tmp_path / "t.yaml"
+    targets.write_text(f"- host: '{agent.host}'\n")
+    cases = [
+        (("collect", str(targets)), "pandas", "snmp-stream[cli]"),
+        (("walk", agent.host, "-o", "table"), "rich", "snmp-stream[cli]"),
+        (("collect", str(targets)), "yaml", "snmp-stream[cli]"),
+        (("collect", str(targets), "-o", "parquet", "--out", str(tmp_path)), "pyarrow", "snmp-stream[cli]"),
+        (("collect", str(targets), "-o", "postgres"), "psycopg", "snmp-stream[cli]"),
+        (("worker",), "nats", "snmp-stream[bus]"),
+    ]
+    for args, missing, extra in cases:
+        result = without(missing, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert f"pip install '{extra}'" in result.stderr and "No module named" not in result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+    # The library too: the error is an ImportError that names the extra.
+    library = subprocess.run(
+        [sys.executable, "-c", HIDE + "import snmp_stream\nsnmp_stream.to_pandas([])", "pandas"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "MissingDependencyError" in library.stderr and "snmp-stream[pandas]" in library.stderr

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from snmp_stream._extras import require
+
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
@@ -142,6 +144,7 @@ class BusConfig:
 
 async def connect(bus: BusConfig, name: str) -> Client:
     """A connection that reconnects forever and logs connection events as one line each."""
+    require("nats", what="the message bus")
     import nats
 
     async def error(exc: Exception) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snmp_stream import _snmp_stream as native
+from snmp_stream._extras import require
 from snmp_stream.parse import Table, ValueType
 
 __all__ = ["LoadItem", "OldSchemaError", "PostgresLoader", "table_columns"]
@@ -91,6 +92,7 @@ class PostgresLoader:
         self._ready: set[str] = set()  # tables whose columns are known to be complete
 
     def _connect(self) -> Any:
+        require("psycopg", what="loading PostgreSQL")
         import psycopg
 
         if self._connection is None or self._connection.closed:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from snmp_stream._extras import require
+
 if TYPE_CHECKING:
     from snmp_stream._api import SnmpResponse
 
@@ -30,6 +32,7 @@ class Metrics:
     """A worker's counters, in a registry of their own; `serve(port)` exposes them over HTTP."""
 
     def __init__(self) -> None:
+        require("prometheus_client", what="--metrics-port")
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
