@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check "maturin>=1.5,<2" "numpy>=1.24" "pandas>=1.5" "rich>=13" "pyyaml>=6"
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q --release
+# Build output (pip's included) goes to stderr: stdout carries only the collected tables.
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q --release >&2
 exec .venv/bin/snmp-stream collect "$@"
