@@ -165,10 +165,12 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield lambda: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
+    # On stderr: stdout carries only the data (`collect -o csv | ...`).
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("collect", total=total)
         yield lambda: bar.advance(task)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -496,3 +497,19 @@ def test_missing_optional_dependencies_name_the_extra(agent: Agent, tmp_path: Pa
         timeout=60,
     )
     assert "MissingDependencyError" in library.stderr and "snmp-stream[pandas]" in library.stderr
+
+
+def test_progress_bar_goes_to_stderr(agent: Agent, tmp_path: Path) -> None:
+    targets = tmp_path / "t.yaml"
+    targets.write_text(f"- host: '{agent.host}'\n  tables: [system]\n")
+    # FORCE_COLOR makes rich draw as on a terminal: the bar must still stay off stdout.
+    result = subprocess.run(
+        [sys.executable, "-m", "snmp_stream", "collect", str(targets), "-o", "csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FORCE_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("host,") and "\x1b" not in result.stdout
+    assert "collecting" in result.stderr
