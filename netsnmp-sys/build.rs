@@ -106,6 +106,7 @@ fn main() {
         "netsnmp_pdu",
         "netsnmp_variable_list",
         "netsnmp_transport",
+        "netsnmp_indexed_addr_pair",
         "netsnmp_large_fd_set",
         "counter64",
         "oid",
@@ -125,6 +126,7 @@ fn main() {
         "MAX_OID_LEN",
         "SNMP_MAX_RCV_MSG_SIZE",
         "UCD_MSG_FLAG_RESPONSE_PDU",
+        "netsnmpUDPDomain",
     ] {
         builder = builder.allowlist_var(var);
     }

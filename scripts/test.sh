@@ -12,6 +12,8 @@ cargo test --doc --locked
 # The Python package, built in place into .venv (debug build, shares cargo's target dir).
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r python/requirements-dev.txt
+# A module built before the abi3 wheel (_snmp_stream.cpython-*.so) would shadow the new one.
+rm -f python/snmp_stream/_snmp_stream.cpython-*.so
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop -q
 .venv/bin/ruff check python tests/python tests/docker
 .venv/bin/ruff format --check python tests/python tests/docker

@@ -192,7 +192,16 @@ impl Transport {
             )
         };
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        NonNull::new(transport).map(Transport).ok_or((errno, sys::SNMPERR_BAD_ADDRESS))
+        let transport = NonNull::new(transport).map(Transport).ok_or((errno, sys::SNMPERR_BAD_ADDRESS))?;
+        // SAFETY: we own the transport; `domain` points at the static OID of its domain, and
+        // net-snmp's UDP (IPv4) transport is the one whose `domain` is netsnmpUDPDomain.
+        unsafe {
+            let raw = transport.0.as_ptr();
+            if std::ptr::eq((*raw).domain, std::ptr::addr_of!(sys::netsnmpUDPDomain).cast()) {
+                (*raw).f_recv = Some(udp_recv);
+            }
+        }
+        Ok(transport)
     }
 
     /// Hands the transport over (to `snmp_sess_add_ex`, which closes it if it fails).
@@ -200,6 +209,53 @@ impl Transport {
         let raw = self.0.as_ptr();
         std::mem::forget(self);
         raw
+    }
+}
+
+/// The receive function of UDP (IPv4) transports. net-snmp's own (`netsnmp_udpbase_recv`) also
+/// asks the kernel for the socket's local address on every datagram (a `getsockname` a client
+/// never uses: one system call of the four each PDU costs). This one reads the datagram and
+/// its source, and hands net-snmp what its own does: a malloc'd `netsnmp_indexed_addr_pair`
+/// (freed by net-snmp; local address left zero), also when reading fails. It never blocks.
+unsafe extern "C" fn udp_recv(
+    transport: *mut sys::netsnmp_transport,
+    buf: *mut c_void,
+    size: c_int,
+    opaque: *mut *mut c_void,
+    olength: *mut c_int,
+) -> c_int {
+    // Only libc calls and pointer writes below: nothing can unwind into C.
+    // SAFETY: net-snmp calls this with its transport, a buffer of `size` bytes and two out
+    // pointers; the pair is calloc'd here and handed over with its size, as net-snmp expects.
+    unsafe {
+        if transport.is_null() || (*transport).sock < 0 || size < 0 {
+            return -1;
+        }
+        let pair = libc::calloc(1, std::mem::size_of::<sys::netsnmp_indexed_addr_pair>())
+            .cast::<sys::netsnmp_indexed_addr_pair>();
+        if pair.is_null() {
+            *opaque = std::ptr::null_mut();
+            *olength = 0;
+            return -1;
+        }
+        let from = std::ptr::addr_of_mut!((*pair).remote_addr).cast::<libc::sockaddr>();
+        let read = loop {
+            let mut from_len = std::mem::size_of_val(&(*pair).remote_addr) as libc::socklen_t;
+            let read = libc::recvfrom(
+                (*transport).sock,
+                buf,
+                size as usize,
+                libc::MSG_DONTWAIT,
+                from,
+                &mut from_len,
+            );
+            if read >= 0 || *libc::__errno_location() != libc::EINTR {
+                break read;
+            }
+        };
+        *opaque = pair.cast();
+        *olength = std::mem::size_of::<sys::netsnmp_indexed_addr_pair>() as c_int;
+        read as c_int
     }
 }
 
