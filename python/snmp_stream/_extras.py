@@ -16,6 +16,7 @@ EXTRAS = {
     "yaml": ("pyyaml", "cli"),
     "psycopg": ("psycopg", "bus"),
     "nats": ("nats-py", "bus"),
+    "nkeys": ("nkeys", "bus"),
     "prometheus_client": ("prometheus-client", "bus"),
 }
 

@@ -809,11 +809,22 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
-@pytest.mark.parametrize("auth", ["password", "token", "tls"])
+def _nkey_seed(path: Path) -> str:
+    """A new user nkey: writes its seed to `path`, returns its public key."""
+    import os
+
+    import nkeys
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    path.write_bytes(seed)
+    return str(nkeys.from_seed(bytearray(seed)).public_key.decode())
+
+
+@pytest.mark.parametrize("auth", ["password", "token", "nkey", "tls"])
 def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, workers: list[Any]) -> None:
-    """The worker authenticates with a password or token from the environment, or verifies the
-    server's TLS certificate against a CA; a wrong secret is a clear error, and no secret ever
-    appears in its log."""
+    """The worker authenticates with a password or token from the environment or an nkey seed
+    file, or verifies the server's TLS certificate against a CA; a wrong secret is a clear error,
+    and no secret ever appears in its log."""
     import os
     import shutil
 
@@ -827,6 +838,13 @@ def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, worke
     elif auth == "token":
         options, scheme = ["--auth", secret], "nats"
         env["NATS_TOKEN"] = secret
+    elif auth == "nkey":
+        seed = tmp_path / "collector.nk"
+        config = tmp_path / "nkey.conf"
+        config.write_text(f'authorization {{ users = [ {{ nkey: "{_nkey_seed(seed)}" }} ] }}\n')
+        secret = seed.read_text()
+        options, scheme = ["-c", str(config)], "nats"
+        args = ["--nats-nkey", str(seed)]
     else:
         ca, cert, key = _certificates(tmp_path)
         options, scheme = ["--tls", "--tlscert", str(cert), "--tlskey", str(key)], "tls"
@@ -849,9 +867,11 @@ def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, worke
         process.log = [line]  # type: ignore[attr-defined]
         code, err = stop(process)
         assert code == 0 and secret not in err, err
-        if auth != "tls":  # the same without the secret: refused, said in one line
+        if auth != "tls":  # the same without the secret (or another nkey): refused, in one line
             env.pop("NATS_PASSWORD", None)
             env["NATS_TOKEN"] = "wrong" if auth == "token" else ""
+            if auth == "nkey":
+                _nkey_seed(tmp_path / "collector.nk")  # a key the server does not know
             refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
             assert refused.returncode == 2 and "Authorization" in refused.stderr, refused.stderr
             assert "Traceback" not in refused.stderr and secret not in refused.stderr

@@ -67,6 +67,8 @@ class NatsAuth:
             out["user"], out["password"] = self.user, self.password or ""
         if self.token:
             out["token"] = self.token
+        if self.creds or self.nkey:
+            require("nkeys", what="NATS nkey and credentials-file authentication")
         if self.creds:
             out["user_credentials"] = self.creds
         if self.nkey:
