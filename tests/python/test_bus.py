@@ -820,11 +820,76 @@ def _nkey_seed(path: Path) -> str:
     return str(nkeys.from_seed(bytearray(seed)).public_key.decode())
 
 
-@pytest.mark.parametrize("auth", ["password", "token", "nkey", "tls"])
+def _jwt(issuer: Any, subject: str, name: str, nats: dict[str, Any]) -> str:
+    """A NATS JWT (v2) for `subject`, signed by the `issuer` key pair."""
+    import base64
+    import hashlib
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims: dict[str, Any] = {"jti": "", "iat": int(time.time()), "iss": issuer.public_key.decode()}
+    claims.update(name=name, sub=subject, nats=nats)
+    claims["jti"] = base64.b32encode(hashlib.new("sha512_256", json.dumps(claims).encode()).digest()).decode()
+    header = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+    signed = f"{header}.{b64(json.dumps(claims).encode())}"
+    return f"{signed}.{b64(issuer.sign(signed.encode()))}"
+
+
+def _operator_mode(directory: Path) -> tuple[Path, Path]:
+    """A decentralized-auth (operator mode) setup, as `nsc` makes it: an operator, a system
+    account, an account with JetStream and a user in it. Writes the server config and the
+    user's .creds file (JWT and seed); returns both paths."""
+    import os
+
+    import nkeys
+
+    def keypair(prefix: int) -> tuple[bytes, Any]:
+        seed = nkeys.encode_seed(os.urandom(32), prefix)
+        return seed, nkeys.from_seed(bytearray(seed))
+
+    (_, operator), (_, system), (_, account) = (
+        keypair(p) for p in [nkeys.PREFIX_BYTE_OPERATOR] + [nkeys.PREFIX_BYTE_ACCOUNT] * 2
+    )
+    user_seed, user = keypair(nkeys.PREFIX_BYTE_USER)
+    public = {
+        name: kp.public_key.decode() for name, kp in (("op", operator), ("sys", system), ("acc", account))
+    }
+    unlimited = {k: -1 for k in ("subs", "data", "payload", "imports", "exports", "conn", "leaf")}
+    jetstream = {**unlimited, "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
+    accounts = {
+        public["sys"]: _jwt(
+            operator, public["sys"], "SYS", {"limits": unlimited, "type": "account", "version": 2}
+        ),
+        public["acc"]: _jwt(
+            operator, public["acc"], "collectors", {"limits": jetstream, "type": "account", "version": 2}
+        ),
+    }
+    user_claims = {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user", "version": 2}
+    user_jwt = _jwt(account, user.public_key.decode(), "collector", user_claims)
+    (directory / "operator.jwt").write_text(
+        _jwt(operator, public["op"], "test", {"type": "operator", "version": 2})
+    )
+    preload = "".join(f'  {key}: "{value}"\n' for key, value in accounts.items())
+    config = directory / "operator.conf"
+    config.write_text(
+        f'operator: "{directory / "operator.jwt"}"\nresolver: MEMORY\nsystem_account: {public["sys"]}\n'
+        f"resolver_preload: {{\n{preload}}}\n"
+    )
+    creds = directory / "collector.creds"
+    creds.write_text(
+        f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
+        f"-----BEGIN USER NKEY SEED-----\n{user_seed.decode()}\n------END USER NKEY SEED------\n"
+    )
+    return config, creds
+
+
+@pytest.mark.parametrize("auth", ["password", "token", "nkey", "creds", "tls"])
 def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, workers: list[Any]) -> None:
-    """The worker authenticates with a password or token from the environment or an nkey seed
-    file, or verifies the server's TLS certificate against a CA; a wrong secret is a clear error,
-    and no secret ever appears in its log."""
+    """The worker authenticates with a password or token from the environment, an nkey seed
+    file or a .creds file (operator mode, JWTs made here as nsc makes them), or verifies the
+    server's TLS certificate against a CA; a wrong secret is a clear error, and no secret ever
+    appears in its log."""
     import os
     import shutil
 
@@ -845,6 +910,11 @@ def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, worke
         secret = seed.read_text()
         options, scheme = ["-c", str(config)], "nats"
         args = ["--nats-nkey", str(seed)]
+    elif auth == "creds":
+        config, creds = _operator_mode(tmp_path)
+        secret = creds.read_text().split("-----BEGIN USER NKEY SEED-----\n")[1].split("\n")[0]
+        options, scheme = ["-c", str(config)], "nats"
+        args = ["--nats-creds", str(creds)]
     else:
         ca, cert, key = _certificates(tmp_path)
         options, scheme = ["--tls", "--tlscert", str(cert), "--tlskey", str(key)], "tls"
@@ -872,6 +942,10 @@ def test_nats_credentials_and_tls(auth: str, agent: Agent, tmp_path: Path, worke
             env["NATS_TOKEN"] = "wrong" if auth == "token" else ""
             if auth == "nkey":
                 _nkey_seed(tmp_path / "collector.nk")  # a key the server does not know
+            if auth == "creds":  # a user of an account the server does not know
+                other = tmp_path / "other"
+                other.mkdir()
+                (tmp_path / "collector.creds").write_text(_operator_mode(other)[1].read_text())
             refused = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
             assert refused.returncode == 2 and "Authorization" in refused.stderr, refused.stderr
             assert "Traceback" not in refused.stderr and secret not in refused.stderr
