@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Makes the base image the Dockerfiles name, `debian:bookworm-slim`, from Debian's own packages,
 # for machines that cannot pull from a registry (debootstrap a minimal bookworm root, slim it as
-# the official -slim image is slimmed, `docker import` it). Where Docker Hub is reachable,
-# `docker pull debian:bookworm-slim` gives the official image instead; the Dockerfiles build
-# unchanged on either. Idempotent: an existing image of that tag is kept.
+# the official -slim image is slimmed, `docker import` it). Where Docker Hub is reachable, it
+# pulls the official image instead; the Dockerfiles build unchanged on either. Idempotent: an
+# existing image of that tag is kept.
 #
 #     scripts/docker-base.sh [TAG]          # as root (debootstrap), dockerd running
 #
@@ -14,6 +14,10 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 if docker image inspect "$tag" >/dev/null 2>&1; then
     echo "docker-base: $tag already exists" >&2
+    exit 0
+fi
+if docker pull -q "$tag" >/dev/null 2>&1; then
+    echo "docker-base: pulled $tag" >&2
     exit 0
 fi
 if ! command -v debootstrap >/dev/null; then

@@ -68,9 +68,7 @@ echo "docker-test: $(docker version --format 'engine {{.Server.Version}}'), buil
     "compose: ${compose[*]:0:2} ($("${compose[@]}" version --short 2>/dev/null || true))"
 
 step "Base image debian:bookworm-slim"
-docker image inspect debian:bookworm-slim >/dev/null 2>&1 \
-    || docker pull -q debian:bookworm-slim 2>/dev/null \
-    || scripts/docker-base.sh
+scripts/docker-base.sh
 
 step "The wheel"
 wheel_from=${WHEEL_FROM:-}

@@ -35,8 +35,7 @@ PY
 [ "${1:-}" = "--test" ] || exit 0
 
 # --- the test: a machine without net-snmp, an agent beside it --------------------------------
-docker image inspect debian:bookworm-slim >/dev/null 2>&1 || docker pull -q debian:bookworm-slim 2>/dev/null \
-    || scripts/docker-base.sh
+scripts/docker-base.sh
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 docker image inspect "snmp-stream-snmpd:$version" >/dev/null 2>&1 \
     || DOCKER_BUILDKIT=1 docker build -q -f docker/snmpd/Dockerfile -t "snmp-stream-snmpd:$version" . >/dev/null

@@ -56,7 +56,7 @@ pub use config::{Config, FieldValue, WalkMode, CONFIG_FIELDS};
 pub use encode::{FormatError, Record, ResultBuffer, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use engine::SessionManager;
 pub use error::{error_status_name, Error, ErrorKind, Result, SnmpError};
-pub use oid::{Oid, OidRange, MAX_OID_LEN};
+pub use oid::{format_subids, Oid, OidRange, MAX_OID_LEN};
 pub use parse::{
     counter_rates, varbind_rows, ColumnData, CounterRates, Discontinuity, IndexField, Length, ParseError,
     ParsedTable, Poll, TableSpec, ValueKind, VARBIND_FRAME_COLUMNS,

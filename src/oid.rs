@@ -90,7 +90,8 @@ impl Oid {
     }
 }
 
-fn format_subids(subids: &[u32]) -> String {
+/// Sub-ids as text with a leading dot, as `snmpwalk -On` prints an OID (`.1.3.6.1`).
+pub fn format_subids(subids: &[u32]) -> String {
     let mut out = String::with_capacity(subids.len() * 3);
     for subid in subids {
         out.push('.');

@@ -796,7 +796,9 @@ fn decode_varbinds<'py>(
             | core::RecordValue::UInteger32(v) => v.into_pyobject(py)?.into_any(),
             core::RecordValue::Counter64(v) => v.into_pyobject(py)?.into_any(),
             core::RecordValue::IpAddress(v) => PyString::new(py, &v.to_string()).into_any(),
-            core::RecordValue::ObjectId(subids) => PyString::new(py, &dotted_subids(&subids)).into_any(),
+            core::RecordValue::ObjectId(subids) => {
+                PyString::new(py, &core::format_subids(&subids)).into_any()
+            }
             core::RecordValue::OctetString(v)
             | core::RecordValue::Opaque(v)
             | core::RecordValue::Other(_, v) => pyo3::types::PyBytes::new(py, v).into_any(),
@@ -824,20 +826,10 @@ fn format_varbinds(py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<String
     Ok(out)
 }
 
-/// Sub-ids as `.1.3.6...`.
-fn dotted_subids(subids: &[u32]) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(subids.len() * 4);
-    for subid in subids {
-        let _ = write!(text, ".{subid}");
-    }
-    text
-}
-
 /// A record's full OID (its root, then its index) as `.1.3.6...`.
 fn record_oid(buffer: &core::ResultBuffer<'_>, record: &core::Record<'_>) -> String {
-    let mut oid = dotted_subids(&buffer.roots[usize::from(record.root_index)]);
-    oid.push_str(&dotted_subids(&record.index().collect::<Vec<_>>()));
+    let mut oid = core::format_subids(&buffer.roots[usize::from(record.root_index)]);
+    oid.push_str(&core::format_subids(&record.index().collect::<Vec<_>>()));
     oid
 }
 

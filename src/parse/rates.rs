@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::render::push_decimal;
 use super::ParseError;
 use crate::encode::{Record, ResultBuffer};
+use crate::oid::format_subids;
 use crate::tag;
 
 /// sysUpTime.0: the agent's uptime in hundredths of a second, which tells a restart.
@@ -114,17 +114,6 @@ fn visit_poll<'a>(
     Ok(())
 }
 
-fn dotted(subids: &[u32], leading_dot: bool) -> String {
-    let mut out = Vec::with_capacity(subids.len() * 4);
-    for (i, &subid) in subids.iter().enumerate() {
-        if leading_dot || i > 0 {
-            out.push(b'.');
-        }
-        push_decimal(&mut out, u64::from(subid));
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
 /// The Counter32 and Counter64 varbinds of `current`, each with its delta and rate since
 /// `previous` (the same host and OID). A Counter32 that went down wrapped (2^32 added); a
 /// Counter64 that went down was reset. An agent whose sysUpTime.0 is in both polls and shows a
@@ -146,9 +135,12 @@ pub fn counter_rates(
             before.insert((host, oid.to_vec()), Sample { value_type: record.value_type, value, at_us });
         }
     })?;
-    // Agents that restarted between the polls.
+    // One pass over the current poll: the rows, and which agents restarted between the polls
+    // (their sysUpTime.0 may come after their counters), applied to their rows at the end.
     let mut restarted: HashMap<&str, bool> = HashMap::new();
-    visit_poll(current, |_, host, oid, _, record, at_us| {
+    let mut row_hosts = Vec::new();
+    let mut out = CounterRates::default();
+    visit_poll(current, |buffer, host, oid, root, record, at_us| {
         if let (true, tag::TIMETICKS, &[a, b, c, d]) = (oid == SYS_UP_TIME, record.value_type, record.value) {
             if let Some(&(ticks_before, at_before)) = uptime_before.get(host) {
                 let ticks = u32::from_le_bytes([a, b, c, d]);
@@ -157,10 +149,8 @@ pub fn counter_rates(
                 let restart = ticks < ticks_before || f64::from(ticks) / 100.0 + 1.0 < elapsed;
                 restarted.insert(host, restart);
             }
+            return;
         }
-    })?;
-    let mut out = CounterRates::default();
-    visit_poll(current, |buffer, host, oid, root, record, at_us| {
         let Some(value) = counter(&record) else { return };
         let t = record.value_type;
         let (previous_value, seconds, result) = match before.get(&(host, oid.to_vec())) {
@@ -169,8 +159,6 @@ pub fn counter_rates(
                 let seconds = at_us.saturating_sub(sample.at_us) as f64 / 1e6;
                 let result = if sample.value_type != t {
                     Err(Discontinuity::TypeChanged)
-                } else if restarted.get(host) == Some(&true) {
-                    Err(Discontinuity::Restart)
                 } else if at_us <= sample.at_us {
                     Err(Discontinuity::NoTime)
                 } else if value >= sample.value {
@@ -187,10 +175,12 @@ pub fn counter_rates(
                 (sample.value, seconds, result)
             }
         };
+        row_hosts.push(host);
         out.buffer.push(buffer as u32);
-        out.oid.push(dotted(oid, true));
-        out.root.push(dotted(root, true));
-        out.index.push(dotted(&oid[root.len()..], false));
+        out.oid.push(format_subids(oid));
+        out.root.push(format_subids(root));
+        let index = format_subids(&oid[root.len()..]);
+        out.index.push(index.strip_prefix('.').unwrap_or(&index).to_owned());
         out.value_type.push(t);
         out.previous.push(previous_value);
         out.current.push(value);
@@ -199,6 +189,15 @@ pub fn counter_rates(
         out.rate.push(result.ok().map(|delta| delta as f64 / seconds));
         out.discontinuity.push(result.err());
     })?;
+    // A restart outranks what the two samples alone say, once both samples are comparable.
+    for (row, host) in row_hosts.into_iter().enumerate() {
+        let comparable =
+            !matches!(out.discontinuity[row], Some(Discontinuity::NoPrevious | Discontinuity::TypeChanged));
+        if comparable && restarted.get(host) == Some(&true) {
+            (out.delta[row], out.rate[row], out.discontinuity[row]) =
+                (None, None, Some(Discontinuity::Restart));
+        }
+    }
     Ok(out)
 }
 

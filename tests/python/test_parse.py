@@ -8,6 +8,7 @@ import pickle
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,34 @@ def actual_rows(table: p.Table, frame: pd.DataFrame) -> dict[tuple[Any, ...], di
     return rows
 
 
+def compare_until_stable(
+    table: p.Table,
+    decode: Callable[[], pd.DataFrame],
+    expected_of: Callable[[], dict[tuple[Any, ...], dict[str, Any]]],
+    volatile: set[str],
+) -> tuple[
+    pd.DataFrame, dict[tuple[Any, ...], dict[str, Any]], dict[tuple[Any, ...], dict[str, Any]], list[Any]
+]:
+    """Decodes the table and has snmpbulkwalk walk it, up to 3 times until both agree: the agent
+    serves the machine's live tables, where an interface, address or mount point (another
+    test's namespace) can come or go between the two walks. Returns (frame, expected rows,
+    actual rows, differences outside the `volatile` columns)."""
+    for _ in range(3):
+        frame = decode()
+        expected = expected_of()
+        actual = actual_rows(table, frame)
+        differences = [
+            (key, column, value, (actual.get(key) or {}).get(column))
+            for key, values in expected.items()
+            for column, value in values.items()
+            if column not in volatile and (actual.get(key) or {}).get(column) != value
+        ]
+        if actual.keys() == expected.keys() and not differences:
+            break
+        time.sleep(1)
+    return frame, expected, actual, differences
+
+
 STATIC = ["IF_TABLE", "IP_NET_TO_MEDIA", "IP_NET_TO_PHYSICAL", "IP_CIDR_ROUTE", "INET_CIDR_ROUTE"]
 
 
@@ -128,24 +157,16 @@ STATIC = ["IF_TABLE", "IP_NET_TO_MEDIA", "IP_NET_TO_PHYSICAL", "IP_CIDR_ROUTE", 
 def test_recipes_decode_what_snmpbulkwalk_shows(agent: Agent, name: str) -> None:
     table: p.Table = getattr(recipes, name)
     volatile = {c.name for c in table.columns if c.value.kind in ("unsigned", "counter64", "timeticks")}
-    # The agent serves the machine's live tables: an interface that another test's namespace
-    # is still tearing down can change between the two walks. Compare again then (3 tries).
-    for _ in range(3):
+
+    def decode() -> pd.DataFrame:
         response = snmp_stream.walk(agent.host, "public", table.oids)
         assert response.status == "successful"
-        frame = table.to_pandas(response)
-        expected = expected_rows(table, agent.host)
-        actual = actual_rows(table, frame)
-        differences = [
-            (key, column)
-            for key, values in expected.items()
-            for column, value in values.items()
-            # counters and timers move between the two walks
-            if column not in volatile and (actual.get(key) or {}).get(column) != value
-        ]
-        if actual.keys() == expected.keys() and not differences:
-            break
-        time.sleep(1)
+        return table.to_pandas(response)
+
+    # Counters and timers move between the two walks: volatile.
+    frame, expected, actual, differences = compare_until_stable(
+        table, decode, lambda: expected_rows(table, agent.host), volatile
+    )
     assert len(frame) == len(expected) > 0
     assert actual.keys() == expected.keys()
     assert not differences, differences

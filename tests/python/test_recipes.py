@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from snmp_stream import parse as p
 from snmp_stream import recipes, snmpd
 from snmp_stream.snmpd import Agent
 from test_cli import cli
-from test_parse import actual_rows
+from test_parse import actual_rows, compare_until_stable
 from test_parse import expected_rows as walked_rows
 
 PROGRAM = Path(__file__).resolve().parent.parent / "fixtures" / "mibs_pass_persist.py"
@@ -89,21 +88,9 @@ def test_recipes_decode_what_snmpbulkwalk_shows(mibs_agent: Agent, name: str) ->
 def test_host_recipes_decode_what_snmpbulkwalk_shows(mibs_agent: Agent, name: str) -> None:
     table: p.Table = getattr(recipes, name)
     volatile = LIVE[name]
-    # The machine's own tables: an address or a mount point (another test's network namespace)
-    # can come or go between the two walks. Compare again then (3 tries).
-    for _ in range(3):
-        frame = frame_of(mibs_agent, table)
-        expected = expected_rows(table, mibs_agent.host)
-        actual = actual_rows(table, frame)
-        differences = [
-            (key, column, value, (actual.get(key) or {}).get(column))
-            for key, values in expected.items()
-            for column, value in values.items()
-            if column not in volatile and (actual.get(key) or {}).get(column) != value
-        ]
-        if actual.keys() == expected.keys() and not differences:
-            break
-        time.sleep(1)
+    frame, expected, actual, differences = compare_until_stable(
+        table, lambda: frame_of(mibs_agent, table), lambda: expected_rows(table, mibs_agent.host), volatile
+    )
     assert len(frame) == len(expected) > 0
     assert actual.keys() == expected.keys()
     assert not differences, differences
