@@ -23,10 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::config::{Config, Settings};
 use crate::error::{ErrorKind, Result, SnmpError};
 use crate::poller::{raise_fd_limit, Poller, Waker};
-use crate::request::Request;
+use crate::request::{Credentials, Request};
 use crate::resolve::{self, Outcome, Resolver};
 use crate::response::Response;
-use crate::session::{self, Event, Handler, LargeFdSet, Session, Target, Transport};
+use crate::session::{self, Event, Handler, LargeFdSet, Security, Session, Target, Transport};
 use crate::walk::Collection;
 
 /// The epoll token of the waker; session tokens are slot numbers.
@@ -53,7 +53,7 @@ struct Job {
 impl Handler for Job {
     fn on_event(&mut self, event: Event<'_>) {
         match event {
-            Event::Response(response) => self.collection.on_response(&response),
+            Event::Response(response) => self.collection.on_response(response),
             Event::TimedOut => self.collection.on_timeout(),
             Event::Resent => self.rearm = true,
             Event::SendFailed(error) => self.collection.on_error(error),
@@ -61,6 +61,7 @@ impl Handler for Job {
                 .collection
                 .on_error(SnmpError::new(ErrorKind::TransportDisconnect, "the agent closed the connection")),
             Event::Unreachable(error) => self.collection.on_error(error),
+            Event::SecurityError(error) => self.collection.on_error(error),
         }
     }
 }
@@ -401,8 +402,12 @@ impl SessionManager {
         let target = Target {
             host: request.host(),
             peer: peer.as_deref(),
-            community: request.community().string(),
-            version: request.community().version(),
+            security: match request.credentials() {
+                Credentials::Community(community) => {
+                    Security::Community(community.string(), community.version())
+                }
+                Credentials::Usm(usm) => Security::Usm(usm),
+            },
             retries: settings.retries,
             timeout: settings.timeout,
         };

@@ -35,6 +35,9 @@ pub enum Error {
     },
     /// An empty or over-long community string.
     InvalidCommunity(String),
+    /// SNMPv3 credentials that cannot be used (unknown protocol, short passphrase, a level
+    /// the keys do not allow, an unknown credentials name). Never contains a passphrase.
+    InvalidCredentials(String),
     /// A configuration value out of range.
     InvalidConfig {
         /// The setting, e.g. `timeout`.
@@ -57,6 +60,7 @@ impl fmt::Display for Error {
             Error::InvalidRange(reason) => write!(f, "invalid index range: {reason}"),
             Error::InvalidHost { host, reason } => write!(f, "invalid host {host:?}: {reason}"),
             Error::InvalidCommunity(reason) => write!(f, "invalid community: {reason}"),
+            Error::InvalidCredentials(reason) => write!(f, "invalid SNMPv3 credentials: {reason}"),
             Error::InvalidConfig { field, reason } => write!(f, "invalid config {field}: {reason}"),
             Error::InvalidRequest(reason) => write!(f, "invalid request: {reason}"),
             Error::Closed => f.write_str("the collector is closed: it takes no more requests"),
@@ -113,6 +117,25 @@ pub enum ErrorKind {
     /// A v2c walk went on with GETNEXT because the agent did not answer GETBULK (see
     /// `WalkMode::Auto`). The results are complete.
     BulkFallback,
+    /// SNMPv3: the agent does not know the user (usmStatsUnknownUserNames report). Fatal.
+    UnknownUser,
+    /// SNMPv3: the agent found the message's digest wrong, i.e. the authentication
+    /// passphrase or protocol differs from the agent's (usmStatsWrongDigests). Fatal.
+    WrongDigest,
+    /// SNMPv3: the agent could not decrypt the message, i.e. the privacy passphrase or
+    /// protocol differs from the agent's (usmStatsDecryptionErrors). Fatal.
+    DecryptionError,
+    /// SNMPv3: the user may not use the requested security level on the agent
+    /// (usmStatsUnsupportedSecLevels). Fatal.
+    UnsupportedSecurityLevel,
+    /// SNMPv3: the message stayed outside the agent's time window even after resynchronising
+    /// (usmStatsNotInTimeWindows). Fatal.
+    NotInTimeWindow,
+    /// SNMPv3: the agent does not know the engine ID the message was sent to
+    /// (usmStatsUnknownEngineIDs), or gave none when asked. Fatal.
+    UnknownEngineId,
+    /// SNMPv3: another report PDU (e.g. snmpUnknownSecurityModels) ended the request. Fatal.
+    SecurityError,
 }
 
 impl ErrorKind {
@@ -135,6 +158,13 @@ impl ErrorKind {
             ErrorKind::NonIncreasingOid => "non_increasing_oid",
             ErrorKind::ValueWarning => "value_warning",
             ErrorKind::BulkFallback => "bulk_fallback",
+            ErrorKind::UnknownUser => "unknown_user",
+            ErrorKind::WrongDigest => "wrong_digest",
+            ErrorKind::DecryptionError => "decryption_error",
+            ErrorKind::UnsupportedSecurityLevel => "unsupported_security_level",
+            ErrorKind::NotInTimeWindow => "not_in_time_window",
+            ErrorKind::UnknownEngineId => "unknown_engine_id",
+            ErrorKind::SecurityError => "security_error",
         }
     }
 }

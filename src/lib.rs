@@ -1,6 +1,6 @@
 //! # snmp-stream
 //!
-//! Fast SNMPv1/v2c collection over net-snmp: many GET and WALK requests in flight at once on
+//! Fast SNMPv1/v2c/v3 collection over net-snmp: many GET and WALK requests in flight at once on
 //! one event loop, each answered with one compact binary result buffer.
 //!
 //! | snmp-stream | net-snmp / SNMP |
@@ -49,6 +49,7 @@ mod response;
 mod session;
 mod stream;
 pub mod tag;
+mod usm;
 mod value;
 mod walk;
 
@@ -62,8 +63,12 @@ pub use parse::{
     ParsedTable, Poll, TableSpec, ValueKind, VARBIND_FRAME_COLUMNS,
 };
 pub use pgcopy::{copy_table, copy_varbinds, BufferSource, CopyError, PgType};
-pub use request::{Community, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS};
+pub use request::{
+    Community, Credentials, Request, RequestBuilder, RequestKind, Version, MAX_REQ_ID_LEN, MAX_ROOTS,
+};
 pub use response::{Response, Status};
+pub use session::{usm_counters, UsmCounters};
 pub use stream::Collector;
 pub use tag::type_name;
+pub use usm::{AuthProtocol, PrivProtocol, SecurityLevel, Usm, MIN_PASSPHRASE_LEN};
 pub use value::RecordValue;

@@ -1,5 +1,5 @@
 //! net-snmp request PDUs: `snmp_pdu_create` + `snmp_add_null_var`, owned until sent.
-//! (Responses are not read through net-snmp's PDUs: see `ber.rs`.)
+//! (v1/v2c responses are not read through net-snmp's PDUs: see `ber.rs`.)
 //!
 //! One of the two modules that touch raw pointers (with `session.rs`).
 
@@ -61,6 +61,36 @@ impl RequestPdu {
             }
         }
         Some(pdu)
+    }
+
+    /// An SNMPv3 engine-ID discovery probe: a GET without varbinds, noAuthNoPriv, from the
+    /// empty user (RFC 3414 §4, as net-snmp's own `usm_build_probe_pdu`); `None` when net-snmp
+    /// cannot allocate it.
+    pub fn probe() -> Option<RequestPdu> {
+        // SAFETY: snmp_pdu_create only allocates and initialises a PDU; null means failure.
+        let raw = NonNull::new(unsafe { sys::snmp_pdu_create(sys::SNMP_MSG_GET) })?;
+        let pdu = RequestPdu { raw };
+        // SAFETY: `raw` is a live PDU we own. Its security name must be malloc'd (net-snmp
+        // frees it with the PDU); a non-null empty name keeps net-snmp from putting the
+        // session's user name in its place.
+        unsafe {
+            let fields = &mut *raw.as_ptr();
+            fields.version = sys::SNMP_VERSION_3 as _;
+            fields.securityName = libc::strdup(c"".as_ptr());
+            if fields.securityName.is_null() {
+                return None;
+            }
+            fields.securityNameLen = 0;
+            fields.securityLevel = sys::SNMP_SEC_LEVEL_NOAUTH as _;
+            fields.securityModel = sys::SNMP_SEC_MODEL_USM as _;
+        }
+        Some(pdu)
+    }
+
+    /// Sends the PDU at another SNMPv3 security level than its session's.
+    pub fn set_security_level(&mut self, level: i32) {
+        // SAFETY: `raw` is a live PDU we own.
+        unsafe { (*self.raw.as_ptr()).securityLevel = level };
     }
 
     /// Hands the PDU to net-snmp (which frees it after a successful send).

@@ -1,5 +1,5 @@
-//! What to collect: [`Request`] (GET or WALK of root OIDs on one agent), its [`Community`]
-//! and protocol [`Version`].
+//! What to collect: [`Request`] (GET or WALK of root OIDs on one agent), its [`Credentials`]
+//! (a [`Community`] for v1/v2c, [`Usm`] for v3) and protocol [`Version`].
 
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -7,32 +7,37 @@ use std::net::Ipv6Addr;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::oid::{Oid, OidRange, MAX_OID_LEN};
+use crate::usm::Usm;
 
-/// SNMP protocol version. SNMPv3 is out of scope.
+/// SNMP protocol version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     /// SNMPv1 (RFC 1157): walks use GETNEXT.
     V1,
     /// SNMPv2c (RFC 1901, 3416): walks use GETBULK.
     V2c,
+    /// SNMPv3 with the User-based Security Model (RFC 3412, 3414): walks use GETBULK.
+    V3,
 }
 
 impl Version {
-    /// `"v1"` or `"v2c"`.
+    /// `"v1"`, `"v2c"` or `"v3"`.
     pub fn name(self) -> &'static str {
         match self {
             Version::V1 => "v1",
             Version::V2c => "v2c",
+            Version::V3 => "v3",
         }
     }
 
-    /// Parses `1`, `v1`, `2c`, `v2c` (any case), as net-snmp's `-v` takes them.
+    /// Parses `1`, `v1`, `2c`, `v2c`, `3`, `v3` (any case), as net-snmp's `-v` takes them.
     pub fn parse(text: &str) -> Result<Self> {
         match text.to_ascii_lowercase().as_str() {
             "1" | "v1" => Ok(Version::V1),
             "2c" | "v2c" | "2" | "v2" => Ok(Version::V2c),
+            "3" | "v3" => Ok(Version::V3),
             _ => Err(Error::InvalidCommunity(format!(
-                "unknown SNMP version {text:?} (expected \"v1\" or \"v2c\")"
+                "unknown SNMP version {text:?} (expected \"v1\", \"v2c\" or \"v3\")"
             ))),
         }
     }
@@ -49,9 +54,15 @@ pub struct Community {
 const MAX_COMMUNITY_LEN: usize = 255;
 
 impl Community {
-    /// Checks the community: 1 to 255 bytes, no NUL.
+    /// Checks the community: 1 to 255 bytes, no NUL, and a v1 or v2c version (v3 uses
+    /// [`Usm`]).
     pub fn new(string: impl Into<String>, version: Version) -> Result<Self> {
         let string = string.into();
+        if version == Version::V3 {
+            return Err(Error::InvalidCommunity(
+                "SNMPv3 has no community: give Usm credentials (a user and its keys)".into(),
+            ));
+        }
         if string.is_empty() {
             return Err(Error::InvalidCommunity("the community string is empty".into()));
         }
@@ -85,6 +96,37 @@ impl fmt::Debug for Community {
     }
 }
 
+/// Who a request speaks as: a community (v1, v2c) or a USM user (v3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credentials {
+    /// SNMPv1/v2c.
+    Community(Community),
+    /// SNMPv3.
+    Usm(Usm),
+}
+
+impl Credentials {
+    /// The protocol version these credentials are used with.
+    pub fn version(&self) -> Version {
+        match self {
+            Credentials::Community(community) => community.version(),
+            Credentials::Usm(_) => Version::V3,
+        }
+    }
+}
+
+impl From<Community> for Credentials {
+    fn from(community: Community) -> Self {
+        Credentials::Community(community)
+    }
+}
+
+impl From<Usm> for Credentials {
+    fn from(usm: Usm) -> Self {
+        Credentials::Usm(usm)
+    }
+}
+
 /// GET or WALK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RequestKind {
@@ -112,7 +154,7 @@ impl RequestKind {
 pub struct Request {
     kind: RequestKind,
     host: String,
-    community: Community,
+    credentials: Credentials,
     oids: Vec<Oid>,
     ranges: Vec<OidRange>,
     req_id: Option<Vec<u8>>,
@@ -129,19 +171,19 @@ impl Request {
     /// Starts a GET request.
     pub fn get(
         host: impl Into<String>,
-        community: Community,
+        credentials: impl Into<Credentials>,
         oids: impl IntoIterator<Item = Oid>,
     ) -> RequestBuilder {
-        RequestBuilder::new(RequestKind::Get, host.into(), community, oids.into_iter().collect())
+        RequestBuilder::new(RequestKind::Get, host.into(), credentials.into(), oids.into_iter().collect())
     }
 
     /// Starts a WALK request.
     pub fn walk(
         host: impl Into<String>,
-        community: Community,
+        credentials: impl Into<Credentials>,
         oids: impl IntoIterator<Item = Oid>,
     ) -> RequestBuilder {
-        RequestBuilder::new(RequestKind::Walk, host.into(), community, oids.into_iter().collect())
+        RequestBuilder::new(RequestKind::Walk, host.into(), credentials.into(), oids.into_iter().collect())
     }
 
     /// GET or WALK.
@@ -152,9 +194,13 @@ impl Request {
     pub fn host(&self) -> &str {
         &self.host
     }
-    /// Community and version.
-    pub fn community(&self) -> &Community {
-        &self.community
+    /// The community (v1, v2c) or USM user (v3).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+    /// The protocol version.
+    pub fn version(&self) -> Version {
+        self.credentials.version()
     }
     /// The root OIDs, in the order given (the result buffer's root index refers to it).
     pub fn oids(&self) -> &[Oid] {
@@ -193,12 +239,12 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
-    fn new(kind: RequestKind, host: String, community: Community, oids: Vec<Oid>) -> Self {
+    fn new(kind: RequestKind, host: String, credentials: Credentials, oids: Vec<Oid>) -> Self {
         RequestBuilder {
             request: Request {
                 kind,
                 host,
-                community,
+                credentials,
                 oids,
                 ranges: Vec::new(),
                 req_id: None,
@@ -231,6 +277,9 @@ impl RequestBuilder {
         let mut request = self.request;
         validate_host(&request.host)?;
         validate_roots(&request.oids)?;
+        if let Credentials::Usm(usm) = &request.credentials {
+            usm.check()?;
+        }
         request.ranges = OidRange::normalize(std::mem::take(&mut request.ranges));
         if request.kind == RequestKind::Get {
             if let Some(range) = request.ranges.iter().find(|r| !r.is_point()) {
@@ -457,6 +506,9 @@ mod tests {
         assert!(Community::new("a\0b", Version::V1).is_err());
         assert_eq!(format!("{:?}", public()), "Community(***, v2c)");
         assert_eq!(Version::parse("2c").unwrap(), Version::V2c);
-        assert!(Version::parse("3").unwrap_err().to_string().contains("\"3\""));
+        assert_eq!(Version::parse("3").unwrap(), Version::V3);
+        assert!(Version::parse("4").unwrap_err().to_string().contains("\"4\""));
+        let v3 = Community::new("public", Version::V3).unwrap_err().to_string();
+        assert!(v3.contains("Usm"), "{v3}");
     }
 }

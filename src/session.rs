@@ -7,8 +7,13 @@
 //! - A session is used by one thread at a time (`Session` is `Send` but not `Sync`).
 //! - The callback never unwinds into C: its body runs under `catch_unwind`, the panic is
 //!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
-//! - Sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the message
-//!   header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
+//! - v1/v2c sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the
+//!   message header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
+//! - v3 sessions let net-snmp parse (USM authenticates and decrypts), and the callback reads
+//!   net-snmp's PDU. Their engine ID is discovered without blocking: the first send is
+//!   preceded by a probe, and the PDU goes out when the report with the engine ID is read.
+//!   USM keeps process-wide state, so every net-snmp call on a v3 session holds one lock
+//!   (`usm.rs`).
 
 use std::any::Any;
 use std::ffi::{c_int, c_void, CStr, CString};
@@ -21,10 +26,14 @@ use std::time::Duration;
 
 use netsnmp_sys as sys;
 
-use crate::ber::{self, Message};
+use crate::ber::{self, PduResponse, Value, VarBind};
 use crate::error::{ErrorKind, SnmpError};
 use crate::pdu::{PduSpec, RequestPdu};
 use crate::request::Version;
+use crate::usm::Usm;
+
+mod usm;
+pub use usm::{counters as usm_counters, UsmCounters};
 
 static INIT: Once = Once::new();
 /// Adding a session touches net-snmp's process-wide counters and lists; serialise it.
@@ -55,15 +64,37 @@ pub(crate) fn init() {
             );
             let mut scratch = sys::netsnmp_session::default();
             sys::snmp_sess_init(&mut scratch);
+            // SNMPv3: names the application (init_snmp would; USM registers its config
+            // handlers under that name), registers USM, then runs what net-snmp runs once its (here skipped)
+            // config files are read: random salts for DES/AES IVs, the "" user discovery
+            // reports are read with, and a random local engine ID.
+            sys::netsnmp_ds_set_string(
+                sys::NETSNMP_DS_LIBRARY_ID as c_int,
+                sys::NETSNMP_DS_LIB_APPTYPE as c_int,
+                c"snmp-stream".as_ptr(),
+            );
+            sys::init_snmpv3(c"snmp-stream".as_ptr());
+            // The same callbacks bootstrap TLS, which logs that it has no certificates (we
+            // load none): a log handler that discards keeps that off stderr meanwhile.
+            let quiet =
+                sys::netsnmp_register_loghandler(sys::NETSNMP_LOGHANDLER_NONE as c_int, libc::LOG_EMERG);
+            sys::snmp_call_callbacks(
+                sys::SNMP_CALLBACK_LIBRARY as c_int,
+                sys::SNMP_CALLBACK_POST_PREMIB_READ_CONFIG as c_int,
+                std::ptr::null_mut(),
+            );
+            if !quiet.is_null() {
+                sys::netsnmp_remove_loghandler(quiet);
+            }
         }
     });
 }
 
 /// What net-snmp tells a session's handler.
-#[derive(Debug)]
 pub(crate) enum Event<'a> {
-    /// The answer to the PDU in flight, decoded from the datagram by [`ber`].
-    Response(Message<'a>),
+    /// The answer to the PDU in flight: decoded from the datagram by [`ber`] (v1/v2c), or
+    /// read from net-snmp's PDU (v3).
+    Response(&'a dyn PduResponse),
     /// No answer after all retries.
     TimedOut,
     /// The PDU was retransmitted (its timer restarted).
@@ -74,6 +105,8 @@ pub(crate) enum Event<'a> {
     Disconnected,
     /// The network said the agent cannot be reached (ICMP port or host unreachable).
     Unreachable(SnmpError),
+    /// SNMPv3: the agent answered with a report PDU (unknown user, wrong digest, ...).
+    SecurityError(SnmpError),
 }
 
 /// Receives a session's events.
@@ -90,6 +123,44 @@ struct CallbackState<H> {
     /// The datagram the parse hook just read: net-snmp keeps it alive while it calls the
     /// callback for it, which decodes the varbinds from it.
     packet: Option<(*const u8, usize)>,
+    /// SNMPv3 only.
+    v3: Option<V3Callback>,
+}
+
+/// What a v3 session's callback needs and leaves behind.
+#[derive(Debug)]
+struct V3Callback {
+    user: String,
+    level: &'static str,
+    /// An engine-ID probe is in flight.
+    probing: bool,
+    /// The probe was answered (by a report): the engine ID is in net-snmp's session now.
+    probe_answered: bool,
+    /// The engine ID came from an earlier discovery: an unknownEngineID report means the
+    /// agent changed, and discovery runs again (once) instead of failing the request.
+    may_rediscover: bool,
+    /// That report came: discover again, then resend.
+    rediscover: bool,
+    /// The session is authPriv. An agent drops what it cannot decrypt without a report
+    /// (a wrong privacy key yields a garbled PDU, counted in snmpInASNParseErrs), so the
+    /// first timeout of an agent whose engine ID is known is checked with one authNoPriv
+    /// try: an answer to that means the privacy passphrase or protocol is wrong.
+    auth_priv: bool,
+    /// That check ran (once per session), is due, or is in flight.
+    diagnosed: bool,
+    diagnose: bool,
+    diagnosing: bool,
+}
+
+/// A v3 session's own state.
+struct V3Session {
+    keys: usm::Keys,
+    /// The PDU to send once discovery has found the engine ID.
+    pending: Option<PduSpec>,
+    /// The PDU last sent (resent after a rediscovery).
+    last: Option<PduSpec>,
+    /// The peer name, under which the engine ID is remembered.
+    peer: String,
 }
 
 /// An open net-snmp single session with its handler.
@@ -103,6 +174,8 @@ pub(crate) struct Session<H: Handler> {
     retries: c_int,
     /// net-snmp's session is set for single-try PDUs (retries 0).
     single_try: bool,
+    /// SNMPv3 only.
+    v3: Option<Box<V3Session>>,
     _not_sync: PhantomData<std::cell::Cell<()>>,
 }
 
@@ -124,10 +197,18 @@ pub(crate) struct Target<'a> {
     pub host: &'a str,
     /// The peer name net-snmp opens, when not `host` (a host name already resolved).
     pub peer: Option<&'a str>,
-    pub community: &'a str,
-    pub version: Version,
+    pub security: Security<'a>,
     pub retries: u32,
     pub timeout: Duration,
+}
+
+/// Who a session speaks as.
+#[derive(Debug)]
+pub(crate) enum Security<'a> {
+    /// v1 or v2c.
+    Community(&'a str, Version),
+    /// v3.
+    Usm(&'a Usm),
 }
 
 /// net-snmp's description of the last error on a session (or the library's, for null).
@@ -304,22 +385,69 @@ impl<H: Handler> Session<H> {
                 }
             },
         };
-        let state =
-            Box::new(CallbackState { handler, host: target.host.to_owned(), panic: None, packet: None });
-        let state = NonNull::from(Box::leak(state));
-
+        let peer_name = target.peer.unwrap_or(target.host);
         let mut session = sys::netsnmp_session::default();
         // SAFETY: snmp_sess_init fills a caller-owned struct with defaults.
         unsafe { sys::snmp_sess_init(&mut session) };
-        session.version = match target.version {
-            Version::V1 => sys::SNMP_VERSION_1 as _,
-            Version::V2c => sys::SNMP_VERSION_2c as _,
-        };
-        let peer = CString::new(target.peer.unwrap_or(target.host)).unwrap_or_default();
+        let peer = CString::new(peer_name).unwrap_or_default();
         session.peername = peer.as_ptr().cast_mut();
-        // net-snmp copies the community and peer name into the session it opens.
-        session.community = target.community.as_ptr().cast_mut();
-        session.community_len = target.community.len();
+        // net-snmp copies the community, names and keys into the session it opens.
+        let mut strings = Vec::new();
+        let mut usm_guard = None;
+        let mut v3 = None;
+        let mut v3_callback = None;
+        let mut engine = None;
+        match target.security {
+            Security::Community(community, version) => {
+                session.version = match version {
+                    Version::V1 => sys::SNMP_VERSION_1 as _,
+                    _ => sys::SNMP_VERSION_2c as _,
+                };
+                session.community = community.as_ptr().cast_mut();
+                session.community_len = community.len();
+            }
+            Security::Usm(credentials) => {
+                let mut guard = usm::lock();
+                let keys = match guard.keys(credentials) {
+                    Ok(keys) => keys,
+                    Err(message) => {
+                        return Err((SnmpError::new(ErrorKind::SessionError, message), handler));
+                    }
+                };
+                let (known, from_cache) = match credentials.security_engine() {
+                    Some(id) => (Some(id.to_vec()), false),
+                    None => (guard.engine_of(peer_name), true),
+                };
+                engine = known;
+                usm::configure(&mut session, credentials, &keys, engine.as_deref(), &mut strings);
+                // SAFETY: `session` is ours and configured; the lock is held.
+                unsafe { guard.ensure_user(&mut session, &keys) };
+                v3_callback = Some(V3Callback {
+                    user: credentials.user().to_owned(),
+                    level: credentials.level().name(),
+                    probing: false,
+                    probe_answered: false,
+                    may_rediscover: from_cache && engine.is_some(),
+                    rediscover: false,
+                    auth_priv: credentials.level() == crate::usm::SecurityLevel::AuthPriv,
+                    diagnosed: false,
+                    diagnose: false,
+                    diagnosing: false,
+                });
+                v3 =
+                    Some(Box::new(V3Session { keys, pending: None, last: None, peer: peer_name.to_owned() }));
+                usm_guard = Some(guard);
+            }
+        }
+        let is_v3 = v3.is_some();
+        let state = Box::new(CallbackState {
+            handler,
+            host: target.host.to_owned(),
+            panic: None,
+            packet: None,
+            v3: v3_callback,
+        });
+        let state = NonNull::from(Box::leak(state));
         session.retries = target.retries.min(c_int::MAX as u32) as c_int;
         session.timeout = target.timeout.as_micros().min(i64::MAX as u128) as _;
         session.callback = Some(callback::<H>);
@@ -329,14 +457,14 @@ impl<H: Handler> Session<H> {
             let _guard = OPEN_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // SAFETY: `session` is initialised and the transport ours to give: snmp_sess_add_ex
             // takes it (and closes it on failure), copies what it keeps from `session`, and
-            // installs our parse hook (the other hooks keep net-snmp's defaults). It returns
-            // null on failure.
+            // installs our parse hook for v1/v2c (the other hooks keep net-snmp's defaults).
+            // It returns null on failure.
             let raw = unsafe {
                 sys::snmp_sess_add_ex(
                     &mut session,
                     transport.into_raw(),
                     None,
-                    Some(parse_hook::<H>),
+                    if is_v3 { None } else { Some(parse_hook::<H>) },
                     None,
                     None,
                     None,
@@ -346,6 +474,10 @@ impl<H: Handler> Session<H> {
             };
             NonNull::new(raw).ok_or((session.s_errno, session.s_snmp_errno))
         };
+        // The master keys were copied into net-snmp's session: clear ours.
+        session.securityAuthKey.fill(0);
+        session.securityPrivKey.fill(0);
+        drop((strings, engine));
         let raw = match raw {
             Ok(raw) => raw,
             Err((sys_errno, snmp_errno)) => {
@@ -354,10 +486,26 @@ impl<H: Handler> Session<H> {
                 return Err((open_error(target.host, sys_errno, snmp_errno), state.handler));
             }
         };
+        if is_v3 {
+            // SAFETY: `raw` is open; snmp_sess_add_ex cleared DONT_PROBE on its session, and
+            // without it the first send would probe synchronously, blocking the loop.
+            if let Some(internal) = unsafe { sys::snmp_sess_session(raw.as_ptr()).as_mut() } {
+                internal.flags |= sys::SNMP_FLAGS_DONT_PROBE as sys::u_long;
+            }
+        }
+        drop(usm_guard);
         // SAFETY: `raw` is an open session; its transport (and socket) live as long as it does.
         let fd = unsafe { sys::snmp_sess_transport(raw.as_ptr()).as_ref() }.map_or(-1, |t| t.sock);
         report_icmp_errors(fd);
-        Ok(Session { raw, state, fd, retries: session.retries, single_try: false, _not_sync: PhantomData })
+        Ok(Session {
+            raw,
+            state,
+            fd,
+            retries: session.retries,
+            single_try: false,
+            v3,
+            _not_sync: PhantomData,
+        })
     }
 
     /// The session's socket.
@@ -381,22 +529,200 @@ impl<H: Handler> Session<H> {
     }
 
     /// Sends the PDU `spec` describes (`snmp_sess_async_send`). A failure is reported to the
-    /// handler as `SendFailed`, like a failure net-snmp reports itself.
+    /// handler as `SendFailed`, like a failure net-snmp reports itself. On a v3 session whose
+    /// agent's engine ID is not yet known, a discovery probe goes first and `spec` when it
+    /// is answered.
     pub fn send(&mut self, spec: &PduSpec) {
-        let Some(pdu) = RequestPdu::build(spec) else {
+        let mut guard = self.v3.is_some().then(usm::lock);
+        if let Some(guard) = guard.as_mut() {
+            if !self.engine_known() && !self.adopt_engine(guard) {
+                return self.probe(guard, spec, false);
+            }
+            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
+            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        }
+        self.send_pdu(spec);
+    }
+
+    /// Whether net-snmp's session knows the agent's engine ID.
+    fn engine_known(&self) -> bool {
+        // SAFETY: `raw` is open; snmp_sess_session returns its live internal session.
+        unsafe { sys::snmp_sess_session(self.raw.as_ptr()).as_ref() }
+            .is_some_and(|s| s.securityEngineIDLen > 0)
+    }
+
+    /// Takes the agent's engine ID from a discovery another session finished since this one
+    /// opened; false when there is none.
+    fn adopt_engine(&mut self, guard: &mut usm::Guard) -> bool {
+        let Some(v3) = self.v3.as_ref() else { return false };
+        let Some(engine) = guard.engine_of(&v3.peer) else { return false };
+        // SAFETY: `raw` is open and its engine IDs are unset (null or net-snmp's, freed here
+        // before being replaced); the copies are malloc'd, as net-snmp frees them with free().
+        unsafe {
+            let Some(session) = sys::snmp_sess_session(self.raw.as_ptr()).as_mut() else { return false };
+            let copy = |bytes: &[u8]| {
+                let memory = libc::malloc(bytes.len()).cast::<u8>();
+                if !memory.is_null() {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory, bytes.len());
+                }
+                memory
+            };
+            let id = copy(&engine);
+            if id.is_null() {
+                return false;
+            }
+            libc::free(session.securityEngineID.cast());
+            session.securityEngineID = id;
+            session.securityEngineIDLen = engine.len();
+            if session.contextEngineIDLen == 0 {
+                let context = copy(&engine);
+                if !context.is_null() {
+                    libc::free(session.contextEngineID.cast());
+                    session.contextEngineID = context;
+                    session.contextEngineIDLen = engine.len();
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends an engine-ID discovery probe (RFC 3414 §4: an empty noAuthNoPriv GET, answered
+    /// by a usmStatsUnknownEngineIDs report) and keeps `spec` for when it is answered.
+    fn probe(&mut self, guard: &mut usm::Guard, spec: &PduSpec, single_try: bool) {
+        if let Some(v3) = self.v3.as_mut() {
+            v3.pending = Some(spec.clone());
+        }
+        guard.count_discovery();
+        let Some(pdu) = RequestPdu::probe() else {
+            let error =
+                SnmpError::new(ErrorKind::CreateRequestPdu, "net-snmp could not build the discovery PDU");
+            self.handler().on_event(Event::SendFailed(error));
+            return;
+        };
+        // SAFETY: no callback is running (see `handler`).
+        if let Some(v3) = unsafe { self.state.as_mut() }.v3.as_mut() {
+            v3.probing = true;
+        }
+        self.set_single_try(single_try);
+        self.async_send(pdu);
+    }
+
+    /// After a net-snmp call on a v3 session: once a probe's report has been read, remembers
+    /// the engine ID and sends the PDU that waited for it; after an unknownEngineID report to
+    /// a remembered engine ID, forgets it and discovers again.
+    fn after_discovery(&mut self, guard: &mut usm::Guard) {
+        // SAFETY: no callback is running (see `handler`).
+        let Some(callback) = unsafe { self.state.as_mut() }.v3.as_mut() else { return };
+        let answered = std::mem::take(&mut callback.probe_answered);
+        if std::mem::take(&mut callback.rediscover) {
+            return self.rediscover(guard);
+        }
+        if std::mem::take(&mut callback.diagnose) {
+            callback.diagnosing = true;
+            let spec = PduSpec { command: crate::pdu::Command::Get, names: Vec::new(), single_try: true };
+            self.send_pdu_at(&spec, Some(sys::SNMP_SEC_LEVEL_AUTHNOPRIV as i32));
+            return self.handler().on_event(Event::Resent);
+        }
+        if !answered {
+            return;
+        }
+        let Some(v3) = self.v3.as_mut() else { return };
+        let Some(spec) = v3.pending.take() else { return };
+        // SAFETY: `raw` is open; its internal session is live and holds the engine ID net-snmp
+        // took from the report.
+        let engine = unsafe {
+            sys::snmp_sess_session(self.raw.as_ptr())
+                .as_ref()
+                .map(|s| raw_slice(s.securityEngineID, s.securityEngineIDLen).to_vec())
+                .filter(|id| !id.is_empty())
+        };
+        let Some(engine) = engine else {
+            let host = self.host().to_owned();
+            let error = SnmpError::new(
+                ErrorKind::UnknownEngineId,
+                format!("{host} answered the SNMPv3 discovery without an engine ID"),
+            );
+            self.handler().on_event(Event::SecurityError(error));
+            return;
+        };
+        guard.set_engine(&v3.peer, Some(&engine));
+        let keys = &v3.keys;
+        // SAFETY: as above, with the USM lock held.
+        unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        self.send_pdu(&spec);
+        // The engine's timer for this session restarts with this PDU.
+        self.handler().on_event(Event::Resent);
+    }
+
+    /// Forgets the agent's engine ID (here and in net-snmp's session) and probes again with
+    /// the PDU last sent.
+    fn rediscover(&mut self, guard: &mut usm::Guard) {
+        let Some(v3) = self.v3.as_mut() else { return };
+        guard.set_engine(&v3.peer, None);
+        let Some(spec) = v3.last.take() else { return };
+        // SAFETY: `raw` is open; its engine IDs were malloc'd by net-snmp (copied from ours or
+        // from the report) and are freed once and replaced by null here, which net-snmp reads
+        // as "unknown". The context engine ID is the old engine's unless it was given.
+        unsafe {
+            if let Some(session) = sys::snmp_sess_session(self.raw.as_ptr()).as_mut() {
+                if session.contextEngineIDLen == session.securityEngineIDLen
+                    && !session.contextEngineID.is_null()
+                    && libc::memcmp(
+                        session.contextEngineID.cast(),
+                        session.securityEngineID.cast(),
+                        session.securityEngineIDLen,
+                    ) == 0
+                {
+                    libc::free(session.contextEngineID.cast());
+                    session.contextEngineID = std::ptr::null_mut();
+                    session.contextEngineIDLen = 0;
+                }
+                libc::free(session.securityEngineID.cast());
+                session.securityEngineID = std::ptr::null_mut();
+                session.securityEngineIDLen = 0;
+            }
+        }
+        // One try: if the agent is gone, this costs one timeout more, not its retries again.
+        self.probe(guard, &spec, true);
+        self.handler().on_event(Event::Resent);
+    }
+
+    fn send_pdu(&mut self, spec: &PduSpec) {
+        if let Some(v3) = self.v3.as_mut() {
+            v3.last = Some(spec.clone());
+        }
+        self.send_pdu_at(spec, None);
+    }
+
+    /// Sends `spec`, at `level` instead of the session's security level when given.
+    fn send_pdu_at(&mut self, spec: &PduSpec, level: Option<i32>) {
+        let Some(mut pdu) = RequestPdu::build(spec) else {
             let error =
                 SnmpError::new(ErrorKind::CreateRequestPdu, "net-snmp could not build the request PDU");
             self.handler().on_event(Event::SendFailed(error));
             return;
         };
-        if spec.single_try != self.single_try {
+        if let Some(level) = level {
+            pdu.set_security_level(level);
+        }
+        self.set_single_try(spec.single_try);
+        self.async_send(pdu);
+    }
+
+    /// Sets whether the next PDU is sent once, without the session's retries.
+    fn set_single_try(&mut self, single_try: bool) {
+        if single_try != self.single_try {
             // SAFETY: `raw` is open; snmp_sess_session returns its live internal session, whose
             // `retries` net-snmp reads when this PDU's timer expires.
             if let Some(session) = unsafe { sys::snmp_sess_session(self.raw.as_ptr()).as_mut() } {
-                session.retries = if spec.single_try { 0 } else { self.retries };
-                self.single_try = spec.single_try;
+                session.retries = if single_try { 0 } else { self.retries };
+                self.single_try = single_try;
             }
         }
+    }
+
+    fn async_send(&mut self, pdu: RequestPdu) {
         let raw_pdu = pdu.into_raw();
         // SAFETY: `raw` is open, `raw_pdu` a valid PDU; on success net-snmp owns and frees it.
         // The callback may run during this call (send failures); it reaches `state`, which no
@@ -431,6 +757,12 @@ impl<H: Handler> Session<H> {
     /// (port or host unreachable, see [`report_icmp_errors`]) is reported to the handler as
     /// `Unreachable`: nothing will answer, so there is no point waiting for the timeout.
     pub fn read(&mut self, ready: &mut LargeFdSet) {
+        let mut guard = self.v3.is_some().then(usm::lock);
+        if let Some(guard) = guard.as_mut() {
+            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
+            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        }
         ready.set(self.fd);
         // SAFETY: `raw` is open and `ready` initialised; callbacks reach `state` only.
         let result = unsafe { sys::snmp_sess_read2(self.raw.as_ptr(), ready.as_mut_ptr()) };
@@ -444,26 +776,41 @@ impl<H: Handler> Session<H> {
                 self.handler().on_event(Event::Unreachable(error));
             }
         }
+        if let Some(guard) = guard.as_mut() {
+            self.after_discovery(guard);
+        }
     }
 
     /// Lets net-snmp retransmit or time out the PDU in flight (`snmp_sess_timeout`).
     pub fn check_timeout(&mut self) {
+        let mut guard = self.v3.is_some().then(usm::lock);
+        if let Some(guard) = guard.as_mut() {
+            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
+            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        }
         // SAFETY: `raw` is open; callbacks reach `state` only.
         unsafe { sys::snmp_sess_timeout(self.raw.as_ptr()) };
         self.resume_panic();
+        if let Some(guard) = guard.as_mut() {
+            self.after_discovery(guard);
+        }
     }
 }
 
 impl<H: Handler> Session<H> {
     /// Closes the session and returns its handler.
     pub fn into_handler(self) -> H {
-        let session = std::mem::ManuallyDrop::new(self);
+        let mut session = std::mem::ManuallyDrop::new(self);
+        let guard = session.v3.take().map(|_| usm::lock());
         // SAFETY: `session` is never used or dropped again; `close` closes it and frees nothing
         // else, then the state box is taken back exactly once.
-        unsafe {
+        let handler = unsafe {
             close(session.raw);
             Box::from_raw(session.state.as_ptr()).handler
-        }
+        };
+        drop(guard);
+        handler
     }
 }
 
@@ -480,8 +827,10 @@ unsafe fn close(raw: NonNull<c_void>) {
 impl<H: Handler> Drop for Session<H> {
     fn drop(&mut self) {
         // Order matters: the state is freed only after the session is closed.
+        let guard = self.v3.is_some().then(usm::lock);
         // SAFETY: `raw` is open and closed exactly once, here.
         unsafe { close(self.raw) };
+        drop(guard);
         // SAFETY: `state` came from Box::leak in `open`; no callback can run any more.
         let state = unsafe { Box::from_raw(self.state.as_ptr()) };
         drop(state);
@@ -491,9 +840,9 @@ impl<H: Handler> Drop for Session<H> {
 /// The C callback for every session (`snmp_callback`). Returns 1: "handled, drop the request".
 extern "C" fn callback<H: Handler>(
     operation: c_int,
-    _session: *mut sys::netsnmp_session,
+    session: *mut sys::netsnmp_session,
     _request_id: c_int,
-    _pdu: *mut sys::netsnmp_pdu,
+    pdu: *mut sys::netsnmp_pdu,
     magic: *mut c_void,
 ) -> c_int {
     let Some(state) = NonNull::new(magic.cast::<CallbackState<H>>()) else { return 1 };
@@ -502,6 +851,11 @@ extern "C" fn callback<H: Handler>(
         // SAFETY: `magic` is the CallbackState this session was opened with; it lives until
         // the session is closed, and no Rust reference to it is held during net-snmp calls.
         let state = unsafe { &mut *state };
+        if state.v3.is_some() {
+            // SAFETY: net-snmp passes its live session and, for messages, the PDU it parsed;
+            // both outlive this call.
+            return unsafe { v3_event(state, operation, session, pdu) };
+        }
         let event = match operation as u32 {
             sys::NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE => {
                 let Some((data, length)) = state.packet.take() else { return };
@@ -509,18 +863,14 @@ extern "C" fn callback<H: Handler>(
                 // delivering; net-snmp frees it only after this callback returns.
                 let packet = unsafe { std::slice::from_raw_parts(data, length) };
                 match ber::parse_message(packet) {
-                    Ok(message) => Event::Response(message),
+                    Ok(message) => return state.handler.on_event(Event::Response(&message)),
                     Err(_) => return, // the parse hook accepted it, so this cannot happen
                 }
             }
-            sys::NETSNMP_CALLBACK_OP_TIMED_OUT => Event::TimedOut,
-            sys::NETSNMP_CALLBACK_OP_RESEND => Event::Resent,
-            sys::NETSNMP_CALLBACK_OP_DISCONNECT => Event::Disconnected,
-            sys::NETSNMP_CALLBACK_OP_SEND_FAILED => Event::SendFailed(SnmpError::new(
-                ErrorKind::SendError,
-                format!("net-snmp could not send to {}", state.host),
-            )),
-            _ => return,
+            _ => match transport_event(operation, &state.host) {
+                Some(event) => event,
+                None => return,
+            },
         };
         state.handler.on_event(event);
     }));
@@ -529,6 +879,253 @@ extern "C" fn callback<H: Handler>(
         unsafe { (*state).panic = Some(payload) };
     }
     1
+}
+
+/// A v3 session's callback. Reports are not answers: after notInTimeWindow net-snmp
+/// resynchronises and resends by itself, otherwise it calls again with `SEC_ERROR`, which
+/// ends the request with the report's error (or, for a discovery probe, completes it).
+///
+/// # Safety
+/// `session` and `pdu` are what net-snmp passes its callback: null or live for the call.
+unsafe fn v3_event<H: Handler>(
+    state: &mut CallbackState<H>,
+    operation: c_int,
+    session: *mut sys::netsnmp_session,
+    pdu: *mut sys::netsnmp_pdu,
+) {
+    let Some(v3) = state.v3.as_mut() else { return };
+    // SAFETY: per the caller.
+    let (session, pdu) = unsafe { (session.as_ref(), pdu.as_ref()) };
+    let event = match operation as u32 {
+        sys::NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE => {
+            let Some(pdu) = pdu else { return };
+            // An answer that failed our own authentication check (net-snmp reports it through
+            // here) is dropped like a forged one: the PDU stays in flight.
+            if session.is_some_and(|s| s.s_snmp_errno == sys::SNMPERR_USM_AUTHENTICATIONFAILURE) {
+                return;
+            }
+            if pdu.command == sys::SNMP_MSG_REPORT {
+                return;
+            }
+            if std::mem::take(&mut v3.probing) {
+                v3.probe_answered = true;
+                return;
+            }
+            if std::mem::take(&mut v3.diagnosing) {
+                let error = SnmpError::new(
+                    ErrorKind::DecryptionError,
+                    format!(
+                        "{} answers user {:?} at authNoPriv but not at authPriv: wrong privacy passphrase \
+                         or protocol (the agent drops what it cannot decrypt)",
+                        state.host, v3.user
+                    ),
+                )
+                .with_codes(0, sys::SNMPERR_DECRYPTION_ERR);
+                return state.handler.on_event(Event::SecurityError(error));
+            }
+            let response = NetsnmpResponse(pdu);
+            return state.handler.on_event(Event::Response(&response));
+        }
+        sys::NETSNMP_CALLBACK_OP_SEC_ERROR => {
+            if std::mem::take(&mut v3.probing) {
+                v3.probe_answered = true;
+                return;
+            }
+            v3.diagnosing = false;
+            let report = pdu.map_or(sys::SNMPERR_UNKNOWN_REPORT, |pdu| {
+                // SAFETY: a live PDU; snmpv3_get_report_type only reads its first varbind.
+                unsafe {
+                    sys::snmpv3_get_report_type(pdu as *const sys::netsnmp_pdu as *mut sys::netsnmp_pdu)
+                }
+            });
+            if report == sys::SNMPERR_UNKNOWN_ENG_ID && std::mem::take(&mut v3.may_rediscover) {
+                v3.rediscover = true;
+                return;
+            }
+            Event::SecurityError(report_error(&state.host, v3, report))
+        }
+        sys::NETSNMP_CALLBACK_OP_TIMED_OUT => {
+            let engine_known = session.is_some_and(|s| s.securityEngineIDLen > 0);
+            // A remembered engine ID may be stale: an agent that restarted with a new one
+            // answers with an unknownEngineIDs report net-snmp cannot read (it names our user
+            // at an engine net-snmp has no entry for), so a timeout is checked with one
+            // discovery try first.
+            if engine_known && !v3.probing && std::mem::take(&mut v3.may_rediscover) {
+                v3.rediscover = true;
+                return;
+            }
+            if v3.auth_priv && engine_known && !v3.probing && !std::mem::replace(&mut v3.diagnosed, true) {
+                v3.diagnose = true;
+                return;
+            }
+            v3.probing = false;
+            v3.diagnosing = false;
+            Event::TimedOut
+        }
+        _ => match transport_event(operation, &state.host) {
+            Some(event) => event,
+            None => return,
+        },
+    };
+    state.handler.on_event(event);
+}
+
+/// The events every session reports alike: a timeout, a resend, a lost connection, a failed
+/// send.
+fn transport_event(operation: c_int, host: &str) -> Option<Event<'static>> {
+    Some(match operation as u32 {
+        sys::NETSNMP_CALLBACK_OP_TIMED_OUT => Event::TimedOut,
+        sys::NETSNMP_CALLBACK_OP_RESEND => Event::Resent,
+        sys::NETSNMP_CALLBACK_OP_DISCONNECT => Event::Disconnected,
+        sys::NETSNMP_CALLBACK_OP_SEND_FAILED => Event::SendFailed(SnmpError::new(
+            ErrorKind::SendError,
+            format!("net-snmp could not send to {host}"),
+        )),
+        _ => return None,
+    })
+}
+
+/// The error a report PDU of type `report` (net-snmp's `SNMPERR_*` for it) stands for.
+fn report_error(host: &str, v3: &V3Callback, report: c_int) -> SnmpError {
+    let user = &v3.user;
+    let (kind, message) = match report {
+        sys::SNMPERR_UNKNOWN_USER_NAME => {
+            (ErrorKind::UnknownUser, format!("{host} does not know user {user:?} (usmStatsUnknownUserNames)"))
+        }
+        sys::SNMPERR_AUTHENTICATION_FAILURE => (
+            ErrorKind::WrongDigest,
+            format!(
+                "{host} rejected the digest of user {user:?}: wrong authentication passphrase or \
+                 protocol (usmStatsWrongDigests)"
+            ),
+        ),
+        sys::SNMPERR_DECRYPTION_ERR => (
+            ErrorKind::DecryptionError,
+            format!(
+                "{host} could not decrypt the message of user {user:?}: wrong privacy passphrase or \
+                 protocol (usmStatsDecryptionErrors)"
+            ),
+        ),
+        sys::SNMPERR_UNSUPPORTED_SEC_LEVEL => (
+            ErrorKind::UnsupportedSecurityLevel,
+            format!(
+                "{host} does not allow user {user:?} security level {} (usmStatsUnsupportedSecLevels)",
+                v3.level
+            ),
+        ),
+        sys::SNMPERR_NOT_IN_TIME_WINDOW => (
+            ErrorKind::NotInTimeWindow,
+            format!(
+                "messages of user {user:?} stayed outside {host}'s time window after resynchronising \
+                 (usmStatsNotInTimeWindows)"
+            ),
+        ),
+        sys::SNMPERR_UNKNOWN_ENG_ID => (
+            ErrorKind::UnknownEngineId,
+            format!("{host} does not know the engine ID user {user:?} sent to (usmStatsUnknownEngineIDs)"),
+        ),
+        other => (
+            ErrorKind::SecurityError,
+            format!("{host} answered user {user:?} with a report: {}", library_error(other)),
+        ),
+    };
+    SnmpError::new(kind, message).with_codes(0, report)
+}
+
+/// A response net-snmp parsed (v3), read the way the walk reads a datagram.
+struct NetsnmpResponse<'a>(&'a sys::netsnmp_pdu);
+
+impl PduResponse for NetsnmpResponse<'_> {
+    fn error_status(&self) -> i64 {
+        self.0.errstat
+    }
+
+    fn error_index(&self) -> i64 {
+        self.0.errindex
+    }
+
+    fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str> {
+        const MAX: usize = sys::MAX_OID_LEN as usize;
+        let (mut name, mut objid) = ([0u32; MAX], [0u32; MAX]);
+        let mut next = self.0.variables;
+        // SAFETY: the list and every varbind in it belong to net-snmp's PDU, live for `self`.
+        while let Some(var) = unsafe { next.as_ref() } {
+            // SAFETY: net-snmp keeps `name` at `name_length` sub-ids.
+            let length = copy_subids(unsafe { raw_slice(var.name, var.name_length) }, &mut name)?;
+            // SAFETY: net-snmp keeps the value in the union member its type says, `val_len`
+            // bytes long.
+            let value = unsafe { var_value(var, &mut objid) }?;
+            visit(VarBind { name: &name[..length], value });
+            next = var.next_variable;
+        }
+        Ok(())
+    }
+}
+
+/// `len` items at `data` (empty for null).
+///
+/// # Safety
+/// Non-null `data` points at `len` initialised items alive for `'a`.
+unsafe fn raw_slice<'a, T>(data: *const T, len: usize) -> &'a [T] {
+    if data.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: per the caller.
+        unsafe { std::slice::from_raw_parts(data, len) }
+    }
+}
+
+/// net-snmp's 64-bit sub-ids into `out`; their count.
+fn copy_subids(subids: &[sys::oid], out: &mut [u32]) -> Result<usize, &'static str> {
+    if subids.len() > out.len() {
+        return Err("an OID longer than 128 sub-identifiers");
+    }
+    for (to, from) in out.iter_mut().zip(subids) {
+        *to = u32::try_from(*from).map_err(|_| "a sub-identifier above 4294967295")?;
+    }
+    Ok(subids.len())
+}
+
+/// A varbind's value as `ber` would have decoded it.
+///
+/// # Safety
+/// `var` is a varbind of a PDU net-snmp parsed, its value in the member its type names.
+unsafe fn var_value<'a>(
+    var: &'a sys::netsnmp_variable_list,
+    objid: &'a mut [u32],
+) -> Result<Value<'a>, &'static str> {
+    use crate::tag;
+    let tag = var.type_;
+    let value = match tag {
+        tag::INTEGER => {
+            // SAFETY: per the caller, INTEGER values are in `integer` (null only when empty).
+            Value::Integer(unsafe { var.val.integer.as_ref() }.map_or(0, |v| *v))
+        }
+        tag::COUNTER32 | tag::GAUGE32 | tag::TIMETICKS | tag::UINTEGER32 => {
+            // SAFETY: per the caller, net-snmp keeps 32-bit unsigned values in `integer` too.
+            Value::Unsigned(tag, unsafe { var.val.integer.as_ref() }.map_or(0, |v| *v as u32))
+        }
+        tag::COUNTER64 => {
+            // SAFETY: per the caller, Counter64 values are in `counter64`.
+            let counter = unsafe { var.val.counter64.as_ref() };
+            Value::Unsigned64(tag, counter.map_or(0, |c| (c.high << 32) | (c.low & 0xFFFF_FFFF)))
+        }
+        tag::OBJECT_ID => {
+            let count = var.val_len / std::mem::size_of::<sys::oid>();
+            // SAFETY: per the caller, OIDs are in `objid`, `val_len` bytes long.
+            let subids = unsafe { raw_slice(var.val.objid, count) };
+            let length = copy_subids(subids, objid)?;
+            Value::ObjectId(&objid[..length])
+        }
+        tag::NULL => Value::Null,
+        tag::NO_SUCH_OBJECT => Value::NoSuchObject,
+        tag::NO_SUCH_INSTANCE => Value::NoSuchInstance,
+        tag::END_OF_MIB_VIEW => Value::EndOfMibView,
+        // SAFETY: per the caller, every other type net-snmp parses is kept as octets in
+        // `string`, `val_len` bytes long.
+        _ => Value::Bytes(tag, unsafe { raw_slice(var.val.string, var.val_len) }),
+    };
+    Ok(value)
 }
 
 /// Asks the kernel to report ICMP errors (port or host unreachable) on a UDP session socket.

@@ -216,7 +216,7 @@ impl Collection {
                 Work::Walk { pending: (0..columns.len()).collect(), columns, leaves: VecDeque::new() }
             }
         };
-        let v2c = request.community().version() == Version::V2c;
+        let v2c = request.version() != Version::V1;
         let auto = settings.walk_mode == WalkMode::Auto;
         let bulk = v2c && settings.walk_mode != WalkMode::GetNext && !(auto && drops_bulk);
         let mut errors = Vec::new();
@@ -340,7 +340,7 @@ impl Collection {
     }
 
     /// Handles the agent's answer to the PDU in flight.
-    pub fn on_response(&mut self, response: &impl PduResponse) {
+    pub fn on_response(&mut self, response: &(impl PduResponse + ?Sized)) {
         let Some(InFlight { items, leaves }) = self.in_flight.take() else { return };
         self.may_fall_back = false;
         if std::mem::take(&mut self.probing) {
@@ -394,7 +394,7 @@ impl Collection {
         }
     }
 
-    fn get_values(&mut self, items: &[usize], response: &impl PduResponse) {
+    fn get_values(&mut self, items: &[usize], response: &(impl PduResponse + ?Sized)) {
         let time_ms = self.elapsed_ms();
         let Work::Get { targets, .. } = &self.work else { return };
         let asked: Vec<&[u32]> = items.iter().map(|&t| targets[t].oid.as_slice()).collect();
@@ -421,7 +421,7 @@ impl Collection {
 
     /// The answer to the GET of the roots of columns that ended empty: a value is recorded with
     /// an empty index; an exception means the root has no value either.
-    fn root_values(&mut self, items: &[usize], response: &impl PduResponse) {
+    fn root_values(&mut self, items: &[usize], response: &(impl PduResponse + ?Sized)) {
         let time_ms = self.elapsed_ms();
         let Work::Walk { columns, .. } = &self.work else { return };
         let asked: Vec<&[u32]> = items.iter().map(|&c| columns[c].root.as_slice()).collect();
@@ -436,7 +436,7 @@ impl Collection {
         }
     }
 
-    fn walk_values(&mut self, items: &[usize], response: &impl PduResponse) {
+    fn walk_values(&mut self, items: &[usize], response: &(impl PduResponse + ?Sized)) {
         let time_ms = self.elapsed_ms();
         let Work::Walk { columns, pending, leaves } = &mut self.work else { return };
         let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
@@ -546,7 +546,7 @@ impl Collection {
 fn match_get_answer(
     host: &str,
     asked: &[&[u32]],
-    response: &impl PduResponse,
+    response: &(impl PduResponse + ?Sized),
     mut accept: impl FnMut(usize, &VarBind<'_>),
 ) -> Option<SnmpError> {
     let mut answered = 0;

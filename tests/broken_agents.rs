@@ -183,7 +183,7 @@ fn correct_table_agent_walks_completely_on_v1_and_v2c() {
             // GETNEXT, one column: one PDU per row, and the noSuchName that ends it.
             Version::V1 => rows_served as usize + 1,
             // GETBULK: ⌊rows / repetitions⌋ full PDUs, then one that reaches endOfMibView.
-            Version::V2c => (rows_served / var_binds) as usize + 1,
+            Version::V2c | Version::V3 => (rows_served / var_binds) as usize + 1,
         };
         assert_eq!(agent.requests_seen(), expected_pdus, "{case}");
     }

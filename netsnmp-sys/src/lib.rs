@@ -19,3 +19,4 @@ pub const SNMP_MSG_GET: i32 = 0xA0;
 pub const SNMP_MSG_GETNEXT: i32 = 0xA1;
 pub const SNMP_MSG_RESPONSE: i32 = 0xA2;
 pub const SNMP_MSG_GETBULK: i32 = 0xA5;
+pub const SNMP_MSG_REPORT: i32 = 0xA8;

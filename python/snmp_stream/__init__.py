@@ -1,4 +1,4 @@
-"""snmp-stream: fast parallel SNMPv1/v2c collection over net-snmp.
+"""snmp-stream: fast parallel SNMPv1/v2c/v3 collection over net-snmp.
 
 Collection runs in native code with the GIL released; each request's varbinds come back as one
 numpy uint8 buffer (format: docs/FORMAT.md) instead of a Python object per varbind.
@@ -18,9 +18,11 @@ from snmp_stream._api import (
     SnmpError,
     SnmpRequest,
     SnmpResponse,
+    Usm,
     VarBind,
     get,
     get_many,
+    usm_counters,
     walk,
     walk_many,
 )
@@ -31,6 +33,7 @@ from snmp_stream.errors import (
     CollectorClosedError,
     InvalidCommunityError,
     InvalidConfigError,
+    InvalidCredentialsError,
     InvalidHostError,
     InvalidInputError,
     InvalidOidError,
@@ -54,6 +57,7 @@ __all__ = [
     "Config",
     "InvalidCommunityError",
     "InvalidConfigError",
+    "InvalidCredentialsError",
     "InvalidHostError",
     "InvalidInputError",
     "InvalidOidError",
@@ -66,6 +70,7 @@ __all__ = [
     "SnmpRequest",
     "SnmpResponse",
     "SnmpStreamError",
+    "Usm",
     "VarBind",
     "__version__",
     "aio",
@@ -79,6 +84,7 @@ __all__ = [
     "to_numpy",
     "to_pandas",
     "to_polars",
+    "usm_counters",
     "walk",
     "walk_many",
 ]

@@ -14,14 +14,19 @@ import numpy as np
 import numpy.typing as npt
 
 from snmp_stream import _snmp_stream as native
-from snmp_stream.errors import InvalidCommunityError, InvalidConfigError, InvalidRangeError
+from snmp_stream.errors import (
+    InvalidCommunityError,
+    InvalidConfigError,
+    InvalidCredentialsError,
+    InvalidRangeError,
+)
 
 OidLike = Union[str, Sequence[int]]
 """An OID as `"1.3.6.1"`, `".1.3.6.1"` or a sequence of ints."""
 RangeLike = Union["OidRange", OidLike, int, tuple[Union[OidLike, int, None], Union[OidLike, int, None]]]
 """An index range: an `OidRange`, `(start, stop)` with None open, or a single index (point)."""
-CommunityLike = Union["Community", tuple[str, str], str]
-"""A `Community`, `("public", "v2c")`, or a bare string (v2c)."""
+CommunityLike = Union["Community", "Usm", tuple[str, str], str]
+"""Credentials: a `Community`, `("public", "v2c")`, a bare string (v2c), or `Usm` (v3)."""
 ConfigLike = Union["Config", Mapping[str, Any]]
 """A `Config` or a dict of its fields."""
 
@@ -56,7 +61,10 @@ class Community:
     def __post_init__(self) -> None:
         version = {"1": "v1", "v1": "v1", "2c": "v2c", "v2c": "v2c"}.get(str(self.version).lower())
         if version is None:
-            raise InvalidCommunityError(f"unknown SNMP version {self.version!r} (expected 'v1' or 'v2c')")
+            hint = ": SNMPv3 takes Usm credentials" if str(self.version).lower() in ("3", "v3") else ""
+            raise InvalidCommunityError(
+                f"unknown SNMP version {self.version!r} (expected 'v1' or 'v2c'){hint}"
+            )
         object.__setattr__(self, "version", version)
 
     def __repr__(self) -> str:
@@ -64,15 +72,91 @@ class Community:
         return f"Community('***', {self.version!r})"
 
     @classmethod
-    def of(cls, value: CommunityLike) -> Community:
-        """Accepts a Community, a `(string, version)` tuple, or a string (v2c)."""
-        if isinstance(value, Community):
+    def of(cls, value: CommunityLike) -> Community | Usm:
+        """Accepts a Community, a `(string, version)` tuple, a string (v2c), or Usm (v3)."""
+        if isinstance(value, (Community, Usm)):
             return value
         if isinstance(value, str):
             return cls(value)
         if isinstance(value, tuple) and len(value) == 2:
             return cls(*value)
-        raise InvalidCommunityError(f"expected a Community, (string, version) or a string, not {value!r}")
+        kind = type(value).__name__
+        raise InvalidCommunityError(f"expected a Community, (string, version), a string or Usm, not {kind}")
+
+
+def _engine_id(value: bytes | str | None, what: str) -> bytes | None:
+    """An engine ID as bytes, or as hex text (`"0x80001f88..."` or `"80001f88..."`, as `-e`)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    try:
+        return bytes.fromhex(value[2:] if value.lower().startswith("0x") else value)
+    except ValueError:
+        raise InvalidCredentialsError(f"the {what} {value!r} is not hex") from None
+
+
+def _key(value: tuple[str, str | bytes] | None, what: str) -> tuple[str, bytes] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise InvalidCredentialsError(f"{what} takes (protocol, passphrase), not {type(value).__name__}")
+    protocol, passphrase = value
+    return (protocol, passphrase.encode() if isinstance(passphrase, str) else passphrase)
+
+
+@dataclass(frozen=True, repr=False)
+class Usm:
+    """SNMPv3 credentials (User-based Security Model), accepted wherever a community is.
+
+    Spelled as net-snmp's flags: `user` (`-u`), `auth=(protocol, passphrase)` (`-a`, `-A`:
+    MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512), `priv=(protocol, passphrase)` (`-x`, `-X`:
+    DES, AES, AES-192, AES-256), `context` (`-n`), `level` (`-l`, default: the highest the
+    keys allow), `context_engine_id` (`-E`) and `security_engine_id` (`-e`, skips discovery),
+    as bytes or hex. Checked natively when made; `repr` never shows a passphrase.
+    """
+
+    user: str
+    auth: tuple[str, str | bytes] | None = None
+    priv: tuple[str, str | bytes] | None = None
+    context: str = ""
+    level: str | None = None
+    context_engine_id: bytes | str | None = None
+    security_engine_id: bytes | str | None = None
+    _native: native.Usm = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        usm = native.Usm(
+            self.user,
+            _key(self.auth, "auth"),
+            _key(self.priv, "priv"),
+            self.level,
+            self.context,
+            _engine_id(self.context_engine_id, "context engine ID"),
+            _engine_id(self.security_engine_id, "security engine ID"),
+        )
+        object.__setattr__(self, "level", usm.level)
+        object.__setattr__(self, "_native", usm)
+
+    @property
+    def version(self) -> str:
+        """Always `"v3"`."""
+        return "v3"
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            Usm,
+            (
+                self.user,
+                self.auth,
+                self.priv,
+                self.context,
+                self.level,
+                self.context_engine_id,
+                self.security_engine_id,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -171,7 +255,7 @@ class SnmpRequest:
 
     kind: str
     host: str
-    community: Community
+    community: Community | Usm
     oids: tuple[str, ...]
     ranges: tuple[OidRange, ...] = ()
     req_id: bytes | None = None
@@ -192,11 +276,13 @@ class SnmpRequest:
         community = Community.of(community)
         config = Config.of(config)
         req_id = req_id.encode() if isinstance(req_id, str) else req_id
+        credentials = (
+            community._native if isinstance(community, Usm) else (community.string, community.version)
+        )
         request = native.Request(
             kind,
             host,
-            community.string,
-            community.version,
+            credentials,
             _oid_list(oids),
             [_range_pair(r) for r in ranges] if ranges else [],
             req_id,
@@ -416,3 +502,12 @@ def walk(
     GETNEXT on v1. A root with nothing under it (a leaf such as sysName.0) is fetched with a
     GET, as snmpwalk does."""
     return _single(WALK, host, community, oids, ranges, req_id, config)
+
+
+def usm_counters() -> dict[str, int]:
+    """How often this process ran SNMPv3's expensive steps: `key_derivations` (a passphrase
+    made into a key, about 1 MB of hashing, once per protocol and passphrase), `localizations`
+    (a key localised to an agent's engine ID, once per engine and user) and `discoveries`
+    (engine-ID probes, once per agent)."""
+    derivations, localizations, discoveries = native.usm_counters()
+    return {"key_derivations": derivations, "localizations": localizations, "discoveries": discoveries}

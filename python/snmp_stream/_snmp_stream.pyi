@@ -15,6 +15,7 @@ __all__ = [
     "Config",
     "Request",
     "SessionManager",
+    "Usm",
     "__version__",
     "copy_table",
     "copy_varbinds",
@@ -25,6 +26,7 @@ __all__ = [
     "parse_oid",
     "parse_table",
     "parse_varbinds",
+    "usm_counters",
 ]
 
 _OidLike = str | Sequence[int]
@@ -84,8 +86,7 @@ class Request:
         cls,
         kind: str,
         host: str,
-        community: str,
-        version: str,
+        credentials: tuple[str, str] | Usm,
         oids: Sequence[_OidLike],
         ranges: Sequence[tuple[_OidLike | None, _OidLike | None]],
         req_id: bytes | None,
@@ -96,6 +97,27 @@ class Request:
     @property
     def ranges(self) -> list[tuple[str | None, str | None]]: ...
     def normalized_ranges(self) -> list[tuple[list[int] | None, list[int] | None]]: ...
+
+@final
+class Usm:
+    def __new__(
+        cls,
+        user: str,
+        auth: tuple[str, bytes] | None = None,
+        privacy: tuple[str, bytes] | None = None,
+        level: str | None = None,
+        context: str = "",
+        context_engine_id: bytes | None = None,
+        security_engine_id: bytes | None = None,
+    ) -> Usm: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def auth_protocol(self) -> str | None: ...
+    @property
+    def priv_protocol(self) -> str | None: ...
+
+def usm_counters() -> tuple[int, int, int]: ...
 
 @final
 class SessionManager:

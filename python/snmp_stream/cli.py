@@ -231,6 +231,26 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _credentials(args: argparse.Namespace) -> snmp_stream.Usm | tuple[str, str]:
+    """The community, or with -v3 the USM user, from net-snmp's flags."""
+    if args.version not in ("3", "v3"):
+        return (args.community, args.version)
+    if not args.user:
+        raise UsageError("-v3 needs a user name (-u USER)")
+    # As net-snmp: -A without -a is MD5, -X without -x is DES.
+    auth = (args.auth_protocol or "MD5", args.auth_passphrase) if args.auth_passphrase else None
+    priv = (args.priv_protocol or "DES", args.priv_passphrase) if args.priv_passphrase else None
+    return snmp_stream.Usm(
+        args.user,
+        auth=auth,
+        priv=priv,
+        context=args.context or "",
+        level=args.security_level,
+        context_engine_id=args.context_engine_id,
+        security_engine_id=args.security_engine_id,
+    )
+
+
 def _single(args: argparse.Namespace, kind: str) -> int:
     if args.output != "text":  # the default text output needs nothing more than the package
         require(
@@ -245,9 +265,7 @@ def _single(args: argparse.Namespace, kind: str) -> int:
     # A walk with no OID walks mib-2, as snmpwalk does.
     oids = args.oids or [MIB_2]
     try:
-        request = snmp_stream.SnmpRequest(
-            kind, args.host, (args.community, args.version), oids, config=config
-        )
+        request = snmp_stream.SnmpRequest(kind, args.host, _credentials(args), oids, config=config)
     except SnmpStreamError as error:
         raise UsageError(str(error)) from None
     (response,) = _run_one(request)
@@ -555,8 +573,24 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("oids", nargs="+", metavar="OID")
         else:
             sub.add_argument("oids", nargs="*", metavar="OID", help=f"(default: mib-2, {MIB_2})")
-        sub.add_argument("-v", "--version", default="2c", choices=["1", "2c", "v1", "v2c"])
+        sub.add_argument("-v", "--version", default="2c", choices=["1", "2c", "3", "v1", "v2c", "v3"])
         sub.add_argument("-c", "--community", default="public")
+        v3 = sub.add_argument_group("SNMPv3 (with -v3; as net-snmp's flags)")
+        v3.add_argument("-u", dest="user", help="security name (user)")
+        v3.add_argument(
+            "-l",
+            dest="security_level",
+            help="noAuthNoPriv|authNoPriv|authPriv (default: what the keys allow)",
+        )
+        v3.add_argument(
+            "-a", dest="auth_protocol", help="MD5|SHA|SHA-224|SHA-256|SHA-384|SHA-512 (default MD5)"
+        )
+        v3.add_argument("-A", dest="auth_passphrase", help="authentication passphrase")
+        v3.add_argument("-x", dest="priv_protocol", help="DES|AES|AES-192|AES-256 (default DES)")
+        v3.add_argument("-X", dest="priv_passphrase", help="privacy passphrase")
+        v3.add_argument("-n", dest="context", help="context name (default empty)")
+        v3.add_argument("-e", dest="security_engine_id", help="security engine ID, hex (default: discovered)")
+        v3.add_argument("-E", dest="context_engine_id", help="context engine ID, hex (default: the agent's)")
         sub.add_argument(
             "-o",
             "--output",

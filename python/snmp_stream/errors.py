@@ -11,6 +11,7 @@ __all__ = [
     "CollectorClosedError",
     "InvalidCommunityError",
     "InvalidConfigError",
+    "InvalidCredentialsError",
     "InvalidHostError",
     "InvalidInputError",
     "InvalidOidError",
@@ -44,6 +45,12 @@ class InvalidHostError(InvalidInputError):
 
 class InvalidCommunityError(InvalidInputError):
     """An empty or over-long community string, or an unknown SNMP version."""
+
+
+class InvalidCredentialsError(InvalidInputError):
+    """SNMPv3 credentials that cannot be used: an unknown protocol or level, a passphrase
+    shorter than 8 bytes, a level the keys do not allow, an unknown credentials name. The
+    message never contains a passphrase."""
 
 
 class InvalidConfigError(InvalidInputError):

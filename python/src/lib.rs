@@ -33,6 +33,7 @@ fn to_py_err(py: Python<'_>, error: core::Error) -> PyErr {
         core::Error::InvalidRange(_) => "InvalidRangeError",
         core::Error::InvalidHost { .. } => "InvalidHostError",
         core::Error::InvalidCommunity(_) => "InvalidCommunityError",
+        core::Error::InvalidCredentials(_) => "InvalidCredentialsError",
         core::Error::InvalidConfig { .. } => "InvalidConfigError",
         core::Error::InvalidRequest(_) => "InvalidRequestError",
         core::Error::Closed => "CollectorClosedError",
@@ -150,6 +151,90 @@ fn dotted(oid: &core::Oid) -> String {
     oid.to_string()
 }
 
+/// SNMPv3 USM credentials, checked natively (built by `snmp_stream.Usm`). Never shows a
+/// passphrase.
+#[pyclass(frozen, module = "snmp_stream._snmp_stream", name = "Usm")]
+struct Usm {
+    inner: core::Usm,
+}
+
+#[pymethods]
+impl Usm {
+    #[new]
+    #[pyo3(signature = (user, auth=None, privacy=None, level=None, context="", context_engine_id=None, security_engine_id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        user: String,
+        auth: Option<(String, Vec<u8>)>,
+        privacy: Option<(String, Vec<u8>)>,
+        level: Option<&str>,
+        context: &str,
+        context_engine_id: Option<Vec<u8>>,
+        security_engine_id: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
+        let build = || -> core::Result<core::Usm> {
+            let mut usm = core::Usm::new(user)?;
+            if let Some((protocol, passphrase)) = auth {
+                usm = usm.auth(core::AuthProtocol::parse(&protocol)?, passphrase)?;
+            }
+            if let Some((protocol, passphrase)) = privacy {
+                usm = usm.privacy(core::PrivProtocol::parse(&protocol)?, passphrase)?;
+            }
+            if let Some(level) = level {
+                usm = usm.with_level(core::SecurityLevel::parse(level)?);
+            }
+            usm = usm.context(context)?;
+            if let Some(id) = context_engine_id {
+                usm = usm.context_engine_id(id)?;
+            }
+            if let Some(id) = security_engine_id {
+                usm = usm.security_engine_id(id)?;
+            }
+            usm.check()?;
+            Ok(usm)
+        };
+        Ok(Usm { inner: build().map_err(|e| to_py_err(py, e))? })
+    }
+
+    /// The security level: "noAuthNoPriv", "authNoPriv" or "authPriv".
+    #[getter]
+    fn level(&self) -> &'static str {
+        self.inner.level().name()
+    }
+
+    /// The authentication protocol's canonical name, or None.
+    #[getter]
+    fn auth_protocol(&self) -> Option<&'static str> {
+        self.inner.auth_protocol().map(|p| p.name())
+    }
+
+    /// The privacy protocol's canonical name, or None.
+    #[getter]
+    fn priv_protocol(&self) -> Option<&'static str> {
+        self.inner.priv_protocol().map(|p| p.name())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// A request's credentials as the Python layer passes them: a community and its version, or
+/// native USM credentials.
+#[derive(FromPyObject)]
+enum CredentialsArg<'py> {
+    Usm(PyRef<'py, Usm>),
+    Community((String, String)),
+}
+
+/// USM counters of this process: (key derivations, localisations, discoveries).
+#[pyfunction]
+fn usm_counters() -> (u64, u64, u64) {
+    let counters = core::usm_counters();
+    (counters.key_derivations, counters.localizations, counters.discoveries)
+}
+
 /// A validated request (built by `snmp_stream.SnmpRequest`, which takes its canonical OIDs and
 /// ranges from it: each OID is parsed once, here).
 #[pyclass(frozen, module = "snmp_stream._snmp_stream", name = "Request")]
@@ -162,22 +247,26 @@ struct Request {
 #[pymethods]
 impl Request {
     #[new]
-    #[pyo3(signature = (kind, host, community, version, oids, ranges, req_id, config))]
+    #[pyo3(signature = (kind, host, credentials, oids, ranges, req_id, config))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         kind: &str,
         host: String,
-        community: String,
-        version: &str,
+        credentials: CredentialsArg<'_>,
         oids: Vec<Bound<'_, PyAny>>,
         ranges: Vec<RangeArg<'_>>,
         req_id: Option<Vec<u8>>,
         config: &Config,
     ) -> PyResult<Self> {
         let err = |e| to_py_err(py, e);
-        let version = core::Version::parse(version).map_err(err)?;
-        let community = core::Community::new(community, version).map_err(err)?;
+        let credentials: core::Credentials = match credentials {
+            CredentialsArg::Usm(usm) => usm.inner.clone().into(),
+            CredentialsArg::Community((community, version)) => {
+                let version = core::Version::parse(&version).map_err(err)?;
+                core::Community::new(community, version).map_err(err)?.into()
+            }
+        };
         let oids = oids.iter().map(|o| extract_oid(py, o)).collect::<PyResult<Vec<_>>>()?;
         let mut parsed_ranges = Vec::with_capacity(ranges.len());
         let mut given_ranges = Vec::with_capacity(ranges.len());
@@ -188,8 +277,8 @@ impl Request {
             parsed_ranges.push(core::OidRange::new(start, stop).map_err(err)?);
         }
         let builder = match kind {
-            "get" => core::Request::get(host, community, oids),
-            "walk" => core::Request::walk(host, community, oids),
+            "get" => core::Request::get(host, credentials, oids),
+            "walk" => core::Request::walk(host, credentials, oids),
             other => {
                 return Err(err(core::Error::InvalidRequest(format!(
                     "unknown request kind {other:?} (expected \"get\" or \"walk\")"
@@ -914,6 +1003,8 @@ fn format_version() -> u8 {
 fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Config>()?;
     m.add_class::<Request>()?;
+    m.add_class::<Usm>()?;
+    m.add_function(wrap_pyfunction!(usm_counters, m)?)?;
     m.add_class::<SessionManager>()?;
     m.add_class::<Collector>()?;
     // The package version: the workspace version in Cargo.toml, which maturin also gives the wheel.

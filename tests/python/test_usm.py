@@ -1,0 +1,328 @@
+"""SNMPv3 (USM) from Python, the CLI and mixed streams, against real snmpd agents with a user
+per security level and protocol (tests/fixtures/usm_users.conf), compared with net-snmp's
+own `snmpbulkwalk -v3` / `snmpget -v3`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import snmp_stream
+from snmp_stream import snmpd
+from snmp_stream.snmpd import Agent
+
+USERS_CONF = Path(__file__).resolve().parents[1] / "fixtures" / "usm_users.conf"
+SYSTEM = "1.3.6.1.2.1.1"
+SYS_UPTIME = ".1.3.6.1.2.1.1.3.0"
+# (user, auth, auth passphrase, priv, priv passphrase), as in usm_users.conf.
+USERS = [
+    ("v3none", None, "", None, ""),
+    ("v3md5", "MD5", "authpass-md5", None, ""),
+    ("v3sha", "SHA", "authpass-sha", None, ""),
+    ("v3sha224", "SHA-224", "authpass-sha224", None, ""),
+    ("v3sha256", "SHA-256", "authpass-sha256", None, ""),
+    ("v3sha384", "SHA-384", "authpass-sha384", None, ""),
+    ("v3sha512", "SHA-512", "authpass-sha512", None, ""),
+    ("v3des", "SHA", "authpass-des", "DES", "privpass-des"),
+    ("v3aes", "SHA-256", "authpass-aes", "AES", "privpass-aes"),
+    ("v3aes192", "SHA", "authpass-aes192", "AES-192", "privpass-aes192"),
+    ("v3aes256", "SHA-512", "authpass-aes256", "AES-256", "privpass-aes256"),
+    ("v3md5aes256", "MD5", "authpass-md5aes256", "AES-256", "privpass-md5aes256"),
+]
+PASSPHRASES = [p for _, _, a, _, x in USERS for p in (a, x) if p] + ["wrong-auth-pass", "wrong-priv-pass"]
+
+
+@pytest.fixture(scope="module")
+def usm_agent() -> Iterator[Agent]:
+    with snmpd.agents(extra_config=USERS_CONF.read_text()) as [running]:
+        yield running
+
+
+def credentials(
+    user: str, auth: str | None, auth_pass: str, priv: str | None, priv_pass: str
+) -> snmp_stream.Usm:
+    return snmp_stream.Usm(
+        user,
+        auth=(auth, auth_pass) if auth else None,
+        priv=(priv, priv_pass) if priv else None,
+    )
+
+
+def flags(user: str, auth: str | None, auth_pass: str, priv: str | None, priv_pass: str) -> list[str]:
+    args = [
+        "-v3",
+        "-u",
+        user,
+        "-l",
+        "noAuthNoPriv" if not auth else ("authNoPriv" if not priv else "authPriv"),
+    ]
+    if auth:
+        args += ["-a", auth, "-A", auth_pass]
+    if priv:
+        args += ["-x", priv, "-X", priv_pass]
+    return args
+
+
+def net_snmp(tool: str, *args: str) -> list[str]:
+    out = subprocess.run(
+        [tool, "-On", *args], check=True, capture_output=True, text=True, env={**os.environ, "MIBS": ""}
+    )
+    return out.stdout.splitlines()
+
+
+def without_uptime(lines: list[str]) -> list[str]:
+    return [line for line in lines if not line.startswith(SYS_UPTIME)]
+
+
+@pytest.mark.parametrize("user", USERS, ids=[u[0] for u in USERS])
+def test_walk_and_get_at_every_level_and_protocol_match_net_snmp(
+    usm_agent: Agent, user: tuple[str, str | None, str, str | None, str]
+) -> None:
+    usm = credentials(*user)
+    walked = snmp_stream.walk(usm_agent.host, usm, SYSTEM)
+    assert walked.status == snmp_stream.SUCCESSFUL, walked.errors
+    expected = net_snmp("snmpbulkwalk", *flags(*user), usm_agent.host, SYSTEM)
+    assert without_uptime(walked.text().splitlines()) == without_uptime(expected)
+    got = snmp_stream.get(usm_agent.host, usm, ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.4.0"])
+    assert got.status == snmp_stream.SUCCESSFUL, got.errors
+    assert got.text().splitlines() == net_snmp(
+        "snmpget", *flags(*user), usm_agent.host, "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.4.0"
+    )
+
+
+def test_context_and_level_are_sent_as_given(usm_agent: Agent) -> None:
+    # An explicit lower level leaves the privacy key unused: v3aes may read only at authPriv
+    # (rouser ... priv), so the agent answers authorizationError, as it does to snmpget.
+    lower = snmp_stream.Usm(
+        "v3aes", auth=("SHA-256", "authpass-aes"), priv=("AES", "privpass-aes"), level="authNoPriv"
+    )
+    assert lower.level == "authNoPriv"
+    response = snmp_stream.get(usm_agent.host, lower, "1.3.6.1.2.1.1.5.0", config={"retries": 0})
+    assert response.status == snmp_stream.FAILED
+    assert [(e.kind, e.err_stat) for e in response.errors] == [("bad_response_pdu", 16)]  # authorizationError
+    # A context the agent does not have: snmpd counts it in snmpUnknownContexts and drops the
+    # request (snmpget times out too), so the request times out. The engine ID was remembered
+    # from earlier requests, so the timeout is checked with one discovery (the engine is the
+    # same) and the request sent once more: the counter moves by two.
+    unknown_contexts = "1.3.6.1.6.3.12.1.5.0"
+
+    def count() -> int:
+        return int(net_snmp("snmpget", "-v2c", "-c", "public", "-Oqv", usm_agent.host, unknown_contexts)[0])
+
+    before = count()
+    other = snmp_stream.Usm("v3sha", auth=("SHA", "authpass-sha"), context="nosuchcontext")
+    response = snmp_stream.get(
+        usm_agent.host, other, "1.3.6.1.2.1.1.5.0", config={"retries": 0, "timeout": 0.3}
+    )
+    assert [e.kind for e in response.errors] == ["timeout"]
+    assert count() == before + 2
+    same = snmp_stream.Usm("v3sha", auth=("SHA", "authpass-sha"), context="")
+    assert snmp_stream.get(usm_agent.host, same, "1.3.6.1.2.1.1.5.0").status == snmp_stream.SUCCESSFUL
+
+
+ERROR_CASES = [
+    (("nobody", "SHA", "authpass-xyz", None, ""), "unknown_user"),
+    (("v3sha", "SHA", "wrong-auth-pass", None, ""), "wrong_digest"),
+    (("v3sha", "MD5", "authpass-sha", None, ""), "wrong_digest"),
+    (("v3aes", "SHA-256", "authpass-aes", "AES", "wrong-priv-pass"), "decryption_error"),
+    (("v3des", "SHA", "authpass-des", "AES", "privpass-des"), "decryption_error"),
+    (("v3sha", "SHA", "authpass-sha", "AES", "privpass-sha"), "unsupported_security_level"),
+]
+
+
+def test_report_pdus_become_structured_errors_and_secrets_never_leak(
+    usm_agent: Agent, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    requests = [
+        snmp_stream.SnmpRequest("walk", usm_agent.host, credentials(*user), SYSTEM, req_id=str(i))
+        for i, (user, _) in enumerate(ERROR_CASES)
+    ]
+    requests.append(
+        snmp_stream.SnmpRequest("walk", usm_agent.host, credentials(*USERS[8]), SYSTEM, req_id="ok")
+    )
+    started = time.monotonic()
+    with snmp_stream.Collector({"timeout": 0.5, "retries": 1}) as collector:
+        for request in requests:
+            collector.submit(request)
+        collector.close()
+        responses = {r.req_id: r for r in collector}
+    assert len(responses) == len(requests)
+    assert time.monotonic() - started < 10
+    assert responses[b"ok"].status == snmp_stream.SUCCESSFUL
+    shown: list[str] = [repr(r) for r in responses.values()] + [str(r.request) for r in responses.values()]
+    for i, (user, kind) in enumerate(ERROR_CASES):
+        response = responses[str(i).encode()]
+        assert response.status == snmp_stream.FAILED, response
+        assert [e.kind for e in response.errors] == [kind], response.errors
+        message = response.errors[0].message
+        assert user[0] in message and usm_agent.host in message, message
+        assert len(response.varbinds()) == 0, "a failed v3 request keeps nothing"
+        shown += [message, response.text(), bytes(response.results).decode("latin-1")]
+    # Bad input: the errors name what is wrong, not the passphrase.
+    for bad in [("SHA", "short"), ("SHA-3", "wrong-auth-pass"), ("SHA", "wrong-auth-pass", "x")]:
+        try:
+            snmp_stream.Usm("v3sha", auth=bad)  # type: ignore[arg-type]
+        except snmp_stream.InvalidCredentialsError:
+            shown.append(traceback.format_exc())
+        else:
+            pytest.fail(f"{bad!r} accepted")
+    shown += [repr(credentials(*user)) for user in USERS] + [str(credentials(*user)) for user in USERS]
+    shown += [record.getMessage() for record in caplog.records]
+    out, err = capsys.readouterr()
+    shown += [out, err]
+    text = "\n".join(shown)
+    for passphrase in PASSPHRASES:
+        assert passphrase not in text, passphrase
+
+
+def test_usm_values_compare_pickle_and_show_no_secret() -> None:
+    usm = snmp_stream.Usm("ops", auth=("sha256", "auth-secret"), priv=("aes128", "priv-secret"), context="c1")
+    assert repr(usm) == 'Usm("ops", authPriv, auth=SHA-256, priv=AES, context="c1")'
+    assert pickle.loads(pickle.dumps(usm)) == usm
+    assert usm != snmp_stream.Usm("ops", auth=("sha256", "auth-secret"), priv=("aes128", "priv-other"))
+    assert snmp_stream.Usm("ops").level == "noAuthNoPriv"
+    request = snmp_stream.SnmpRequest("get", "127.0.0.1", usm, "1.3.6.1.2.1.1.5.0")
+    assert "secret" not in repr(request)
+    with pytest.raises(snmp_stream.InvalidCredentialsError, match="needs authentication"):
+        snmp_stream.Usm("ops", priv=("AES", "priv-secret"))
+    with pytest.raises(snmp_stream.InvalidCredentialsError, match="authPriv needs a privacy"):
+        snmp_stream.Usm("ops", auth=("SHA", "auth-secret"), level="authPriv")
+    with pytest.raises(snmp_stream.InvalidCredentialsError, match="not hex"):
+        snmp_stream.Usm("ops", security_engine_id="zz")
+    with pytest.raises(snmp_stream.InvalidCommunityError, match="Usm"):
+        snmp_stream.Community("public", "3")
+
+
+def test_v1_v2c_and_v3_mixed_in_one_stream_with_keys_derived_once(usm_agent: Agent) -> None:
+    with snmpd.agents(2, extra_config=USERS_CONF.read_text()) as others:
+        agents = [usm_agent, *others]
+        usm = snmp_stream.Usm(
+            "v3aes256", auth=("SHA-512", "authpass-aes256"), priv=("AES-256", "privpass-aes256")
+        )
+        before = snmp_stream.usm_counters()
+        kinds = [usm, ("public", "v1"), ("public", "v2c")]
+        requests = [
+            snmp_stream.SnmpRequest("walk", agents[(i // 3) % 3].host, kinds[i % 3], SYSTEM, req_id=str(i))
+            for i in range(600)
+        ]
+        with snmp_stream.Collector() as collector:
+            for request in requests:
+                collector.submit(request)
+            collector.close()
+            responses = list(collector)
+        after = snmp_stream.usm_counters()
+        # Later requests to the same agents reuse the engine IDs found: no more discovery.
+        again = snmp_stream.walk_many([a.host for a in agents], usm, SYSTEM)
+        assert all(r.status == snmp_stream.SUCCESSFUL for r in again)
+        assert snmp_stream.usm_counters()["discoveries"] == after["discoveries"]
+    assert sorted(int(r.req_id or b"") for r in responses) == list(range(600))
+    assert all(r.status == snmp_stream.SUCCESSFUL for r in responses), [r.errors for r in responses][:3]
+    texts = {r.request.community.version: without_uptime(r.text().splitlines()) for r in responses}
+    assert texts["v3"] == texts["v2c"]
+    # One passphrase pair: two keys derived (none if another test did it first); three engines:
+    # three localisations. Requests that start before their agent's first discovery is
+    # answered probe too (at most one each).
+    assert after["key_derivations"] - before["key_derivations"] <= 2, (before, after)
+    assert after["localizations"] - before["localizations"] <= 3, (before, after)
+    assert after["discoveries"] - before["discoveries"] <= 200, (before, after)
+
+
+def test_an_agent_restarted_with_a_new_engine_id_is_discovered_again() -> None:
+    """The test agents make a new engine ID each start (they run with -C, without the
+    persistent file that would keep it): a request with the remembered engine ID gets an
+    unknownEngineID report, and discovery runs again, once, instead of failing the request."""
+    engine_id = "1.3.6.1.6.3.10.2.1.1.0"
+    with snmpd.agents(extra_config=USERS_CONF.read_text()) as [agent]:
+        usm = credentials(*USERS[8])
+        first = snmp_stream.walk(agent.host, usm, SYSTEM)
+        assert first.status == snmp_stream.SUCCESSFUL, first.errors
+        old_engine = net_snmp("snmpget", "-v2c", "-c", "public", "-Oqv", agent.host, engine_id)
+        config = agent.state_dir.parent / "agent.conf"
+        agent.process.terminate()
+        agent.process.wait()
+        command = [
+            snmpd.find_snmpd(),
+            "-f",
+            "-A",
+            "-Lf",
+            str(agent.log),
+            "-C",
+            "-c",
+            str(config),
+            *snmpd.DEFAULT_OPTIONS,
+            snmpd.loopback_listen(agent.port),
+        ]
+        environment = {**os.environ, "MIBS": "", "SNMP_PERSISTENT_DIR": str(agent.state_dir)}
+        agent.process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                probe = subprocess.run(
+                    ["snmpget", "-v2c", "-c", "public", "-r0", "-t0.2", "-On", "-Oqv", agent.host, engine_id],
+                    capture_output=True,
+                    text=True,
+                )
+                if probe.returncode == 0:
+                    break
+            assert probe.stdout.splitlines() != old_engine, "snmpd kept its engine ID"
+            before = snmp_stream.usm_counters()
+            again = snmp_stream.walk(agent.host, usm, SYSTEM)
+            assert again.status == snmp_stream.SUCCESSFUL, again.errors
+            assert without_uptime(again.text().splitlines()) == without_uptime(first.text().splitlines())
+            after = snmp_stream.usm_counters()
+            assert after["discoveries"] == before["discoveries"] + 1
+            assert after["localizations"] == before["localizations"] + 1
+        finally:
+            agent.process.terminate()
+            agent.process.wait()
+
+
+def test_cli_takes_net_snmp_v3_flags(usm_agent: Agent) -> None:
+    user = USERS[10]
+    args = flags(*user)
+    cli = subprocess.run(
+        [sys.executable, "-m", "snmp_stream", "walk", *args, usm_agent.host, SYSTEM],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert without_uptime(cli.stdout.splitlines()) == without_uptime(
+        net_snmp("snmpbulkwalk", *args, usm_agent.host, SYSTEM)
+    )
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snmp_stream",
+            "get",
+            "-v3",
+            "-u",
+            "v3sha",
+            "-a",
+            "SHA",
+            "-A",
+            "wrong-auth-pass",
+            usm_agent.host,
+            "1.3.6.1.2.1.1.5.0",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert wrong.returncode != 0
+    assert "wrong_digest" in wrong.stderr and "wrong-auth-pass" not in wrong.stderr + wrong.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "snmp_stream", "get", "-v3", usm_agent.host, "1.3.6.1.2.1.1.5.0"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "-u USER" in missing.stderr
