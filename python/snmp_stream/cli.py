@@ -324,7 +324,12 @@ def _collect(args: argparse.Namespace) -> int:
         args.allow_failures = True
         args.columns = args.columns or DEMO_COLUMNS
     else:
-        targets = read_targets(args.targets, args.format, read_tables(args.tables) if args.tables else None)
+        targets = read_targets(
+            args.targets,
+            args.format,
+            read_tables(args.tables) if args.tables else None,
+            _credential_store(args),
+        )
         _check_output(targets, args)
         if args.output == "postgres":
             return _collect_to_postgres(targets, args)
@@ -332,6 +337,17 @@ def _collect(args: argparse.Namespace) -> int:
     _write(outcome, args)
     _summary(outcome, targets, sys.stderr, demo)
     return 1 if outcome.failures and not args.allow_failures else 0
+
+
+def _credential_store(args: argparse.Namespace) -> Any:
+    """The named SNMPv3 credentials of this machine (--credentials FILE, $SNMP_STREAM_CREDENTIALS,
+    SNMP_STREAM_USM_* variables)."""
+    from snmp_stream.credentials import load_credentials
+
+    try:
+        return load_credentials(args.credentials)
+    except SnmpStreamError as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_output(targets: Sequence[Target], args: argparse.Namespace) -> None:
@@ -526,7 +542,10 @@ def _worker(args: argparse.Namespace) -> int:
             logging.getLogger("snmp_stream.bus").info("stopped after publishing %d request(s)", published)
             return 0
         if args.command == "worker":
-            handled = asyncio.run(run_worker(bus, args.concurrency, tables=tables, metrics=metrics))
+            credentials = _credential_store(args)
+            handled = asyncio.run(
+                run_worker(bus, args.concurrency, tables=tables, metrics=metrics, credentials=credentials)
+            )
         else:
             handled = asyncio.run(run_parse_worker(bus, args.dsn, args.batch, tables=tables, metrics=metrics))
     except BusError as error:
@@ -615,6 +634,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--out", help="output file (jsonl) or directory (csv, parquet)")
     sub.add_argument("--tables", help="YAML file declaring tables the targets may name (docs/PARSER.md)")
+    sub.add_argument(
+        "--credentials",
+        help="SNMPv3 credentials file the targets name (default: $SNMP_STREAM_CREDENTIALS; see README)",
+    )
     sub.add_argument(
         "--dsn", help="PostgreSQL connection string for --output postgres (default: PG* variables)"
     )
@@ -708,6 +731,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         if name == "worker":
             sub.add_argument("--concurrency", type=int, default=256, help="requests in flight (256)")
+            sub.add_argument(
+                "--credentials",
+                help="SNMPv3 credentials file the requests name (default: $SNMP_STREAM_CREDENTIALS)",
+            )
         elif name == "parse-worker":
             sub.add_argument(
                 "--dsn",

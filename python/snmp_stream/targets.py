@@ -7,6 +7,7 @@ schedule). Errors name the file, the line or target, and the problem.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import snmp_stream
 from snmp_stream import recipes
 from snmp_stream._extras import require
+from snmp_stream.credentials import CredentialStore
 from snmp_stream.errors import SnmpStreamError
 from snmp_stream.parse import Table
 
@@ -38,6 +40,10 @@ class Target:
     host: str
     community: str = "public"
     version: str = "v2c"
+    # SNMPv3: the name of credentials kept on the collecting machine (credentials.py), and
+    # once resolved there, the credentials themselves.
+    credentials: str | None = None
+    usm: snmp_stream.Usm | None = field(default=None, repr=False, compare=False)
     tables: list[str] = field(default_factory=list)
     walk: list[str] = field(default_factory=list)
     get: list[str] = field(default_factory=list)
@@ -56,7 +62,11 @@ class Target:
 
     def requests(self, number: int, max_repetitions: int | None) -> list[snmp_stream.SnmpRequest]:
         config = _config(self, max_repetitions)
-        community = (self.community, self.version)
+        community: snmp_stream.Usm | tuple[str, str] = (self.community, self.version)
+        if self.credentials is not None:
+            if self.usm is None:
+                raise UsageError(f"{self.host}: credentials {self.credentials!r} are not resolved here")
+            community = self.usm
         out = []
         for name in self.tables:
             table = self.spec(name)
@@ -101,7 +111,12 @@ def bus_messages(target: Target, slot: str, max_repetitions: int | None = None) 
     req_ids are `host/table/slot`, the same for every scheduler that publishes that round."""
     from snmp_stream.bus.schema import request_message
 
-    common: dict[str, Any] = {"community": target.community, "version": target.version}
+    # Named credentials travel by name; their secrets stay on the collecting machines.
+    common: dict[str, Any] = (
+        {"credentials": target.credentials}
+        if target.credentials is not None
+        else {"community": target.community, "version": target.version}
+    )
     config = _config(target, max_repetitions)
     if config:
         common["config"] = config
@@ -128,9 +143,11 @@ def _target(
     where: str,
     lines: Mapping[str, int] | None = None,
     declared: Mapping[str, Table] | None = None,
+    credentials: CredentialStore | None = None,
 ) -> Target:
     """A Target from one parsed entry (dict), with errors naming where it came from: `where`,
-    or for a field whose line is in `lines` (YAML), that line."""
+    or for a field whose line is in `lines` (YAML), that line. Named credentials are resolved
+    from `credentials` when given (to collect), else only checked to be a name (to publish)."""
 
     def at(key: str) -> str:
         return f"{where.split(': ')[0]}: line {lines[key]}" if lines and key in lines else where
@@ -143,6 +160,7 @@ def _target(
         "host",
         "community",
         "version",
+        "credentials",
         "tables",
         "walk",
         "oids",
@@ -169,10 +187,24 @@ def _target(
                 raise UsageError(f"{at(key)}: {key} takes names or OIDs, not {item!r}")
         return [str(v) for v in value]
 
+    name = entry.get("credentials")
+    if name not in (None, ""):
+        if entry.get("community") not in (None, "") or str(entry.get("version") or "v3").lower() not in (
+            "3",
+            "v3",
+        ):
+            raise UsageError(
+                f"{at('credentials')}: give credentials (SNMPv3) or a community and version, not both"
+            )
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            raise UsageError(
+                f"{at('credentials')}: credentials take a name (letters, digits, '-', '_'), not {name!r}"
+            )
     target = Target(
         host=str(entry["host"]),
         community=str(entry.get("community") or "public"),
-        version=str(entry.get("version") or "v2c"),
+        version=str(entry.get("version") or "v2c") if name in (None, "") else "v3",
+        credentials=name if name not in (None, "") else None,
         tables=listed("tables"),
         walk=listed("walk") + listed("oids"),
         get=listed("get"),
@@ -191,8 +223,17 @@ def _target(
             raise UsageError(f"{at('tables')}: unknown table {name!r} (known: {', '.join(sorted(known))})")
     if not (target.tables or target.walk or target.get):
         target.tables = ["system", "interfaces"]
+    if target.credentials is not None:
+        try:
+            # Publishing needs only the name; a placeholder user checks the rest.
+            target.usm = credentials.resolve(target.credentials) if credentials is not None else None
+        except SnmpStreamError as error:
+            raise UsageError(f"{at('credentials')}: {error}") from None
     try:  # validate now, so a bad OID or host is reported with its line
-        target.requests(0, None)
+        if target.credentials is not None and target.usm is None:
+            dataclasses.replace(target, usm=snmp_stream.Usm("placeholder")).requests(0, None)
+        else:
+            target.requests(0, None)
     except SnmpStreamError as error:
         field_name = str(error).removeprefix("invalid config ").split(":")[0]
         raise UsageError(f"{at(field_name)}: {error}") from None
@@ -261,11 +302,16 @@ def _yaml_with_lines(text: str, name: str) -> tuple[Any, dict[int, tuple[int, di
 
 
 def load_targets(
-    text: str, fmt: str, name: str = "targets", tables: Mapping[str, Table] | None = None
+    text: str,
+    fmt: str,
+    name: str = "targets",
+    tables: Mapping[str, Table] | None = None,
+    credentials: CredentialStore | None = None,
 ) -> list[Target]:
     """Targets from YAML (a list, or {targets: [...]} with optional `tables:` declarations, as
     docs/PARSER.md describes), CSV (a header row) or JSON lines. `tables`: more declared
-    tables (a YAML file's own declarations come on top)."""
+    tables (a YAML file's own declarations come on top). `credentials`: where the targets'
+    named SNMPv3 credentials are resolved (None: names are kept, for publishing)."""
     declared = dict(tables or {})
     if fmt in ("yaml", "yml", "json"):
         data, lines = _yaml_with_lines(text, name)
@@ -279,7 +325,7 @@ def load_targets(
         for i, entry in enumerate(data):
             starts, fields = lines.get(id(entry), (0, {}))
             where = f"{name}: line {starts}" if starts else f"{name}: target {i + 1}"
-            targets.append(_target(entry, where, fields, declared))
+            targets.append(_target(entry, where, fields, declared, credentials))
         return targets
     if fmt == "csv":
         rows = csv.DictReader(io.StringIO(text))
@@ -289,6 +335,7 @@ def load_targets(
                 f"{name}: line {rows.line_num}",
                 None,
                 declared,
+                credentials,
             )
             for row in rows
         ]
@@ -300,16 +347,20 @@ def load_targets(
                     entry = json.loads(line)
                 except json.JSONDecodeError as error:
                     raise UsageError(f"{name}: line {number}: not JSON: {error.msg}") from None
-                targets.append(_target(entry, f"{name}: line {number}", None, declared))
+                targets.append(_target(entry, f"{name}: line {number}", None, declared, credentials))
         return targets
     raise UsageError(f"unknown targets format {fmt!r} (yaml, csv or jsonl)")
 
 
 def read_targets(
-    source: str, fmt: str | None = None, tables: Mapping[str, Table] | None = None
+    source: str,
+    fmt: str | None = None,
+    tables: Mapping[str, Table] | None = None,
+    credentials: CredentialStore | None = None,
 ) -> list[Target]:
     """Targets from a file (format by suffix unless `fmt`) or from stdin (`-`, JSON lines
-    unless `fmt`); at least one. `tables`: declared tables they may name."""
+    unless `fmt`); at least one. `tables`: declared tables they may name; `credentials`: as
+    in `load_targets`."""
     if source == "-":
         text, name = sys.stdin.read(), "stdin"
         fmt = fmt or "jsonl"
@@ -321,7 +372,7 @@ def read_targets(
             raise UsageError(f"cannot read {source}: {error.strerror}") from None
         name = path.name
         fmt = fmt or path.suffix.lstrip(".").lower()
-    targets = load_targets(text, fmt, name, tables)
+    targets = load_targets(text, fmt, name, tables, credentials)
     if not targets:
         raise UsageError(f"{name}: no targets")
     return targets

@@ -971,3 +971,41 @@ def test_communities_stay_out_of_logs_and_headers(
     assert code == 0 and len(results) == 2 and len(dead) == 1
     assert community not in err
     assert all(community not in json.dumps(headers) for _, headers, _ in results + dead)
+
+
+def test_bus_requests_name_credentials_the_worker_keeps(
+    bus: Bus,
+    agent: Agent,
+    workers: list[subprocess.Popen[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SNMPv3 requests name credentials the worker keeps (test_credentials.py has the rest)."""
+    from test_credentials import AUTH, CREDENTIALS_YAML, PRIV
+
+    credentials_file = tmp_path / "credentials.yaml"
+    credentials_file.write_text(CREDENTIALS_YAML)
+    monkeypatch.setenv("DEMO_PRIV", PRIV)
+    messages = [request(agent.host, table="system", credentials="core", req_id=f"v3-{i}") for i in range(20)]
+    messages += [request(agent.host, table="system", req_id="v2c")]  # a v1 message as ever
+    messages += [request(agent.host, table="system", credentials="nope", req_id="unknown")]
+    messages += [request(agent.host, table="system", credentials="core", community="public", req_id="both")]
+    assert all(AUTH.encode() not in m and PRIV.encode() not in m for m in messages)
+    bus.publish(messages)
+    workers.append(start_worker(bus, "--credentials", str(credentials_file)))
+    results = bus.collect("res", 21)
+    dead = bus.collect("dead", 2)
+    code, err = stop(workers[0])
+    assert code == 0, err
+    assert {h["snmp-status"] for _, h, _ in results} == {"successful"}
+    frame = snmp_stream.recipes.SYSTEM.to_pandas([data for _, _, data in results])
+    assert set(frame["sysName"]) == {"snmp-stream-test"} and len(frame) == 21
+    reasons = sorted(h["snmp-reason"] for _, h, _ in dead)
+    assert any("unknown credentials 'nope' (this worker has: core, reader)" in r for r in reasons), reasons
+    assert any("not both" in r for r in reasons), reasons
+    shown = (
+        err
+        + json.dumps([h for _, h, _ in results + dead])
+        + "".join(d.decode("latin-1") for _, _, d in results)
+    )
+    assert AUTH not in shown and PRIV not in shown

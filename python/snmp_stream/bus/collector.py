@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.js.client import JetStreamContext
 
-    from snmp_stream._api import SnmpResponse
+    from snmp_stream._api import SnmpResponse, Usm
     from snmp_stream.bus.metrics import Metrics
 
 __all__ = ["run_worker"]
@@ -61,9 +61,11 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     tables: Mapping[str, Table] | None = None,
     metrics: Metrics | None = None,
+    credentials: Mapping[str, Usm] | None = None,
 ) -> int:
     """Runs the collecting worker until `stop` is set (or SIGTERM/SIGINT); returns the number of
-    messages handled. `tables`: the table names requests may use (default: the recipes)."""
+    messages handled. `tables`: the table names requests may use (default: the recipes);
+    `credentials`: the SNMPv3 credentials requests may name (default: none)."""
     from snmp_stream import recipes
 
     known = dict(tables if tables is not None else recipes.BY_NAME)
@@ -85,7 +87,7 @@ async def run_worker(
 
         async def handle(msg: Msg) -> None:
             try:
-                bus_request = parse_request(msg.data, known)
+                bus_request = parse_request(msg.data, known, credentials)
             except MalformedRequestError as error:
                 await jetstream.dead_letter(js, bus, msg, str(error), "malformed")
                 if metrics:

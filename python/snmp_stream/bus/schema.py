@@ -9,6 +9,15 @@ Request message, JSON, `"schema": "snmp-stream.request.v1"`:
      "oids": ["1.3.6.1.2.1.2.2.1.2"], "ranges": [["1", "48"]], "req_id": "job-7",
      "config": {"timeout": 1.0, "retries": 2, "max_var_binds_per_pdu": 25}}
 
+    {"schema": "snmp-stream.request.v1", "host": "10.0.0.1", "credentials": "core",
+     "table": "interfaces", "req_id": "10.0.0.1/interfaces/2026-12-01T10:05"}
+
+`credentials` (SNMPv3) names credentials the collecting worker keeps (`worker --credentials
+FILE`, `SNMP_STREAM_USM_*` variables; see snmp_stream.credentials): passphrases never travel
+on the bus. A message has `credentials` or `community`/`version` (default public, v2c); a name
+the worker does not know is a malformed request (dead-lettered, naming the names it knows).
+Messages without `credentials` are the v1 messages they always were.
+
 `table` names a recipe or a declared table (`--tables FILE`) and gives the OIDs and the kind;
 otherwise `kind` (get/walk) and `oids`. `req_id` is the request's identity: one collection
 per identity, one load per identity. A message without `req_id` gets the hash of its content
@@ -31,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from snmp_stream._api import SnmpRequest, SnmpResponse
+from snmp_stream._api import CommunityLike, SnmpRequest, SnmpResponse, Usm
 from snmp_stream.errors import SnmpStreamError
 from snmp_stream.parse import Table
 
@@ -48,7 +57,19 @@ __all__ = [
 REQUEST_SCHEMA = "snmp-stream.request.v1"
 RESULT_SCHEMA = "snmp-stream.result.v1"
 FIELDS = frozenset(
-    {"schema", "host", "community", "version", "kind", "oids", "table", "ranges", "req_id", "config"}
+    {
+        "schema",
+        "host",
+        "community",
+        "version",
+        "credentials",
+        "kind",
+        "oids",
+        "table",
+        "ranges",
+        "req_id",
+        "config",
+    }
 )
 MAX_ID_LEN = 200  # longer identities are hashed (they end up in headers and key columns)
 
@@ -83,9 +104,27 @@ def identity_of(req_id: str) -> str:
     return "sha256:" + hashlib.sha256(req_id.encode(errors="surrogateescape")).hexdigest()[:32]
 
 
-def parse_request(data: bytes, tables: Mapping[str, Table]) -> BusRequest:
-    """The request a message describes (`tables`: the table names it may use);
-    `MalformedRequestError` naming the problem otherwise."""
+def _credentials(message: Mapping[str, Any], known: Mapping[str, Usm] | None) -> CommunityLike:
+    """The message's named SNMPv3 credentials, resolved here, or its community and version."""
+    name = message.get("credentials")
+    if name is None:
+        return (str(message.get("community", "public")), str(message.get("version", "v2c")))
+    if not isinstance(name, str):
+        raise MalformedRequestError(f"credentials must be a name, not {type(name).__name__}")
+    if "community" in message or str(message.get("version", "v3")).lower() not in ("3", "v3"):
+        raise MalformedRequestError("give credentials (SNMPv3) or a community and version, not both")
+    usm = (known or {}).get(name.lower())
+    if usm is None:
+        names = ", ".join(sorted(known or {})) or "none"
+        raise MalformedRequestError(f"unknown credentials {name!r} (this worker has: {names})")
+    return usm
+
+
+def parse_request(
+    data: bytes, tables: Mapping[str, Table], credentials: Mapping[str, Usm] | None = None
+) -> BusRequest:
+    """The request a message describes (`tables`: the table names it may use; `credentials`:
+    the SNMPv3 credentials it may name); `MalformedRequestError` naming the problem otherwise."""
     try:
         message = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -117,7 +156,7 @@ def parse_request(data: bytes, tables: Mapping[str, Table]) -> BusRequest:
         request = SnmpRequest(
             kind,
             str(message.get("host") or ""),
-            (str(message.get("community", "public")), str(message.get("version", "v2c"))),
+            _credentials(message, credentials),
             oids,
             ranges,
             req_id or identity,
@@ -130,7 +169,7 @@ def parse_request(data: bytes, tables: Mapping[str, Table]) -> BusRequest:
 
 def request_message(host: str, **fields: Any) -> bytes:
     """A request message (JSON bytes) for `host` with the given fields (table, kind, oids,
-    community, version, ranges, req_id, config)."""
+    community, version or credentials, ranges, req_id, config)."""
     unknown = set(fields) - FIELDS
     if unknown:
         raise ValueError(f"unknown request field(s): {', '.join(sorted(unknown))}")
