@@ -13,6 +13,8 @@ Scenarios (default: all, in this order):
 - inflight10k  10,000 requests in flight in one snmp-stream process (memory per session)
 - decode1m     1M varbinds (collected once from delayed loopback agents) into a DataFrame: snmp-stream's
                native parser (to_numpy, to_pandas) against pure-Python decoding (bench/decode.py)
+- v3walk       the 5-column delayagent table (100k varbinds, mixed types) over SNMPv3 authPriv
+               (SHA-256 + AES) and over v2c: snmp-stream, gufo-snmp and snmpbulkwalk
 
 Peers (gufo-snmp, fastsnmp, ezsnmp, pysnmp 7) and snmp-stream's Python package (built from this
 repo) are installed into bench/.venv by this script; snmp-stream's Rust API is measured with
@@ -70,6 +72,10 @@ NEXT_HOP = "198.19.255.2"
 
 PEER_PACKAGES = {"gufo-snmp": "gufo-snmp", "fastsnmp": "fastsnmp", "ezsnmp": "ezsnmp", "pysnmp": "pysnmp>=7,<8"}
 SS_RUST, SS_PY, BULKWALK = "snmp-stream (Rust)", "snmp-stream (Python)", "snmpbulkwalk"
+SS_PY_V3 = "snmp-stream (Python) v3"
+# scenario v3walk: the user the agent gets (createUser) and the clients walk with
+V3_USER = {"user": "benchv3", "auth": "SHA-256", "auth_pass": "bench-auth-pass", "priv": "AES",
+           "priv_pass": "bench-priv-pass"}
 OURS = (SS_RUST, SS_PY)
 
 
@@ -91,8 +97,13 @@ def _walk_ss_py(spec: dict) -> dict:
 
     config = {"max_var_binds_per_pdu": spec["budget"], "timeout": spec["timeout"], "retries": spec["retries"]}
     host = spec["hosts"][0]
+    usm = spec.get("usm")
+    credentials = COMMUNITY
+    if usm:  # SNMPv3 (scenario v3walk): the keys are derived inside the timed walk, as for the peers
+        credentials = snmp_stream.Usm(usm["user"], auth=(usm["auth"], usm["auth_pass"]),
+                                      priv=(usm["priv"], usm["priv_pass"]))
     cpu, wall = _cpu(), time.perf_counter()
-    response = snmp_stream.walk(host, COMMUNITY, spec["oids"], config=config)
+    response = snmp_stream.walk(host, credentials, spec["oids"], config=config)
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     if response.status != snmp_stream.SUCCESSFUL:
         raise RuntimeError(f"walk {response.status}: {response.errors[:2]}")
@@ -104,9 +115,16 @@ def _walk_gufo(spec: dict) -> dict:
     from gufo.snmp.sync.client import SnmpSession
 
     address, port = _split(spec["hosts"][0])
+    usm = spec.get("usm")
+    options: dict = {"community": COMMUNITY, "version": SnmpVersion.v2c}
+    if usm:  # SNMPv3 (scenario v3walk); gufo-snmp 0.13 takes only SHA-256 + AES-128 as below
+        from gufo.snmp import Aes128Key, Sha256Key, User
+
+        options = {"version": SnmpVersion.v3, "user": User(usm["user"], auth_key=Sha256Key(usm["auth_pass"].encode()),
+                                                           priv_key=Aes128Key(usm["priv_pass"].encode()))}
     cpu, wall, count = _cpu(), time.perf_counter(), 0
-    with SnmpSession(addr=address, port=port, community=COMMUNITY, version=SnmpVersion.v2c,
-                     timeout=spec["timeout"], max_repetitions=spec["reps"]) as session:
+    with SnmpSession(addr=address, port=port, timeout=spec["timeout"], max_repetitions=spec["reps"],
+                     **options) as session:
         for oid in spec["oids"]:
             for _oid, _value in session.getbulk(oid):
                 count += 1
@@ -349,6 +367,7 @@ def _inflight_ss_py(spec: dict) -> dict:
 
 DRIVERS = {
     ("walk", SS_PY): _walk_ss_py, ("walk", "gufo-snmp"): _walk_gufo, ("walk", "ezsnmp"): _walk_ezsnmp,
+    ("walk", SS_PY_V3): _walk_ss_py, ("walk", "gufo-snmp v3"): _walk_gufo,
     ("walk", "pysnmp"): _walk_pysnmp, ("walk", "fastsnmp"): _walk_fastsnmp,
     ("fleet", SS_PY): _fleet_ss_py, ("fleet", "gufo-snmp"): _fleet_gufo, ("fleet", "ezsnmp"): _fleet_ezsnmp,
     ("fleet", "pysnmp"): _fleet_pysnmp, ("inflight", SS_PY): _inflight_ss_py,
@@ -356,6 +375,7 @@ DRIVERS = {
 
 
 CLIENT_MODULES = {SS_PY: ("snmp_stream",), "gufo-snmp": ("gufo.snmp.sync.client",), "ezsnmp": ("ezsnmp",),
+                  SS_PY_V3: ("snmp_stream",), "gufo-snmp v3": ("gufo.snmp.sync.client",),
                   "pysnmp": ("pysnmp.hlapi.v3arch.asyncio",), "fastsnmp": ("fastsnmp.snmp_poller",)}
 
 
@@ -542,8 +562,12 @@ def driver_client(name: str, mode: str, spec: dict, timeout: float) -> Client:
     return Client(name, measure)
 
 
-def bulkwalk_command(host: str, oid: str, reps: int, timeout: float, retries: int) -> list[str]:
-    return ["snmpbulkwalk", "-v2c", "-c", COMMUNITY, f"-Cr{reps}", "-On", "-Oq", "-t", str(timeout),
+def bulkwalk_command(host: str, oid: str, reps: int, timeout: float, retries: int, usm: dict | None = None) -> list[str]:
+    credentials = ["-v2c", "-c", COMMUNITY]
+    if usm:
+        credentials = ["-v3", "-u", usm["user"], "-l", "authPriv", "-a", usm["auth"], "-A", usm["auth_pass"],
+                       "-x", usm["priv"], "-X", usm["priv_pass"]]
+    return ["snmpbulkwalk", *credentials, f"-Cr{reps}", "-On", "-Oq", "-t", str(timeout),
             "-r", str(retries), host, oid]
 
 
@@ -551,21 +575,22 @@ def count_varbind_lines(text: str) -> int:
     return sum(1 for line in text.splitlines() if line.startswith(".1."))
 
 
-def bulkwalk_client(host: str, oids: list[str], reps: int, timeout: float, retries: int) -> Client:
+def bulkwalk_client(host: str, oids: list[str], reps: int, timeout: float, retries: int,
+                    usm: dict | None = None, name: str = BULKWALK) -> Client:
     """snmpbulkwalk, one process per column (stdout to /dev/null); wall/CPU summed over them."""
 
     def measure() -> Run:
         wall = cpu = 0.0
         rss = 0
         for oid in oids:
-            code, _out, err, w, c, r = run_process(bulkwalk_command(host, oid, reps, timeout, retries), 600,
+            code, _out, err, w, c, r = run_process(bulkwalk_command(host, oid, reps, timeout, retries, usm), 600,
                                                    capture=False)
             if code != 0:
                 raise RuntimeError(short_error(err, code))
             wall, cpu, rss = wall + w, cpu + c, max(rss, r)
         return Run(wall, cpu, rss, -1)  # counted once, outside the timed runs
 
-    return Client(BULKWALK, measure)
+    return Client(name, measure)
 
 
 def rust_client(host: str, oids: list[str], reps: int, available: str | None) -> Client:
@@ -1376,9 +1401,58 @@ CACHE_NOTE = (f"The agent's data caches are set to {AGENT_CACHE_TIMEOUT} s (nsCa
 DEAD_KINDS = {"closed": "closed 127.0.0.1 ports (nobody listens: the kernel answers ICMP port unreachable)",
               "silent": "silent 127.0.0.1 ports (bound sockets that never answer, like a dead host)"}
 
+def scenario_v3walk(args: argparse.Namespace, status: dict) -> Section:
+    """Issue 14's speed target: an authPriv (SHA-256 + AES) walk of a 100k-varbind mixed table
+    costs <= 1.5x the client CPU of the same walk over v2c, and less than snmpbulkwalk -v3 and
+    gufo-snmp's v3 per varbind."""
+    from agents import delayed_agents
+
+    rows = 2000 if args.quick else 20_000
+    reps = 25
+    user = V3_USER
+    config = (f"createUser {user['user']} {user['auth']} {user['auth_pass']} {user['priv']} {user['priv_pass']}\n"
+              f"rouser {user['user']} priv")
+    section = Section(f"v3walk: {rows * 5:,} varbinds over SNMPv3 authPriv and over v2c", [], [])
+    log(f"v3walk: a delayed loopback agent (0 ms) with {rows:,} rows and an SNMPv3 user")
+    with delayed_agents(1, 0, rows, extra_config=config) as [agent]:
+        host = agent.host
+        section.intro.append(
+            f"Agent: `delayed_agents(1, 0, {rows})` (the delayagent table `{DELAYED_TABLE}`: 5 columns of "
+            f"INTEGER, OCTET STRING, Counter32, Counter64, Gauge32; {rows * 5:,} varbinds) with the SNMPv3 user "
+            f"`{user['user']}` (authPriv, {user['auth']} + {user['priv']}), at {host}. Walked whole (one root), "
+            f"max-repetitions {reps}, by each client over v2c and over v3 (keys derived inside the timed walk, "
+            f"engine ID discovered, for every client). snmpbulkwalk: process start included.")
+        expected, seconds = warm_and_count(host, [DELAYED_TABLE], reps)
+        log(f"v3walk: snmpbulkwalk reference {expected} varbinds ({seconds:.2f} s)")
+        base = {"hosts": [host], "oids": [DELAYED_TABLE], "reps": reps, "budget": reps, "timeout": 5.0, "retries": 1}
+        v3 = {**base, "usm": user}
+        clients = [driver_client(SS_PY, "walk", base, 600), driver_client(SS_PY_V3, "walk", v3, 600)]
+        for name, spec in (("gufo-snmp", base), ("gufo-snmp v3", v3)):
+            client = driver_client(name, "walk", spec, 600)
+            client.unavailable = status.get("gufo-snmp")
+            clients.append(client)
+        clients.append(bulkwalk_client(host, [DELAYED_TABLE], reps, 5.0, 1))
+        clients.append(bulkwalk_client(host, [DELAYED_TABLE], reps, 5.0, 1, user, "snmpbulkwalk -v3"))
+        outcomes = measure_all(clients, args.runs, expected, "v3walk", ready=agent_ready(host, DELAYED_TABLE))
+        by = {o.client: o for o in outcomes}
+        section.tables.append(f"{walk_table(outcomes, expected)}")
+        ours = by.get(SS_PY_V3)
+        lines = ["| snmp-stream v3 CPU against | ratio | target |", "|---|---:|---|"]
+        for other, target in ((SS_PY, "<= 1.5x (v3 over v2c)"), ("snmpbulkwalk -v3", "< 1"),
+                              ("gufo-snmp v3", "< 1"), (BULKWALK, ""), ("gufo-snmp", "")):
+            peer = by.get(other)
+            if ours and ours.runs and peer and peer.runs:
+                ratio = ours.median("cpu") / max(peer.median("cpu"), 1e-9)
+                lines.append(f"| {other} | {ratio:.2f}x | {target} |")
+            else:
+                lines.append(f"| {other} | n/a | {target} |")
+        section.tables.append("\n".join(lines))
+    return section
+
+
 OTHER_SCRIPTS = ("pipeline",)  # sections that bench/pipeline.py writes ("pipeline", "pipeline (--pin)")
 SCENARIOS = {"walk100k": scenario_walk100k, "table10x10k": scenario_table, "fleet": scenario_fleet,
-             "inflight10k": scenario_inflight, "decode1m": scenario_decode1m}
+             "inflight10k": scenario_inflight, "decode1m": scenario_decode1m, "v3walk": scenario_v3walk}
 
 
 def _old_sections() -> dict[str, list[str]]:

@@ -110,6 +110,8 @@ fn main() {
         "usm_free_user",
         "usm_create_user_from_session",
         "snmpv3_get_report_type",
+        "snmp_parse",
+        "get_enginetime",
     ] {
         builder = builder.allowlist_function(function);
     }

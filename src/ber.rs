@@ -196,7 +196,13 @@ pub(crate) fn parse_message(packet: &[u8]) -> Result<Message<'_>, DecodeError> {
     let mut message = Reader { bytes: outer.expect(SEQUENCE, "not an SNMP message")? };
     let version = message.integer()?;
     message.expect(OCTET_STRING, "expected the community")?;
-    let (command, pdu) = message.tlv()?;
+    pdu(version, &mut message)
+}
+
+/// Reads a PDU (its type, request-id, error-status, error-index, and where its varbind list
+/// is) from `reader`.
+fn pdu<'a>(version: i64, reader: &mut Reader<'a>) -> Result<Message<'a>, DecodeError> {
+    let (command, pdu) = reader.tlv()?;
     if command & 0xe0 != 0xa0 {
         return Err("not a PDU");
     }
@@ -206,6 +212,93 @@ pub(crate) fn parse_message(packet: &[u8]) -> Result<Message<'_>, DecodeError> {
     let error_index = pdu.integer()?;
     let var_binds = pdu.expect(SEQUENCE, "expected the varbind list")?;
     Ok(Message { version, command, request_id, error_status, error_index, var_binds })
+}
+
+/// An SNMPv3 message with the User-based Security Model (RFC 3412 §6, RFC 3414 §2.4), read but
+/// not yet checked or decrypted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V3Message<'a> {
+    pub msg_id: i64,
+    pub max_size: i64,
+    pub flags: u8,
+    pub security_model: i64,
+    pub engine_id: &'a [u8],
+    pub boots: i64,
+    pub time: i64,
+    pub user: &'a [u8],
+    pub auth_params: &'a [u8],
+    /// Where `auth_params` starts in the message (its digest is computed with them zeroed).
+    pub auth_offset: usize,
+    pub priv_params: &'a [u8],
+    /// The scopedPDU: encrypted (the encryptedPDU's contents) or in clear (the whole SEQUENCE).
+    pub data: &'a [u8],
+    pub encrypted: bool,
+}
+
+/// Reads an SNMPv3 message's header and USM security parameters.
+pub(crate) fn parse_v3_message(packet: &[u8]) -> Result<V3Message<'_>, DecodeError> {
+    let mut outer = Reader { bytes: packet };
+    let mut message = Reader { bytes: outer.expect(SEQUENCE, "not an SNMP message")? };
+    if message.integer()? != 3 {
+        return Err("not SNMPv3");
+    }
+    let mut global = Reader { bytes: message.expect(SEQUENCE, "expected msgGlobalData")? };
+    let msg_id = global.integer()?;
+    let max_size = global.integer()?;
+    let flags = match global.expect(OCTET_STRING, "expected msgFlags")? {
+        [flags] => *flags,
+        _ => return Err("msgFlags is not one octet"),
+    };
+    let security_model = global.integer()?;
+    let mut usm = Reader { bytes: message.expect(OCTET_STRING, "expected msgSecurityParameters")? };
+    let mut usm = Reader { bytes: usm.expect(SEQUENCE, "expected UsmSecurityParameters")? };
+    let engine_id = usm.expect(OCTET_STRING, "expected msgAuthoritativeEngineID")?;
+    let boots = usm.integer()?;
+    let time = usm.integer()?;
+    let user = usm.expect(OCTET_STRING, "expected msgUserName")?;
+    let auth_params = usm.expect(OCTET_STRING, "expected msgAuthenticationParameters")?;
+    let priv_params = usm.expect(OCTET_STRING, "expected msgPrivacyParameters")?;
+    let auth_offset = auth_params.as_ptr() as usize - packet.as_ptr() as usize;
+    let rest = message.bytes;
+    let (tag, contents) = message.tlv()?;
+    let (data, encrypted) = match tag {
+        OCTET_STRING => (contents, true),
+        SEQUENCE => (&rest[..rest.len() - message.bytes.len()], false),
+        _ => return Err("expected msgData"),
+    };
+    Ok(V3Message {
+        msg_id,
+        max_size,
+        flags,
+        security_model,
+        engine_id,
+        boots,
+        time,
+        user,
+        auth_params,
+        auth_offset,
+        priv_params,
+        data,
+        encrypted,
+    })
+}
+
+/// A ScopedPDU (RFC 3412 §6): its context and its PDU.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScopedPdu<'a> {
+    pub context_engine_id: &'a [u8],
+    pub context_name: &'a [u8],
+    pub pdu: Message<'a>,
+}
+
+/// Reads a ScopedPDU (a decrypted one may be followed by padding, which is ignored).
+pub(crate) fn parse_scoped_pdu(bytes: &[u8]) -> Result<ScopedPdu<'_>, DecodeError> {
+    let mut outer = Reader { bytes };
+    let mut scoped = Reader { bytes: outer.expect(SEQUENCE, "not a ScopedPDU")? };
+    let context_engine_id = scoped.expect(OCTET_STRING, "expected contextEngineID")?;
+    let context_name = scoped.expect(OCTET_STRING, "expected contextName")?;
+    let pdu = pdu(3, &mut scoped)?;
+    Ok(ScopedPdu { context_engine_id, context_name, pdu })
 }
 
 /// Calls `visit` with each varbind of a varbind list, in order. Stops at the first malformed

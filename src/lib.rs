@@ -50,6 +50,7 @@ mod session;
 mod stream;
 pub mod tag;
 mod usm;
+mod usm_crypto;
 mod value;
 mod walk;
 

@@ -9,8 +9,12 @@
 //!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
 //! - v1/v2c sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the
 //!   message header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
-//! - v3 sessions let net-snmp parse (USM authenticates and decrypts), and the callback reads
-//!   net-snmp's PDU. Their engine ID is discovered without blocking: the first send is
+//! - v3 sessions have a parse hook too: a response from the session's own engine and user,
+//!   whose digest is right and that is in time, is decrypted (`usm_crypto.rs`) and decoded by
+//!   `ber.rs` with the session's localised keys; anything else (reports, messages failing a
+//!   check) goes to net-snmp's own parser, which rejects, counts and reports as it always
+//!   does, and the callback then reads net-snmp's PDU. The engine ID is discovered without
+//!   blocking: the first send is
 //!   preceded by a probe, and the PDU goes out when the report with the engine ID is read.
 //!   USM keeps process-wide state, so every net-snmp call on a v3 session holds one lock
 //!   (`usm.rs`).
@@ -31,6 +35,7 @@ use crate::error::{ErrorKind, SnmpError};
 use crate::pdu::{PduSpec, RequestPdu};
 use crate::request::Version;
 use crate::usm::Usm;
+use crate::usm_crypto::{self, LocalKeys};
 
 mod usm;
 pub use usm::{counters as usm_counters, UsmCounters};
@@ -150,6 +155,23 @@ struct V3Callback {
     diagnosed: bool,
     diagnose: bool,
     diagnosing: bool,
+    /// The session's handle (net-snmp's `session_list`), for its parser (`snmp_parse`).
+    handle: *mut c_void,
+    /// What the fast path checks responses against, once the engine ID is known.
+    fast: Option<FastPath>,
+    /// The scoped PDU of the response the parse hook just accepted (decrypted or copied).
+    plain: Vec<u8>,
+    scoped: bool,
+}
+
+/// A v3 session's engine, user, level and localised keys, for its parse hook.
+#[derive(Debug)]
+struct FastPath {
+    engine_id: Vec<u8>,
+    user: Vec<u8>,
+    /// net-snmp's security level (1 noAuthNoPriv, 2 authNoPriv, 3 authPriv).
+    level: i32,
+    keys: LocalKeys,
 }
 
 /// A v3 session's own state.
@@ -159,6 +181,8 @@ struct V3Session {
     pending: Option<PduSpec>,
     /// The PDU last sent (resent after a rediscovery).
     last: Option<PduSpec>,
+    /// When `ensure_user` last made sure of the user entry (see `ensure_user_cached`).
+    ensured: Option<(u64, usize, usize)>,
     /// The peer name, under which the engine ID is remembered.
     peer: String,
 }
@@ -433,9 +457,18 @@ impl<H: Handler> Session<H> {
                     diagnosed: false,
                     diagnose: false,
                     diagnosing: false,
+                    handle: std::ptr::null_mut(),
+                    fast: None,
+                    plain: Vec::new(),
+                    scoped: false,
                 });
-                v3 =
-                    Some(Box::new(V3Session { keys, pending: None, last: None, peer: peer_name.to_owned() }));
+                v3 = Some(Box::new(V3Session {
+                    keys,
+                    pending: None,
+                    last: None,
+                    ensured: None,
+                    peer: peer_name.to_owned(),
+                }));
                 usm_guard = Some(guard);
             }
         }
@@ -464,7 +497,7 @@ impl<H: Handler> Session<H> {
                     &mut session,
                     transport.into_raw(),
                     None,
-                    if is_v3 { None } else { Some(parse_hook::<H>) },
+                    Some(if is_v3 { parse_hook_v3::<H> } else { parse_hook::<H> }),
                     None,
                     None,
                     None,
@@ -491,6 +524,10 @@ impl<H: Handler> Session<H> {
             // without it the first send would probe synchronously, blocking the loop.
             if let Some(internal) = unsafe { sys::snmp_sess_session(raw.as_ptr()).as_mut() } {
                 internal.flags |= sys::SNMP_FLAGS_DONT_PROBE as sys::u_long;
+            }
+            // SAFETY: no callback runs before the session's first net-snmp call.
+            if let Some(v3) = unsafe { (*state.as_ptr()).v3.as_mut() } {
+                v3.handle = raw.as_ptr();
             }
         }
         drop(usm_guard);
@@ -538,11 +575,29 @@ impl<H: Handler> Session<H> {
             if !self.engine_known() && !self.adopt_engine(guard) {
                 return self.probe(guard, spec, false);
             }
-            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            let v3 = self.v3.as_mut().expect("v3 session");
             // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+            unsafe {
+                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
+            };
+            self.refresh_fast_path(guard);
         }
         self.send_pdu(spec);
+    }
+
+    /// Takes the session's localised keys from net-snmp's user entry (which `ensure_user` has
+    /// just made hold them) for the parse hook, once per engine ID.
+    fn refresh_fast_path(&mut self, guard: &mut usm::Guard) {
+        // SAFETY: `raw` is open and no callback is running (see `handler`).
+        let (session, state) = unsafe { (sys::snmp_sess_session(self.raw.as_ptr()), self.state.as_mut()) };
+        let Some(v3) = state.v3.as_mut() else { return };
+        if v3.fast.is_some() {
+            return; // until a rediscovery clears it
+        }
+        // SAFETY: `session` is the open session's own, with the lock held.
+        let Some(found) = (unsafe { guard.local_keys(session) }) else { return };
+        let (engine_id, user, level, keys) = found;
+        v3.fast = Some(FastPath { engine_id, user, level, keys });
     }
 
     /// Whether net-snmp's session knows the agent's engine ID.
@@ -650,6 +705,7 @@ impl<H: Handler> Session<H> {
         let keys = &v3.keys;
         // SAFETY: as above, with the USM lock held.
         unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        self.refresh_fast_path(guard);
         self.send_pdu(&spec);
         // The engine's timer for this session restarts with this PDU.
         self.handler().on_event(Event::Resent);
@@ -658,6 +714,10 @@ impl<H: Handler> Session<H> {
     /// Forgets the agent's engine ID (here and in net-snmp's session) and probes again with
     /// the PDU last sent.
     fn rediscover(&mut self, guard: &mut usm::Guard) {
+        // SAFETY: no callback is running (see `handler`).
+        if let Some(callback) = unsafe { self.state.as_mut() }.v3.as_mut() {
+            callback.fast = None;
+        }
         let Some(v3) = self.v3.as_mut() else { return };
         guard.set_engine(&v3.peer, None);
         let Some(spec) = v3.last.take() else { return };
@@ -759,9 +819,11 @@ impl<H: Handler> Session<H> {
     pub fn read(&mut self, ready: &mut LargeFdSet) {
         let mut guard = self.v3.is_some().then(usm::lock);
         if let Some(guard) = guard.as_mut() {
-            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            let v3 = self.v3.as_mut().expect("v3 session");
             // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+            unsafe {
+                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
+            };
         }
         ready.set(self.fd);
         // SAFETY: `raw` is open and `ready` initialised; callbacks reach `state` only.
@@ -785,9 +847,11 @@ impl<H: Handler> Session<H> {
     pub fn check_timeout(&mut self) {
         let mut guard = self.v3.is_some().then(usm::lock);
         if let Some(guard) = guard.as_mut() {
-            let keys = &self.v3.as_ref().expect("v3 session").keys;
+            let v3 = self.v3.as_mut().expect("v3 session");
             // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+            unsafe {
+                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
+            };
         }
         // SAFETY: `raw` is open; callbacks reach `state` only.
         unsafe { sys::snmp_sess_timeout(self.raw.as_ptr()) };
@@ -922,6 +986,13 @@ unsafe fn v3_event<H: Handler>(
                 )
                 .with_codes(0, sys::SNMPERR_DECRYPTION_ERR);
                 return state.handler.on_event(Event::SecurityError(error));
+            }
+            if std::mem::take(&mut v3.scoped) {
+                // The parse hook checked and decrypted it: decode it as a v2c PDU.
+                if let Ok(scoped) = ber::parse_scoped_pdu(&v3.plain) {
+                    return state.handler.on_event(Event::Response(&scoped.pdu));
+                }
+                return;
             }
             let response = NetsnmpResponse(pdu);
             return state.handler.on_event(Event::Response(&response));
@@ -1195,11 +1266,7 @@ unsafe extern "C" fn parse_hook<H: Handler>(
     data: *mut u8,
     length: usize,
 ) -> c_int {
-    const DROP: c_int = sys::SNMPERR_ASN_PARSE_ERR;
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        if data.is_null() || pdu.is_null() || session.is_null() {
-            return DROP;
-        }
+    guarded_hook(session, pdu, data, || {
         // SAFETY: net-snmp passes the received datagram (`length` bytes), alive until it has
         // handled the PDU, and the PDU it created for it.
         let (packet, pdu) = unsafe { (std::slice::from_raw_parts(data, length), &mut *pdu) };
@@ -1219,8 +1286,192 @@ unsafe extern "C" fn parse_hook<H: Handler>(
             state.packet = Some((data.cast_const(), length));
         }
         0
-    }));
-    result.unwrap_or(DROP)
+    })
+}
+
+/// What a parse hook returns to make net-snmp drop a datagram.
+const DROP: c_int = sys::SNMPERR_ASN_PARSE_ERR;
+
+/// Runs a parse hook's `body` when net-snmp gave it a session, a PDU and a datagram, never
+/// letting a panic unwind into C; returns non-zero (drop the datagram) otherwise.
+fn guarded_hook(
+    session: *mut sys::netsnmp_session,
+    pdu: *mut sys::netsnmp_pdu,
+    data: *mut u8,
+    body: impl FnOnce() -> c_int,
+) -> c_int {
+    if data.is_null() || pdu.is_null() || session.is_null() {
+        return DROP;
+    }
+    panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(DROP)
+}
+
+/// The parse hook of v3 sessions: the fast path for responses (see the module doc), net-snmp's
+/// own parser (`snmp_parse`) for everything else.
+unsafe extern "C" fn parse_hook_v3<H: Handler>(
+    session: *mut sys::netsnmp_session,
+    pdu: *mut sys::netsnmp_pdu,
+    data: *mut u8,
+    length: usize,
+) -> c_int {
+    guarded_hook(session, pdu, data, || {
+        // SAFETY: `callback_magic` of our sessions is their CallbackState<H>, alive while the
+        // session is open; no Rust reference to it is held during net-snmp calls. net-snmp
+        // passes the received datagram (`length` bytes) and the PDU it made for it.
+        let (state, packet) = unsafe {
+            (
+                (*session).callback_magic.cast::<CallbackState<H>>().as_mut(),
+                std::slice::from_raw_parts(data, length),
+            )
+        };
+        let Some(v3) = state.and_then(|state| state.v3.as_mut()) else { return DROP };
+        v3.scoped = false;
+        if let Some(fast) = &v3.fast {
+            if let Some(fields) = fast_response(fast, packet, &mut v3.plain) {
+                // SAFETY: `pdu` is the live PDU net-snmp made for this datagram.
+                unsafe { fill_response(&mut *pdu, &fields) };
+                v3.scoped = true;
+                usm::FAST_RESPONSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return 0;
+            }
+        }
+        usm::NET_SNMP_PARSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: `handle` is this open session's session_list, `session` its session; this
+        // is what net-snmp calls when a session has no parse hook.
+        unsafe { sys::snmp_parse(v3.handle.cast(), session, pdu, data, length) }
+    })
+}
+
+/// What a response accepted by the fast path tells net-snmp (to match it to its request).
+struct ResponseFields {
+    msg_id: i64,
+    max_size: i64,
+    level: i32,
+    request_id: i64,
+    error_status: i64,
+    error_index: i64,
+    engine_id: Vec<u8>,
+    user: Vec<u8>,
+    context_engine_id: Vec<u8>,
+    context_name: Vec<u8>,
+}
+
+/// Checks a datagram as USM would for a response to this session (RFC 3414 §3.2): our
+/// engine and user, our security level, the right digest, within the time window net-snmp
+/// keeps for the engine; then decrypts it into `plain` and reads its ScopedPDU. `None` for
+/// anything else, which net-snmp's parser then handles.
+fn fast_response(fast: &FastPath, packet: &[u8], plain: &mut Vec<u8>) -> Option<ResponseFields> {
+    /// RFC 3414 §2.2.3: the time window, in seconds.
+    const WINDOW: i64 = 150;
+    let message = ber::parse_v3_message(packet).ok()?;
+    let level = match message.flags & 0x07 {
+        0 => sys::SNMP_SEC_LEVEL_NOAUTH,
+        1 => sys::SNMP_SEC_LEVEL_AUTHNOPRIV,
+        3 => sys::SNMP_SEC_LEVEL_AUTHPRIV,
+        _ => return None, // reportable (not a response) or priv without auth
+    } as i32;
+    if message.security_model != i64::from(sys::SNMP_SEC_MODEL_USM)
+        || message.engine_id != fast.engine_id.as_slice()
+        || message.user != fast.user.as_slice()
+        || level != fast.level
+    {
+        return None;
+    }
+    if level >= sys::SNMP_SEC_LEVEL_AUTHNOPRIV as i32 {
+        let (protocol, key) = fast.keys.auth.as_ref()?;
+        if !usm_crypto::verify(*protocol, key, packet, message.auth_offset, message.auth_params) {
+            return None;
+        }
+        let (mut boots, mut time) = (0u32, 0u32);
+        // SAFETY: reads net-snmp's engine time list (the USM lock is held: the parse hook runs
+        // inside snmp_sess_read2) for an engine ID we pass by pointer and length.
+        let known = unsafe {
+            sys::get_enginetime(
+                fast.engine_id.as_ptr(),
+                fast.engine_id.len() as u32,
+                &mut boots,
+                &mut time,
+                1,
+            )
+        };
+        if known != sys::SNMPERR_SUCCESS as i32
+            || message.boots != i64::from(boots)
+            || message.time + WINDOW < i64::from(time)
+        {
+            return None;
+        }
+    }
+    if message.encrypted {
+        let (protocol, key) = fast.keys.privacy.as_ref()?;
+        if level != sys::SNMP_SEC_LEVEL_AUTHPRIV as i32 {
+            return None;
+        }
+        let (boots, time) = (u32::try_from(message.boots).ok()?, u32::try_from(message.time).ok()?);
+        usm_crypto::decrypt(*protocol, key, boots, time, message.priv_params, message.data, plain)?;
+    } else {
+        if level == sys::SNMP_SEC_LEVEL_AUTHPRIV as i32 {
+            return None;
+        }
+        plain.clear();
+        plain.extend_from_slice(message.data);
+    }
+    let scoped = ber::parse_scoped_pdu(plain).ok()?;
+    if i32::from(scoped.pdu.command) != sys::SNMP_MSG_RESPONSE {
+        return None;
+    }
+    Some(ResponseFields {
+        msg_id: message.msg_id,
+        max_size: message.max_size,
+        level,
+        request_id: scoped.pdu.request_id,
+        error_status: scoped.pdu.error_status,
+        error_index: scoped.pdu.error_index,
+        engine_id: message.engine_id.to_vec(),
+        user: message.user.to_vec(),
+        context_engine_id: scoped.context_engine_id.to_vec(),
+        context_name: scoped.context_name.to_vec(),
+    })
+}
+
+/// Fills net-snmp's PDU for a response the fast path accepted, as `snmpv3_parse` would (the
+/// fields net-snmp matches responses to requests by); the strings are malloc'd, as
+/// `snmp_free_pdu` frees them.
+///
+/// # Safety
+/// `pdu` is a PDU net-snmp made for a received datagram, its string fields unset.
+unsafe fn fill_response(pdu: &mut sys::netsnmp_pdu, fields: &ResponseFields) {
+    /// A malloc'd copy with a NUL after it (null if malloc fails, which net-snmp then
+    /// treats as a field that does not match).
+    fn copy(bytes: &[u8]) -> *mut u8 {
+        // SAFETY: malloc of len + 1 bytes, written only within them.
+        unsafe {
+            let memory = libc::malloc(bytes.len() + 1).cast::<u8>();
+            if !memory.is_null() {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory, bytes.len());
+                *memory.add(bytes.len()) = 0;
+            }
+            memory
+        }
+    }
+    pdu.version = sys::SNMP_VERSION_3 as _;
+    pdu.command = sys::SNMP_MSG_RESPONSE;
+    pdu.msgid = fields.msg_id;
+    pdu.msgMaxSize = fields.max_size;
+    pdu.msgParseModel = 3; // SNMP_MP_MODEL_SNMPv3
+    pdu.securityModel = sys::SNMP_SEC_MODEL_USM as _;
+    pdu.securityLevel = fields.level;
+    pdu.reqid = fields.request_id;
+    pdu.errstat = fields.error_status;
+    pdu.errindex = fields.error_index;
+    pdu.securityEngineID = copy(&fields.engine_id);
+    pdu.securityEngineIDLen = fields.engine_id.len();
+    pdu.securityName = copy(&fields.user).cast();
+    pdu.securityNameLen = fields.user.len();
+    pdu.contextEngineID = copy(&fields.context_engine_id);
+    pdu.contextEngineIDLen = fields.context_engine_id.len();
+    pdu.contextName = copy(&fields.context_name).cast();
+    pdu.contextNameLen = fields.context_name.len();
+    pdu.flags |= sys::UCD_MSG_FLAG_RESPONSE_PDU as sys::u_long;
 }
 
 /// net-snmp's `netsnmp_large_fd_set`: an fd set without FD_SETSIZE's 1024 ceiling, used only

@@ -101,7 +101,12 @@ fn walk_and_get_at_every_level_and_protocol_match_net_snmp() {
                 .unwrap(),
         );
     }
+    let before = usm_counters();
     let responses = run(requests);
+    let after = usm_counters();
+    // Every response was checked, decrypted and decoded by snmp-stream itself (other tests
+    // running meanwhile only add to the counters).
+    assert!(after.fast_responses - before.fast_responses >= 2 * USERS.len() as u64, "{before:?} {after:?}");
     for response in &responses {
         let id = String::from_utf8_lossy(response.request.req_id().unwrap()).into_owned();
         let index: usize = id.split_once(' ').unwrap().1.parse().unwrap();

@@ -387,7 +387,13 @@ def build_delayagent(build_dir: Path = DELAYAGENT_BUILD_DIR) -> Path:
 
 @contextlib.contextmanager
 def delayed_agents(
-    count: int, delay_ms: int, rows: int, *, ports: Sequence[int] | None = None, ready_timeout: float = 30.0
+    count: int,
+    delay_ms: int,
+    rows: int,
+    *,
+    ports: Sequence[int] | None = None,
+    ready_timeout: float = 30.0,
+    extra_config: str = "",
 ) -> Iterator[list[Agent]]:
     """`count` loopback agents (as `agents()`) that also serve the delayagent table.
 
@@ -396,13 +402,14 @@ def delayed_agents(
     3 Counter32 R*1000, 4 Counter64 R*2^32+R, 5 Gauge32 R%1000; rows 1..`rows`), whose every
     GET/GETNEXT/GETBULK PDU that touches it is answered `delay_ms` milliseconds late without
     blocking: other PDUs are served meanwhile. The module is built on first use (target/delayagent/).
+    `extra_config`: more config lines (SNMPv3 users, say).
     """
     if count < 1 or delay_ms < 0 or rows < 0:
         raise ValueError(f"count {count} must be >= 1, delay_ms {delay_ms} and rows {rows} >= 0")
     module = build_delayagent()
     with agents(
         count,
-        extra_config=f"dlmod delayagent {module}",
+        extra_config=f"dlmod delayagent {module}\n{extra_config}",
         ports=ports,
         env={"DELAYAGENT_ROWS": str(rows), "DELAYAGENT_DELAY_MS": str(delay_ms)},
         probe_oid=DELAY_PROBE,

@@ -228,11 +228,12 @@ enum CredentialsArg<'py> {
     Community((String, String)),
 }
 
-/// USM counters of this process: (key derivations, localisations, discoveries).
+/// USM counters of this process: (key derivations, localisations, discoveries, responses
+/// taken by the fast path, messages parsed by net-snmp).
 #[pyfunction]
-fn usm_counters() -> (u64, u64, u64) {
-    let counters = core::usm_counters();
-    (counters.key_derivations, counters.localizations, counters.discoveries)
+fn usm_counters() -> (u64, u64, u64, u64, u64) {
+    let c = core::usm_counters();
+    (c.key_derivations, c.localizations, c.discoveries, c.fast_responses, c.net_snmp_parsed)
 }
 
 /// A validated request (built by `snmp_stream.SnmpRequest`, which takes its canonical OIDs and

@@ -14,11 +14,13 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use netsnmp_sys as sys;
 
 use crate::usm::{AuthProtocol, PrivProtocol, Secret, SecurityLevel, Usm};
+use crate::usm_crypto::LocalKeys;
 
 /// What the lock guards: caches and counters.
 #[derive(Default)]
@@ -31,6 +33,8 @@ pub(crate) struct UsmState {
     engines: HashMap<String, Vec<u8>>,
     /// (engine ID, user) → the credentials net-snmp's user entry holds now.
     users: HashMap<(Vec<u8>, String), u64>,
+    /// Changes whenever a user entry is made or removed (see `Guard::ensure_user_cached`).
+    generation: u64,
     counters: UsmCounters,
 }
 
@@ -43,7 +47,15 @@ pub struct UsmCounters {
     pub localizations: u64,
     /// Engine-ID discoveries sent.
     pub discoveries: u64,
+    /// Responses checked, decrypted and decoded by snmp-stream itself.
+    pub fast_responses: u64,
+    /// Messages left to net-snmp's parser (reports, and anything the fast path did not take).
+    pub net_snmp_parsed: u64,
 }
+
+/// Counted by the parse hook (outside the state's mutex).
+pub(crate) static FAST_RESPONSES: AtomicU64 = AtomicU64::new(0);
+pub(crate) static NET_SNMP_PARSED: AtomicU64 = AtomicU64::new(0);
 
 #[derive(PartialEq, Eq, Hash)]
 struct CredentialsKey {
@@ -68,12 +80,10 @@ impl std::fmt::Debug for Keys {
 
 impl Drop for Keys {
     fn drop(&mut self) {
-        for key in
-            [self.auth.as_mut().map(|(_, k)| k), self.privacy.as_mut().map(|(_, k)| k)].into_iter().flatten()
-        {
-            key.iter_mut().for_each(|byte| *byte = 0);
-            std::hint::black_box(&key);
-        }
+        crate::usm_crypto::zero_keys(
+            self.auth.as_mut().map(|(_, k)| k),
+            self.privacy.as_mut().map(|(_, k)| k),
+        );
     }
 }
 
@@ -90,7 +100,11 @@ pub(crate) fn lock() -> Guard {
 
 /// This process's USM counters.
 pub fn counters() -> UsmCounters {
-    lock().state().counters
+    UsmCounters {
+        fast_responses: FAST_RESPONSES.load(Ordering::Relaxed),
+        net_snmp_parsed: NET_SNMP_PARSED.load(Ordering::Relaxed),
+        ..lock().state().counters
+    }
 }
 
 /// A net-snmp OID array and its length.
@@ -98,7 +112,7 @@ fn oid_array<const N: usize>(array: *const [sys::oid; N]) -> (*const sys::oid, u
     (array.cast(), N)
 }
 
-fn auth_oid(protocol: AuthProtocol) -> (*const sys::oid, usize) {
+fn auth_oid_of(protocol: AuthProtocol) -> (*const sys::oid, usize) {
     // Only addresses are taken: net-snmp never writes these arrays.
     match protocol {
         AuthProtocol::Md5 => oid_array(std::ptr::addr_of!(sys::usmHMACMD5AuthProtocol)),
@@ -182,6 +196,30 @@ impl Guard {
         self.state().counters.discoveries += 1;
     }
 
+    /// [`ensure_user`](Self::ensure_user), skipped when nothing changed since the session's last
+    /// call (`cache`: the table's generation and the session's engine ID then): the common
+    /// case costs a comparison, not a lookup.
+    ///
+    /// # Safety
+    /// As `ensure_user`.
+    pub unsafe fn ensure_user_cached(
+        &mut self,
+        session: *mut sys::netsnmp_session,
+        keys: &Keys,
+        cache: &mut Option<(u64, usize, usize)>,
+    ) {
+        // SAFETY: per the caller, `session` is valid.
+        let Some(s) = (unsafe { session.as_ref() }) else { return };
+        let now = (self.state().generation, s.securityEngineID as usize, s.securityEngineIDLen);
+        if *cache == Some(now) {
+            return;
+        }
+        // SAFETY: per the caller.
+        if unsafe { self.ensure_user(session, keys) } {
+            *cache = Some((self.state().generation, now.1, now.2));
+        }
+    }
+
     /// Makes net-snmp's user entry for the session's engine ID and user hold `keys`, creating
     /// (and localising) it when missing or held by other credentials. No-op while the engine
     /// ID is unknown.
@@ -222,6 +260,7 @@ impl Guard {
             sys::usm_create_user_from_session(session) == sys::SNMPERR_SUCCESS as i32
         };
         let state = self.state();
+        state.generation += 1;
         if created {
             state.counters.localizations += 1;
             state.users.insert(entry, keys.id);
@@ -232,9 +271,72 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// The engine ID, user, security level and localised keys of `session`'s net-snmp user
+    /// entry; `None` while the engine ID is unknown or the entry's protocols are not ours.
+    ///
+    /// # Safety
+    /// As [`Guard::ensure_user`].
+    pub unsafe fn local_keys(
+        &mut self,
+        session: *mut sys::netsnmp_session,
+    ) -> Option<(Vec<u8>, Vec<u8>, i32, LocalKeys)> {
+        // SAFETY: per the caller, `session` is valid and the lock is held, so the user entry
+        // found stays as it is while its keys are copied.
+        unsafe {
+            let s = session.as_ref()?;
+            if s.securityEngineIDLen == 0 || s.securityEngineID.is_null() || s.securityName.is_null() {
+                return None;
+            }
+            let engine = std::slice::from_raw_parts(s.securityEngineID, s.securityEngineIDLen).to_vec();
+            let user = std::slice::from_raw_parts(s.securityName.cast::<u8>(), s.securityNameLen).to_vec();
+            let level = s.securityLevel;
+            let entry = sys::usm_get_user(engine.as_ptr(), engine.len(), s.securityName).as_ref()?;
+            let oid = |oid: *mut sys::oid, len: usize| {
+                if oid.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(oid.cast_const(), len)
+                }
+            };
+            let key = |key: *mut u8, len: usize| {
+                if key.is_null() {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(key.cast_const(), len).to_vec()
+                }
+            };
+            let entry_auth = oid(entry.authProtocol, entry.authProtocolLen);
+            let entry_priv = oid(entry.privProtocol, entry.privProtocolLen);
+            let auth = AuthProtocol::ALL.into_iter().find(|p| {
+                let (o, n) = auth_oid_of(*p);
+                std::slice::from_raw_parts(o, n) == entry_auth
+            });
+            let privacy = PrivProtocol::ALL.into_iter().find(|p| {
+                let (o, n) = priv_oid(*p);
+                std::slice::from_raw_parts(o, n) == entry_priv
+            });
+            let keys = LocalKeys {
+                auth: (level >= sys::SNMP_SEC_LEVEL_AUTHNOPRIV as i32)
+                    .then(|| auth.map(|p| (p, key(entry.authKey, entry.authKeyLen))))
+                    .flatten(),
+                privacy: (level == sys::SNMP_SEC_LEVEL_AUTHPRIV as i32)
+                    .then(|| privacy.map(|p| (p, key(entry.privKey, entry.privKeyLen))))
+                    .flatten(),
+            };
+            if (level >= sys::SNMP_SEC_LEVEL_AUTHNOPRIV as i32 && keys.auth.is_none())
+                || (level == sys::SNMP_SEC_LEVEL_AUTHPRIV as i32 && keys.privacy.is_none())
+            {
+                return None;
+            }
+            Some((engine, user, level, keys))
+        }
+    }
+}
+
 /// Ku for `secret` with `protocol`'s hash (net-snmp's `generate_Ku`).
 fn master_key(protocol: AuthProtocol, secret: &Secret) -> Option<Vec<u8>> {
-    let (hash, hash_len) = auth_oid(protocol);
+    let (hash, hash_len) = auth_oid_of(protocol);
     let mut key = vec![0u8; sys::USM_AUTH_KU_LEN as usize];
     let mut key_len = key.len();
     let passphrase = secret.expose();
@@ -290,7 +392,7 @@ pub(crate) fn configure(
         session.securityEngineIDLen = engine.len();
     }
     // The auth protocol is set even without keys: net-snmp's user entry needs one.
-    let (auth, auth_len) = auth_oid(keys.auth.as_ref().map_or(AuthProtocol::Md5, |(p, _)| *p));
+    let (auth, auth_len) = auth_oid_of(keys.auth.as_ref().map_or(AuthProtocol::Md5, |(p, _)| *p));
     session.securityAuthProto = auth.cast_mut();
     session.securityAuthProtoLen = auth_len;
     if let Some((_, key)) = &keys.auth {
