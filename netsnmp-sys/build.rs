@@ -111,6 +111,7 @@ fn main() {
         "usm_create_user_from_session",
         "snmpv3_get_report_type",
         "snmp_parse",
+        "snmp_build",
         "get_enginetime",
     ] {
         builder = builder.allowlist_function(function);

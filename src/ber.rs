@@ -335,6 +335,172 @@ pub(crate) fn for_each_var_bind(
     Ok(())
 }
 
+/// A BER writer for the requests snmp-stream builds itself (SNMPv3 GET/GETNEXT/GETBULK).
+pub(crate) mod write {
+    use super::{INTEGER, NULL, OBJECT_ID, OCTET_STRING, SEQUENCE};
+
+    /// Appends a definite length.
+    fn length(out: &mut Vec<u8>, length: usize) {
+        if length < 0x80 {
+            out.push(length as u8);
+        } else {
+            let bytes = length.to_be_bytes();
+            let skip = bytes.iter().take_while(|&&b| b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+    }
+
+    /// Appends a TLV.
+    pub fn tlv(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
+        out.push(tag);
+        length(out, contents.len());
+        out.extend_from_slice(contents);
+    }
+
+    /// The header (tag and length) of a TLV whose contents follow.
+    pub fn header(tag: u8, contents_length: usize) -> Vec<u8> {
+        let mut out = vec![tag];
+        length(&mut out, contents_length);
+        out
+    }
+
+    /// Appends an INTEGER (minimal two's complement).
+    pub fn integer(out: &mut Vec<u8>, value: i64) {
+        let bytes = value.to_be_bytes();
+        let mut skip = 0;
+        while skip < 7 {
+            let (first, next) = (bytes[skip], bytes[skip + 1]);
+            if (first == 0 && next & 0x80 == 0) || (first == 0xff && next & 0x80 != 0) {
+                skip += 1;
+            } else {
+                break;
+            }
+        }
+        tlv(out, INTEGER, &bytes[skip..]);
+    }
+
+    pub fn octets(out: &mut Vec<u8>, value: &[u8]) {
+        tlv(out, OCTET_STRING, value);
+    }
+
+    /// Appends an OBJECT IDENTIFIER; `None` if it cannot be encoded (fewer than two
+    /// sub-identifiers, or a first pair BER cannot hold).
+    pub fn object_id(out: &mut Vec<u8>, subids: &[u64]) -> Option<()> {
+        let (&first, &second) = (subids.first()?, subids.get(1)?);
+        if first > 2 || (first < 2 && second >= 40) || subids.iter().any(|&s| s > u64::from(u32::MAX)) {
+            return None;
+        }
+        let mut contents = Vec::with_capacity(subids.len() + 4);
+        for subid in std::iter::once(first * 40 + second).chain(subids[2..].iter().copied()) {
+            let mut groups = [0u8; 10];
+            let mut count = 0;
+            let mut value = subid;
+            loop {
+                groups[count] = (value & 0x7f) as u8;
+                count += 1;
+                value >>= 7;
+                if value == 0 {
+                    break;
+                }
+            }
+            for i in (0..count).rev() {
+                contents.push(groups[i] | if i > 0 { 0x80 } else { 0 });
+            }
+        }
+        tlv(out, OBJECT_ID, &contents);
+        Some(())
+    }
+
+    /// A ScopedPDU (RFC 3412 §6) holding a request PDU whose varbinds are `names` with NULL
+    /// values. `a` and `b` are error-status and error-index (non-repeaters and
+    /// max-repetitions for GETBULK).
+    pub fn scoped_request<'n>(
+        context_engine_id: &[u8],
+        context_name: &[u8],
+        command: u8,
+        request_id: i64,
+        a: i64,
+        b: i64,
+        names: impl Iterator<Item = &'n [u64]>,
+    ) -> Option<Vec<u8>> {
+        let mut var_binds = Vec::new();
+        for name in names {
+            let mut var_bind = Vec::with_capacity(name.len() + 8);
+            object_id(&mut var_bind, name)?;
+            tlv(&mut var_bind, NULL, &[]);
+            tlv(&mut var_binds, SEQUENCE, &var_bind);
+        }
+        let mut pdu = Vec::with_capacity(var_binds.len() + 24);
+        integer(&mut pdu, request_id);
+        integer(&mut pdu, a);
+        integer(&mut pdu, b);
+        tlv(&mut pdu, SEQUENCE, &var_binds);
+        let mut scoped = Vec::with_capacity(pdu.len() + context_engine_id.len() + context_name.len() + 16);
+        octets(&mut scoped, context_engine_id);
+        octets(&mut scoped, context_name);
+        tlv(&mut scoped, command, &pdu);
+        let mut out = Vec::with_capacity(scoped.len() + 4);
+        tlv(&mut out, SEQUENCE, &scoped);
+        Some(out)
+    }
+
+    /// The fields of an SNMPv3 message with USM security parameters.
+    pub struct V3Fields<'a> {
+        pub msg_id: i64,
+        pub max_size: i64,
+        pub flags: u8,
+        pub engine_id: &'a [u8],
+        pub boots: i64,
+        pub time: i64,
+        pub user: &'a [u8],
+        /// Zeros of the digest's length (empty without authentication), filled in afterwards.
+        pub auth_length: usize,
+        pub priv_params: &'a [u8],
+        /// The scopedPDU: an encryptedPDU's octets, or a plaintext ScopedPDU SEQUENCE.
+        pub data: &'a [u8],
+        pub encrypted: bool,
+    }
+
+    /// An SNMPv3 message (RFC 3412 §6) and where its msgAuthenticationParameters are.
+    pub fn v3_message(fields: &V3Fields<'_>) -> (Vec<u8>, usize) {
+        let mut usm = Vec::with_capacity(fields.engine_id.len() + fields.user.len() + 80);
+        octets(&mut usm, fields.engine_id);
+        integer(&mut usm, fields.boots);
+        integer(&mut usm, fields.time);
+        octets(&mut usm, fields.user);
+        let mut auth = header(OCTET_STRING, fields.auth_length);
+        let auth_in_usm = usm.len() + auth.len();
+        auth.resize(auth.len() + fields.auth_length, 0);
+        usm.extend_from_slice(&auth);
+        octets(&mut usm, fields.priv_params);
+        let usm_sequence = header(SEQUENCE, usm.len());
+        let usm_octets = header(OCTET_STRING, usm_sequence.len() + usm.len());
+
+        let mut global = Vec::with_capacity(24);
+        integer(&mut global, fields.msg_id);
+        integer(&mut global, fields.max_size);
+        octets(&mut global, &[fields.flags]);
+        integer(&mut global, 3); // USM
+        let mut body = Vec::with_capacity(global.len() + usm.len() + fields.data.len() + 32);
+        integer(&mut body, 3); // SNMPv3
+        tlv(&mut body, SEQUENCE, &global);
+        let auth_in_body = body.len() + usm_octets.len() + usm_sequence.len() + auth_in_usm;
+        body.extend_from_slice(&usm_octets);
+        body.extend_from_slice(&usm_sequence);
+        body.extend_from_slice(&usm);
+        if fields.encrypted {
+            octets(&mut body, fields.data);
+        } else {
+            body.extend_from_slice(fields.data);
+        }
+        let mut message = header(SEQUENCE, body.len());
+        let auth_offset = message.len() + auth_in_body;
+        message.extend_from_slice(&body);
+        (message, auth_offset)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,5 +671,61 @@ mod tests {
         let header = parse_message(&too_big_subid).unwrap();
         assert!(for_each_var_bind(header.var_binds, &mut |_| {}).is_err());
         assert!(parse_message(b"\x30\x03\x02\x01\x01").is_err());
+    }
+
+    #[test]
+    fn v3_requests_written_read_back() {
+        let scoped = write::scoped_request(
+            b"\x80\x00\x1f\x88\x04engine",
+            b"ctx",
+            0xa5,
+            1234567,
+            0,
+            25,
+            [&[1u64, 3, 6, 1, 2, 1, 2, 2, 1, 4_294_967_295][..], &[1, 3, 6, 1, 4, 1, 99999][..]].into_iter(),
+        )
+        .unwrap();
+        let fields = write::V3Fields {
+            msg_id: 70000,
+            max_size: 65507,
+            flags: 0x07,
+            engine_id: b"\x80\x00\x1f\x88\x04engine",
+            boots: 3,
+            time: 1_000_000,
+            user: b"monitor",
+            auth_length: 24,
+            priv_params: &[1, 2, 3, 4, 5, 6, 7, 8],
+            data: &scoped,
+            encrypted: false,
+        };
+        let (message, offset) = write::v3_message(&fields);
+        let read = parse_v3_message(&message).unwrap();
+        assert_eq!(
+            (read.msg_id, read.max_size, read.flags, read.boots, read.time),
+            (70000, 65507, 7, 3, 1_000_000)
+        );
+        assert_eq!((read.user, read.engine_id), (&b"monitor"[..], &b"\x80\x00\x1f\x88\x04engine"[..]));
+        assert_eq!((read.auth_offset, read.auth_params), (offset, &[0u8; 24][..]));
+        assert!(!read.encrypted);
+        let pdu = parse_scoped_pdu(read.data).unwrap();
+        assert_eq!(
+            (pdu.context_name, pdu.pdu.command, pdu.pdu.request_id, pdu.pdu.error_index),
+            (&b"ctx"[..], 0xa5, 1234567, 25)
+        );
+        let mut names = Vec::new();
+        pdu.pdu.for_each_var_bind(&mut |vb| names.push((vb.name.to_vec(), vb.value == Value::Null))).unwrap();
+        assert_eq!(
+            names,
+            vec![
+                (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 4_294_967_295], true),
+                (vec![1, 3, 6, 1, 4, 1, 99999], true)
+            ]
+        );
+        let mut out = Vec::new();
+        write::integer(&mut out, -129);
+        write::integer(&mut out, 128);
+        write::integer(&mut out, 0);
+        assert_eq!(out, [2, 2, 0xff, 0x7f, 2, 2, 0, 0x80, 2, 1, 0]);
+        assert!(write::object_id(&mut out, &[1, 40]).is_none());
     }
 }

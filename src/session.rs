@@ -9,6 +9,9 @@
 //!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
 //! - v1/v2c sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the
 //!   message header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
+//! - v3 sessions build their GET/GETNEXT/GETBULK messages here too (a build hook: BER in
+//!   `ber::write`, encryption and digest in `usm_crypto.rs`, engine boots and time from
+//!   net-snmp's list); discovery probes and other PDUs are built by net-snmp.
 //! - v3 sessions have a parse hook too: a response from the session's own engine and user,
 //!   whose digest is right and that is in time, is decrypted (`usm_crypto.rs`) and decoded by
 //!   `ber.rs` with the session's localised keys; anything else (reports, messages failing a
@@ -500,7 +503,7 @@ impl<H: Handler> Session<H> {
                     Some(if is_v3 { parse_hook_v3::<H> } else { parse_hook::<H> }),
                     None,
                     None,
-                    None,
+                    if is_v3 { Some(build_hook_v3::<H>) } else { None },
                     None,
                     None,
                 )
@@ -1342,6 +1345,195 @@ unsafe extern "C" fn parse_hook_v3<H: Handler>(
     })
 }
 
+/// The build hook of v3 sessions (net-snmp's `hook_realloc_build`): requests at the session's
+/// level to its known engine are built here (`build_request`), anything else by net-snmp's
+/// `snmp_build`. The packet goes at the start of `*packet` (grown with realloc if needed),
+/// `*offset` bytes long, as net-snmp expects from this hook.
+unsafe extern "C" fn build_hook_v3<H: Handler>(
+    session: *mut sys::netsnmp_session,
+    pdu: *mut sys::netsnmp_pdu,
+    packet: *mut *mut u8,
+    capacity: *mut usize,
+    offset: *mut usize,
+) -> c_int {
+    const FAIL: c_int = -1;
+    if session.is_null() || pdu.is_null() || packet.is_null() || capacity.is_null() || offset.is_null() {
+        return FAIL;
+    }
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: net-snmp passes its session (whose `callback_magic` is our CallbackState<H>,
+        // alive while the session is open), the PDU to send, and its packet buffer (malloc'd,
+        // `*capacity` bytes, or null).
+        unsafe {
+            let state = (*session).callback_magic.cast::<CallbackState<H>>().as_mut();
+            let fast = state.and_then(|state| state.v3.as_ref()).and_then(|v3| v3.fast.as_ref());
+            if let Some(bytes) = fast.and_then(|fast| build_request(fast, &mut *session, &mut *pdu)) {
+                if *capacity < bytes.len() || (*packet).is_null() {
+                    let grown = libc::realloc((*packet).cast(), bytes.len()).cast::<u8>();
+                    if grown.is_null() {
+                        return FAIL;
+                    }
+                    *packet = grown;
+                    *capacity = bytes.len();
+                }
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), *packet, bytes.len());
+                *offset = bytes.len();
+                usm::FAST_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return 0;
+            }
+            // net-snmp's builder encodes backwards, at the end of the buffer: moved to its start.
+            *offset = 0;
+            let status = sys::snmp_build(packet, capacity, offset, session, pdu);
+            if status == 0 && !(*packet).is_null() && *offset <= *capacity {
+                std::ptr::copy((*packet).add(*capacity - *offset), *packet, *offset);
+            }
+            usm::NET_SNMP_BUILT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            status
+        }
+    }));
+    result.unwrap_or(FAIL)
+}
+
+/// A v3 request as net-snmp would build it (RFC 3412 §7.1, RFC 3414 §3.1): the scoped PDU,
+/// encrypted with a fresh salt at authPriv, the USM parameters with the engine's boots and
+/// time as net-snmp estimates them, the digest. Fills the PDU's security fields as
+/// `snmp_build` does (net-snmp matches the answer against them). `None` for what only net-snmp
+/// builds (discovery probes, another level, values other than NULL, an unknown engine).
+///
+/// # Safety
+/// `session` and `pdu` are the live session and PDU net-snmp passed its build hook.
+unsafe fn build_request(
+    fast: &FastPath,
+    session: &mut sys::netsnmp_session,
+    pdu: &mut sys::netsnmp_pdu,
+) -> Option<Vec<u8>> {
+    let level = if pdu.securityLevel == 0 { session.securityLevel } else { pdu.securityLevel };
+    let command = u8::try_from(pdu.command).ok()?;
+    let supported = [sys::SNMP_MSG_GET, sys::SNMP_MSG_GETNEXT, sys::SNMP_MSG_GETBULK].contains(&pdu.command);
+    // SAFETY: per the caller, the session's and PDU's buffers are net-snmp's, `len` long.
+    let (engine, name) = unsafe {
+        (
+            raw_slice(session.securityEngineID, session.securityEngineIDLen),
+            raw_slice(pdu.securityName.cast::<u8>(), pdu.securityNameLen),
+        )
+    };
+    if pdu.version != sys::SNMP_VERSION_3 as std::ffi::c_long
+        || level != fast.level
+        || !supported
+        || !(pdu.securityModel == -1 || pdu.securityModel == sys::SNMP_SEC_MODEL_USM as c_int)
+        || engine != fast.engine_id.as_slice()
+        || (!pdu.securityName.is_null() && name != fast.user.as_slice())
+    {
+        return None;
+    }
+    let mut names: Vec<&[u64]> = Vec::new();
+    let mut next = pdu.variables;
+    // SAFETY: the PDU's varbind list, each name `name_length` sub-ids.
+    while let Some(var) = unsafe { next.as_ref() } {
+        if var.type_ != crate::tag::NULL {
+            return None;
+        }
+        // SAFETY: as above.
+        names.push(unsafe { raw_slice(var.name, var.name_length) });
+        next = var.next_variable;
+    }
+    let (mut boots, mut time) = (0u32, 0u32);
+    // SAFETY: reads net-snmp's engine time list; the USM lock is held (every net-snmp call on
+    // a v3 session holds it).
+    if unsafe { sys::get_enginetime(engine.as_ptr(), engine.len() as u32, &mut boots, &mut time, 0) }
+        != sys::SNMPERR_SUCCESS as c_int
+    {
+        return None;
+    }
+    // SAFETY: the PDU's security fields are unset (null) or net-snmp's malloc'd copies, which
+    // are kept; the ones set here are malloc'd, as snmp_free_pdu frees them.
+    unsafe {
+        let copy = |bytes: &[u8]| fill_copy(bytes);
+        if pdu.securityEngineIDLen == 0 {
+            libc::free(pdu.securityEngineID.cast());
+            pdu.securityEngineID = copy(engine);
+            pdu.securityEngineIDLen = engine.len();
+        }
+        if pdu.contextEngineIDLen == 0 {
+            let context = raw_slice(session.contextEngineID, session.contextEngineIDLen);
+            let context = if context.is_empty() { engine } else { context };
+            libc::free(pdu.contextEngineID.cast());
+            pdu.contextEngineID = copy(context);
+            pdu.contextEngineIDLen = context.len();
+        }
+        if pdu.contextName.is_null() {
+            let context = raw_slice(session.contextName.cast::<u8>(), session.contextNameLen);
+            pdu.contextName = copy(context).cast();
+            pdu.contextNameLen = context.len();
+        }
+        if pdu.securityName.is_null() {
+            pdu.securityName = copy(&fast.user).cast();
+            pdu.securityNameLen = fast.user.len();
+        }
+    }
+    pdu.securityLevel = level;
+    pdu.securityModel = sys::SNMP_SEC_MODEL_USM as c_int;
+    let (a, b) = match pdu.command {
+        sys::SNMP_MSG_GETBULK => (pdu.errstat, pdu.errindex),
+        _ => (pdu.errstat.max(0), pdu.errindex.max(0)),
+    };
+    // SAFETY: as above; the strings just set are non-null unless malloc failed (then empty).
+    let (context_engine, context_name) = unsafe {
+        (
+            raw_slice(pdu.contextEngineID, pdu.contextEngineIDLen),
+            raw_slice(pdu.contextName.cast::<u8>(), pdu.contextNameLen),
+        )
+    };
+    let scoped = ber::write::scoped_request(
+        context_engine,
+        context_name,
+        command,
+        pdu.reqid,
+        a,
+        b,
+        names.into_iter(),
+    )?;
+    let mut sealed = Vec::new();
+    let mut salt = [0u8; 8];
+    let encrypted = level == sys::SNMP_SEC_LEVEL_AUTHPRIV as c_int;
+    if encrypted {
+        let (protocol, key) = fast.keys.privacy.as_ref()?;
+        salt = usm_crypto::encrypt(*protocol, key, boots, time, &scoped, &mut sealed)?;
+    }
+    let auth = fast.keys.auth.as_ref().filter(|_| level >= sys::SNMP_SEC_LEVEL_AUTHNOPRIV as c_int);
+    let fields = ber::write::V3Fields {
+        msg_id: pdu.msgid,
+        max_size: pdu.msgMaxSize,
+        flags: 0x04 | if auth.is_some() { 0x01 } else { 0 } | if encrypted { 0x02 } else { 0 },
+        engine_id: engine,
+        boots: i64::from(boots),
+        time: i64::from(time),
+        user: &fast.user,
+        auth_length: auth.map_or(0, |(protocol, _)| usm_crypto::mac_length(*protocol)),
+        priv_params: if encrypted { &salt } else { &[] },
+        data: if encrypted { &sealed } else { &scoped },
+        encrypted,
+    };
+    let (mut message, auth_offset) = ber::write::v3_message(&fields);
+    if let Some((protocol, key)) = auth {
+        usm_crypto::sign(*protocol, key, &mut message, auth_offset)?;
+    }
+    Some(message)
+}
+
+/// A malloc'd copy of `bytes` with a NUL after it (null if malloc fails).
+fn fill_copy(bytes: &[u8]) -> *mut u8 {
+    // SAFETY: malloc of len + 1 bytes, written only within them.
+    unsafe {
+        let memory = libc::malloc(bytes.len() + 1).cast::<u8>();
+        if !memory.is_null() {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory, bytes.len());
+            *memory.add(bytes.len()) = 0;
+        }
+        memory
+    }
+}
+
 /// What a response accepted by the fast path tells net-snmp (to match it to its request).
 struct ResponseFields {
     msg_id: i64,
@@ -1440,19 +1632,8 @@ fn fast_response(fast: &FastPath, packet: &[u8], plain: &mut Vec<u8>) -> Option<
 /// # Safety
 /// `pdu` is a PDU net-snmp made for a received datagram, its string fields unset.
 unsafe fn fill_response(pdu: &mut sys::netsnmp_pdu, fields: &ResponseFields) {
-    /// A malloc'd copy with a NUL after it (null if malloc fails, which net-snmp then
-    /// treats as a field that does not match).
-    fn copy(bytes: &[u8]) -> *mut u8 {
-        // SAFETY: malloc of len + 1 bytes, written only within them.
-        unsafe {
-            let memory = libc::malloc(bytes.len() + 1).cast::<u8>();
-            if !memory.is_null() {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory, bytes.len());
-                *memory.add(bytes.len()) = 0;
-            }
-            memory
-        }
-    }
+    // A null copy (malloc failed) is a field that does not match: the answer is dropped.
+    let copy = fill_copy;
     pdu.version = sys::SNMP_VERSION_3 as _;
     pdu.command = sys::SNMP_MSG_RESPONSE;
     pdu.msgid = fields.msg_id;

@@ -136,6 +136,108 @@ pub(crate) fn decrypt(
     Some(())
 }
 
+/// Writes the message's digest at `offset` (where `length` zeros stand now): the HMAC of the
+/// whole message, truncated.
+pub(crate) fn sign(protocol: AuthProtocol, key: &[u8], message: &mut [u8], offset: usize) -> Option<()> {
+    let length = mac_length(protocol);
+    if offset + length > message.len() {
+        return None;
+    }
+    fn digest<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Option<Vec<u8>> {
+        let mut hmac = <M as Mac>::new_from_slice(key).ok()?;
+        hmac.update(message);
+        Some(hmac.finalize().into_bytes().to_vec())
+    }
+    let mac = match protocol {
+        AuthProtocol::Md5 => digest::<Hmac<md5::Md5>>(key, message),
+        AuthProtocol::Sha => digest::<Hmac<sha1::Sha1>>(key, message),
+        AuthProtocol::Sha224 => digest::<Hmac<sha2::Sha224>>(key, message),
+        AuthProtocol::Sha256 => digest::<Hmac<sha2::Sha256>>(key, message),
+        AuthProtocol::Sha384 => digest::<Hmac<sha2::Sha384>>(key, message),
+        AuthProtocol::Sha512 => digest::<Hmac<sha2::Sha512>>(key, message),
+    }?;
+    message[offset..offset + length].copy_from_slice(&mac[..length]);
+    Some(())
+}
+
+/// The next privacy salt of this process: a 64-bit counter started at a random value (RFC
+/// 3826 §3.1.2.1; DES uses its low 32 bits after the engine boots, RFC 3414 §8.1.1.1).
+pub(crate) fn next_salt() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static COUNTER: OnceLock<AtomicU64> = OnceLock::new();
+    COUNTER
+        .get_or_init(|| {
+            let mut seed = [0u8; 8];
+            // A failed getrandom leaves a time-based seed: salts must not repeat, they need
+            // not be secret.
+            let filled = std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+                .is_ok();
+            if !filled {
+                let now =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                seed = (now.as_nanos() as u64).to_be_bytes();
+            }
+            AtomicU64::new(u64::from_be_bytes(seed))
+        })
+        .fetch_add(1, Ordering::Relaxed)
+}
+
+/// Encrypts a ScopedPDU into `out`; returns the salt (msgPrivacyParameters). DES pads to whole
+/// blocks (RFC 3414 §8.1.1.2).
+pub(crate) fn encrypt(
+    protocol: PrivProtocol,
+    key: &[u8],
+    boots: u32,
+    time: u32,
+    plain: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<[u8; 8]> {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit as _};
+    let counter = next_salt();
+    out.clear();
+    out.extend_from_slice(plain);
+    match protocol {
+        PrivProtocol::Des => {
+            if key.len() < 16 {
+                return None;
+            }
+            let mut salt = [0u8; 8];
+            salt[..4].copy_from_slice(&boots.to_be_bytes());
+            salt[4..].copy_from_slice(&(counter as u32).to_be_bytes());
+            let mut iv = [0u8; 8];
+            for (i, byte) in iv.iter_mut().enumerate() {
+                *byte = key[8 + i] ^ salt[i];
+            }
+            let padded = out.len().div_ceil(8) * 8;
+            out.resize(padded, 0);
+            cbc::Encryptor::<des::Des>::new_from_slices(&key[..8], &iv)
+                .ok()?
+                .encrypt_padded_mut::<cipher::block_padding::NoPadding>(out, padded)
+                .ok()?;
+            Some(salt)
+        }
+        PrivProtocol::Aes | PrivProtocol::Aes192 | PrivProtocol::Aes256 => {
+            let salt = counter.to_be_bytes();
+            let mut iv = [0u8; 16];
+            iv[..4].copy_from_slice(&boots.to_be_bytes());
+            iv[4..8].copy_from_slice(&time.to_be_bytes());
+            iv[8..].copy_from_slice(&salt);
+            match protocol {
+                PrivProtocol::Aes => {
+                    cfb_mode::Encryptor::<Aes128>::new_from_slices(key.get(..16)?, &iv).ok()?.encrypt(out)
+                }
+                PrivProtocol::Aes192 => {
+                    cfb_mode::Encryptor::<Aes192>::new_from_slices(key.get(..24)?, &iv).ok()?.encrypt(out)
+                }
+                _ => cfb_mode::Encryptor::<Aes256>::new_from_slices(key.get(..32)?, &iv).ok()?.encrypt(out),
+            }
+            Some(salt)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +261,31 @@ mod tests {
         assert!(!verify(AuthProtocol::Sha256, key, &message, offset, &wrong));
         assert!(!verify(AuthProtocol::Sha256, b"another key", &message, offset, &mac));
         assert!(!verify(AuthProtocol::Sha, key, &message, offset, &mac), "wrong length");
+    }
+
+    #[test]
+    fn what_is_signed_and_encrypted_here_is_verified_and_decrypted_here() {
+        let key: Vec<u8> = (0u8..64).collect();
+        let plain = b"0\x11\x04\x00\x04\x00\xa0\x0b scoped PDU ... 41 bytes".to_vec();
+        for protocol in PrivProtocol::ALL {
+            let mut sealed = Vec::new();
+            let salt = encrypt(protocol, &key, 7, 99, &plain, &mut sealed).unwrap();
+            let mut opened = Vec::new();
+            decrypt(protocol, &key, 7, 99, &salt, &sealed, &mut opened).unwrap();
+            assert_eq!(&opened[..plain.len()], &plain[..], "{protocol:?}");
+            assert_ne!(
+                encrypt(protocol, &key, 7, 99, &plain, &mut Vec::new()).unwrap(),
+                salt,
+                "salts differ"
+            );
+        }
+        for protocol in AuthProtocol::ALL {
+            let mut message = vec![0x30u8; 100];
+            message[40..40 + mac_length(protocol)].fill(0);
+            sign(protocol, &key[..20], &mut message, 40).unwrap();
+            let mac = message[40..40 + mac_length(protocol)].to_vec();
+            assert!(verify(protocol, &key[..20], &message, 40, &mac), "{protocol:?}");
+        }
     }
 
     #[test]

@@ -508,14 +508,18 @@ def usm_counters() -> dict[str, int]:
     """How often this process ran SNMPv3's expensive steps: `key_derivations` (a passphrase
     made into a key, about 1 MB of hashing, once per protocol and passphrase), `localizations`
     (a key localised to an agent's engine ID, once per engine and user) and `discoveries`
-    (engine-ID probes, once per agent); and how responses were read: `fast_responses` (checked,
+    (engine-ID probes, once per agent); how responses were read: `fast_responses` (checked,
     decrypted and decoded by snmp-stream) and `net_snmp_parsed` (reports, and whatever the fast
-    path did not take, left to net-snmp)."""
-    derivations, localizations, discoveries, fast, parsed = native.usm_counters()
+    path did not take, left to net-snmp); and how requests were built: `fast_requests`
+    (encoded, encrypted and signed by snmp-stream) and `net_snmp_built` (discovery probes and
+    whatever the fast path did not take)."""
+    derivations, localizations, discoveries, fast, parsed, built_here, built = native.usm_counters()
     return {
         "key_derivations": derivations,
         "localizations": localizations,
         "discoveries": discoveries,
         "fast_responses": fast,
         "net_snmp_parsed": parsed,
+        "fast_requests": built_here,
+        "net_snmp_built": built,
     }

@@ -229,11 +229,20 @@ enum CredentialsArg<'py> {
 }
 
 /// USM counters of this process: (key derivations, localisations, discoveries, responses
-/// taken by the fast path, messages parsed by net-snmp).
+/// read by snmp-stream, messages parsed by net-snmp, requests built by snmp-stream, requests
+/// built by net-snmp).
 #[pyfunction]
-fn usm_counters() -> (u64, u64, u64, u64, u64) {
+fn usm_counters() -> (u64, u64, u64, u64, u64, u64, u64) {
     let c = core::usm_counters();
-    (c.key_derivations, c.localizations, c.discoveries, c.fast_responses, c.net_snmp_parsed)
+    (
+        c.key_derivations,
+        c.localizations,
+        c.discoveries,
+        c.fast_responses,
+        c.net_snmp_parsed,
+        c.fast_requests,
+        c.net_snmp_built,
+    )
 }
 
 /// A validated request (built by `snmp_stream.SnmpRequest`, which takes its canonical OIDs and

@@ -51,11 +51,17 @@ pub struct UsmCounters {
     pub fast_responses: u64,
     /// Messages left to net-snmp's parser (reports, and anything the fast path did not take).
     pub net_snmp_parsed: u64,
+    /// Requests built (encoded, encrypted, signed) by snmp-stream itself.
+    pub fast_requests: u64,
+    /// Requests built by net-snmp (discovery probes, and anything the fast path did not take).
+    pub net_snmp_built: u64,
 }
 
 /// Counted by the parse hook (outside the state's mutex).
 pub(crate) static FAST_RESPONSES: AtomicU64 = AtomicU64::new(0);
 pub(crate) static NET_SNMP_PARSED: AtomicU64 = AtomicU64::new(0);
+pub(crate) static FAST_REQUESTS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static NET_SNMP_BUILT: AtomicU64 = AtomicU64::new(0);
 
 #[derive(PartialEq, Eq, Hash)]
 struct CredentialsKey {
@@ -103,6 +109,8 @@ pub fn counters() -> UsmCounters {
     UsmCounters {
         fast_responses: FAST_RESPONSES.load(Ordering::Relaxed),
         net_snmp_parsed: NET_SNMP_PARSED.load(Ordering::Relaxed),
+        fast_requests: FAST_REQUESTS.load(Ordering::Relaxed),
+        net_snmp_built: NET_SNMP_BUILT.load(Ordering::Relaxed),
         ..lock().state().counters
     }
 }

@@ -103,6 +103,9 @@ def test_walk_and_get_at_every_level_and_protocol_match_net_snmp(
     # net-snmp parsed only reports (a discovery's, a first time synchronisation's).
     assert after["fast_responses"] - before["fast_responses"] >= 2, (before, after)
     assert after["net_snmp_parsed"] - before["net_snmp_parsed"] <= 2, (before, after)
+    # and the requests were built here, but for the discovery probe.
+    assert after["fast_requests"] - before["fast_requests"] >= 2, (before, after)
+    assert after["net_snmp_built"] - before["net_snmp_built"] <= 1, (before, after)
 
 
 def test_context_and_level_are_sent_as_given(usm_agent: Agent) -> None:
