@@ -219,10 +219,15 @@ def test_v1_v2c_and_v3_mixed_in_one_stream_with_keys_derived_once(usm_agent: Age
             "v3aes256", auth=("SHA-512", "authpass-aes256"), priv=("AES-256", "privpass-aes256")
         )
         before = snmp_stream.usm_counters()
-        kinds = [usm, ("public", "v1"), ("public", "v2c")]
+        # 1,000 v3 requests and 250 each of v1 and v2c, over three agents (three engine IDs).
+        v1, v2c = ("public", "v1"), ("public", "v2c")
+
+        def kind(i: int) -> snmp_stream.Usm | tuple[str, str]:
+            return usm if i % 3 < 2 else (v1 if (i // 3) % 2 else v2c)
+
         requests = [
-            snmp_stream.SnmpRequest("walk", agents[(i // 3) % 3].host, kinds[i % 3], SYSTEM, req_id=str(i))
-            for i in range(600)
+            snmp_stream.SnmpRequest("walk", agents[(i // 3) % 3].host, kind(i), SYSTEM, req_id=str(i))
+            for i in range(1500)
         ]
         with snmp_stream.Collector() as collector:
             for request in requests:
@@ -234,16 +239,17 @@ def test_v1_v2c_and_v3_mixed_in_one_stream_with_keys_derived_once(usm_agent: Age
         again = snmp_stream.walk_many([a.host for a in agents], usm, SYSTEM)
         assert all(r.status == snmp_stream.SUCCESSFUL for r in again)
         assert snmp_stream.usm_counters()["discoveries"] == after["discoveries"]
-    assert sorted(int(r.req_id or b"") for r in responses) == list(range(600))
+    assert sorted(int(r.req_id or b"") for r in responses) == list(range(1500))
     assert all(r.status == snmp_stream.SUCCESSFUL for r in responses), [r.errors for r in responses][:3]
     texts = {r.request.community.version: without_uptime(r.text().splitlines()) for r in responses}
-    assert texts["v3"] == texts["v2c"]
+    assert texts["v3"] == texts["v2c"] == texts["v1"]
+    assert sum(r.request.community.version == "v3" for r in responses) == 1000
     # One passphrase pair: two keys derived (none if another test did it first); three engines:
     # three localisations. Requests that start before their agent's first discovery is
-    # answered probe too (at most one each).
+    # answered probe too (at most one each, and at most 256 start at once).
     assert after["key_derivations"] - before["key_derivations"] <= 2, (before, after)
     assert after["localizations"] - before["localizations"] <= 3, (before, after)
-    assert after["discoveries"] - before["discoveries"] <= 200, (before, after)
+    assert after["discoveries"] - before["discoveries"] <= 256, (before, after)
 
 
 def test_an_agent_restarted_with_a_new_engine_id_is_discovered_again() -> None:
@@ -348,3 +354,155 @@ def test_every_value_kind_reads_the_same_over_v3_as_over_v2c(values_agent: Agent
     assert over_v3.status == over_v2c.status
     assert [e.kind for e in over_v3.errors] == [e.kind for e in over_v2c.errors]
     assert over_v3.varbinds() == over_v2c.varbinds()
+
+
+def test_a_given_engine_id_skips_discovery_and_a_context_engine_id_is_sent(usm_agent: Agent) -> None:
+    engine = net_snmp(
+        "snmpget", "-v2c", "-c", "public", "-Ox", "-Oqv", usm_agent.host, "1.3.6.1.6.3.10.2.1.1.0"
+    )
+    engine_id = "".join(" ".join(engine).split()).strip('"')
+    user = USERS[4]  # authNoPriv, SHA-256
+    with_engine = snmp_stream.Usm(
+        user[0], auth=(user[1], user[2]), security_engine_id=engine_id, context_engine_id=engine_id
+    )
+    before = snmp_stream.usm_counters()
+    response = snmp_stream.get(usm_agent.host, with_engine, "1.3.6.1.2.1.1.5.0")
+    after = snmp_stream.usm_counters()
+    assert response.status == snmp_stream.SUCCESSFUL, response.errors
+    assert after["discoveries"] == before["discoveries"], (before, after)
+    # snmpd answers any context engine ID from its own context; net-snmp takes the answer
+    # only if it carries back the context engine ID the request was sent with.
+    other = snmp_stream.Usm(user[0], auth=(user[1], user[2]), context_engine_id="8000000001020304")
+    response = snmp_stream.get(usm_agent.host, other, "1.3.6.1.2.1.1.5.0", config={"retries": 0})
+    assert response.status == snmp_stream.SUCCESSFUL, response.errors
+
+
+class NotInTimeAgent:
+    """A fake SNMPv3 agent on a real loopback UDP socket, for what snmpd cannot be made to do:
+    answer every authenticated request with an authenticated notInTimeWindow report, however
+    often the client resynchronises. It answers discovery like snmpd (an unauthenticated
+    unknownEngineIDs report) and authenticates as RFC 3414 says (SHA-1, HMAC-96)."""
+
+    ENGINE = bytes.fromhex("80001f8804") + b"faketime"
+    BOOTS, TIME = 7, 123456
+
+    def __init__(self, passphrase: str) -> None:
+        import hashlib
+        import hmac as hmac_module
+        import socket
+        import threading
+
+        self._hmac, self._hashlib = hmac_module, hashlib
+        stretched = (passphrase.encode() * (1048576 // len(passphrase) + 1))[:1048576]
+        master = hashlib.sha1(stretched).digest()
+        self.key = hashlib.sha1(master + self.ENGINE + master).digest()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.socket.getsockname()[1]}"
+        self.reports = {"unknown_engine": 0, "not_in_time": 0}
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.socket.close()
+
+    @staticmethod
+    def _tlv(tag: int, value: bytes) -> bytes:
+        n = len(value)
+        length = bytes([n]) if n < 0x80 else bytes([0x82, n >> 8, n & 0xFF])
+        return bytes([tag]) + length + value
+
+    @classmethod
+    def _int(cls, value: int) -> bytes:
+        return cls._tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
+
+    @staticmethod
+    def _read(data: bytes, at: int) -> tuple[int, bytes, int]:
+        tag, first = data[at], data[at + 1]
+        at += 2
+        if first & 0x80:
+            count = first & 0x7F
+            length = int.from_bytes(data[at : at + count], "big")
+            at += count
+        else:
+            length = first
+        return tag, data[at : at + length], at + length
+
+    def _report(self, msg_id: int, request_id: int, stat: int, user: bytes, authenticated: bool) -> bytes:
+        tlv, integer = self._tlv, self._int
+        oid = bytes([0x2B, 6, 1, 6, 3, 15, 1, 1, stat, 0])
+        varbind = tlv(0x30, tlv(0x06, oid) + tlv(0x41, b"\x01"))
+        pdu = tlv(0xA8, integer(request_id) + integer(0) + integer(0) + tlv(0x30, varbind))
+        scoped = tlv(0x30, tlv(0x04, self.ENGINE) + tlv(0x04, b"") + pdu)
+        auth = b"\x00" * 12 if authenticated else b""
+        usm = tlv(
+            0x30,
+            tlv(0x04, self.ENGINE)
+            + integer(self.BOOTS)
+            + integer(self.TIME)
+            + tlv(0x04, user)
+            + tlv(0x04, auth)
+            + tlv(0x04, b""),
+        )
+        flags = b"\x01" if authenticated else b"\x00"
+        header = tlv(0x30, integer(msg_id) + integer(65507) + tlv(0x04, flags) + integer(3))
+        message = tlv(0x30, integer(3) + header + tlv(0x04, usm) + scoped)
+        if authenticated:
+            at = message.index(auth + tlv(0x04, b""))
+            digest = self._hmac.new(self.key, message, self._hashlib.sha1).digest()[:12]
+            message = message[:at] + digest + message[at + 12 :]
+        return message
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.socket.recvfrom(65535)
+            except OSError:
+                return
+            try:
+                _, message, _ = self._read(data, 0)
+                _, _, at = self._read(message, 0)  # version
+                _, header, at = self._read(message, at)
+                _, msg_id, h = self._read(header, 0)
+                _, _, h = self._read(header, h)
+                _, flags, h = self._read(header, h)
+                _, usm, at = self._read(message, at)
+                _, params, _ = self._read(usm, 0)
+                u = 0
+                for _field in range(3):  # engine ID, boots, time
+                    _, _, u = self._read(params, u)
+                _, user, _ = self._read(params, u)
+                _, scoped, _ = self._read(message, at)
+                _, _, s = self._read(scoped, 0)
+                _, _, s = self._read(scoped, s)
+                _, pdu, _ = self._read(scoped, s)
+                _, request_id, _ = self._read(pdu, 0)
+            except (IndexError, ValueError):
+                continue
+            msg, req = (
+                int.from_bytes(msg_id, "big", signed=True),
+                int.from_bytes(request_id, "big", signed=True),
+            )
+            if flags[0] & 0x01:
+                self.reports["not_in_time"] += 1
+                self.socket.sendto(self._report(msg, req, 2, user, authenticated=True), peer)
+            else:
+                self.reports["unknown_engine"] += 1
+                self.socket.sendto(self._report(msg, req, 4, user, authenticated=False), peer)
+
+
+def test_not_in_time_window_after_one_resynchronisation_is_a_structured_error() -> None:
+    agent = NotInTimeAgent("time-auth-pass")
+    try:
+        usm = snmp_stream.Usm("timeuser", auth=("SHA", "time-auth-pass"))
+        started = time.monotonic()
+        response = snmp_stream.get(agent.host, usm, "1.3.6.1.2.1.1.5.0", config={"retries": 0, "timeout": 1})
+        assert time.monotonic() - started < 1, "reports, not timeouts"
+        assert response.status == snmp_stream.FAILED
+        assert [e.kind for e in response.errors] == ["not_in_time_window"], response.errors
+        message = response.errors[0].message
+        assert "timeuser" in message and agent.host in message and "time-auth-pass" not in message
+        # discovery, then the request and the one resend after net-snmp resynchronised
+        assert agent.reports == {"unknown_engine": 1, "not_in_time": 2}, agent.reports
+    finally:
+        agent.close()
