@@ -506,3 +506,75 @@ def test_not_in_time_window_after_one_resynchronisation_is_a_structured_error() 
         assert agent.reports == {"unknown_engine": 1, "not_in_time": 2}, agent.reports
     finally:
         agent.close()
+
+
+def test_an_agent_restarted_with_the_same_engine_id_is_resynchronised(tmp_path: Path) -> None:
+    """snmpd keeps its engine ID and counts engine boots in its persistent directory when it
+    reads it (started without -C, its config search path limited to the test's directories):
+    after a restart, requests carry the old boots, the agent answers notInTimeWindow, and
+    net-snmp resynchronises and resends, once; no new discovery."""
+    config_dir, state = tmp_path / "conf", tmp_path / "state"
+    config_dir.mkdir()
+    state.mkdir()
+    (config_dir / "snmpd.conf").write_text(snmpd.FIXTURE_CONFIG.read_text() + "\n" + USERS_CONF.read_text())
+    port = snmpd.free_port()
+    host = f"127.0.0.1:{port}"
+    environment = {
+        **os.environ,
+        "MIBS": "",
+        "SNMP_PERSISTENT_DIR": str(state),
+        "SNMPCONFPATH": f"{config_dir}:{state}",
+    }
+    command = [
+        snmpd.find_snmpd(),
+        "-f",
+        "-Lf",
+        str(tmp_path / "snmpd.log"),
+        *snmpd.DEFAULT_OPTIONS,
+        f"udp:{host}",
+    ]
+    engine_oids = ["1.3.6.1.6.3.10.2.1.1.0", "1.3.6.1.6.3.10.2.1.2.0"]  # snmpEngineID, snmpEngineBoots
+
+    def start() -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+        """Starts snmpd; its engine ID (hex) and engine boots once it answers."""
+        process = subprocess.Popen(
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                ["snmpget", "-v2c", "-c", "public", "-r0", "-t0.2", "-Oqv", "-Ox", host, engine_oids[0]],
+                capture_output=True,
+                text=True,
+                env=environment,
+            )
+            if probe.returncode == 0:
+                boots = net_snmp("snmpget", "-v2c", "-c", "public", "-Oqv", host, engine_oids[1])
+                return process, ("".join(probe.stdout.split()).strip('"'), int(boots[0]))
+        process.kill()
+        raise AssertionError("snmpd did not start")
+
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        process.wait(timeout=10)
+
+    usm = credentials(*USERS[8])
+    process, first_engine = start()
+    try:
+        first = snmp_stream.walk(host, usm, SYSTEM)
+        assert first.status == snmp_stream.SUCCESSFUL, first.errors
+    finally:
+        stop(process)
+    process, again_engine = start()
+    try:
+        assert again_engine[0] == first_engine[0], "the same engine ID"
+        assert again_engine[1] == first_engine[1] + 1, (first_engine, again_engine)
+        before = snmp_stream.usm_counters()
+        again = snmp_stream.walk(host, usm, SYSTEM)
+        after = snmp_stream.usm_counters()
+        assert again.status == snmp_stream.SUCCESSFUL, again.errors
+        assert without_uptime(again.text().splitlines()) == without_uptime(first.text().splitlines())
+        assert after["discoveries"] == before["discoveries"], (before, after)
+        assert after["net_snmp_parsed"] - before["net_snmp_parsed"] >= 1, "the notInTimeWindow report"
+    finally:
+        stop(process)
