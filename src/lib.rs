@@ -5,7 +5,8 @@
 //!
 //! | snmp-stream | net-snmp / SNMP |
 //! |---|---|
-//! | [`Request`] | one agent, one or more root OIDs; GET, or WALK (GETBULK on v2c, GETNEXT on v1) |
+//! | [`Request`] | one agent, one or more root OIDs; GET, or WALK (GETBULK on v2c and v3, GETNEXT on v1) |
+//! | [`Community`], [`Usm`] | v1/v2c community; SNMPv3 USM user (`-u -l -a -A -x -X -n -e -E`) |
 //! | [`SessionManager`] | many `snmp_sess_*` single sessions driven by one epoll loop |
 //! | [`Collector`] | a `SessionManager` on its own thread, fed and drained through channels |
 //! | [`Config`] | `-r` retries, `-t` timeout, `-Cr` max-repetitions budget, concurrency |

@@ -46,8 +46,8 @@ impl TextColumn {
 
 /// Every record of every buffer as a row of the long format ([`VARBIND_FRAME_COLUMNS`]):
 /// `oid` (`.1.3...`), `root` (its root OID), `index` (sub-ids after the root, `2.1`; empty for
-/// none), `type` (net-snmp's name, [`type_name`]), `value` ([`render_value`]'s text; null for
-/// NULL and the exceptions), `value_int` (INTEGER), `value_uint` (Counter32, Gauge32,
+/// none), `type` (net-snmp's name, [`type_name`]), `value` (its text as `snmpwalk -On`
+/// prints it; null for NULL and the exceptions), `value_int` (INTEGER), `value_uint` (Counter32, Gauge32,
 /// TimeTicks, UInteger32, Counter64) and `value_bytes` (OCTET STRING and Opaque octets).
 pub fn varbind_rows(buffers: &[&[u8]]) -> Result<ParsedTable, ParseError> {
     let headers = buffers
