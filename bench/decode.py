@@ -39,6 +39,10 @@ FILE_MAGIC = b"SSBUFS1\n"
 
 NATIVE_NUMPY = "snmp-stream to_numpy (native)"
 NATIVE_PANDAS = "snmp-stream to_pandas (native)"
+NATIVE_ARROW = "snmp-stream to_arrow (native)"
+NATIVE_POLARS = "snmp-stream to_polars (native)"
+NATIVE_PANDAS_ARROW = "snmp-stream to_pandas(dtype_backend=\"pyarrow\")"
+NATIVE = (NATIVE_NUMPY, NATIVE_PANDAS, NATIVE_ARROW, NATIVE_POLARS, NATIVE_PANDAS_ARROW)
 PY_STRUCT = "pure Python struct decode -> pandas"
 PY_TUPLES = "(oid, value) tuples -> pandas"
 
@@ -302,6 +306,19 @@ def _warm_pandas() -> None:
 
 # --- the timed clients ---------------------------------------------------------------------------------
 
+def convert(spec_table: Any, client: str, inputs: Any) -> Any:
+    """One of the native ways out of the parser."""
+    if client == NATIVE_NUMPY:
+        return spec_table.to_numpy(inputs)
+    if client == NATIVE_PANDAS:
+        return spec_table.to_pandas(inputs)
+    if client == NATIVE_ARROW:
+        return spec_table.to_arrow(inputs)
+    if client == NATIVE_POLARS:
+        return spec_table.to_polars(inputs)
+    return spec_table.to_pandas(inputs, dtype_backend="pyarrow")
+
+
 def run_client(spec: dict) -> dict:
     import gc
 
@@ -309,15 +326,15 @@ def run_client(spec: dict) -> dict:
     buffers = load_buffers(spec["path"])
     expected = sum(record_count(b) for b in buffers)
     extra: dict = {}
-    if client in (NATIVE_NUMPY, NATIVE_PANDAS):
+    if client in NATIVE:
         import numpy as np
 
         inputs: Any = [np.frombuffer(b, dtype=np.uint8) for b in buffers]  # what a response's .results is
         spec_table = table()
         spec_table.to_numpy(inputs[:1])  # untimed warm-up (first call, allocator), on one buffer
-        if client == NATIVE_PANDAS:
+        if client != NATIVE_NUMPY:
             _warm_pandas()
-            spec_table.to_pandas(inputs[:1])
+            convert(spec_table, client, inputs[:1])
     elif client == PY_STRUCT:
         _warm_pandas()
         inputs = buffers
@@ -331,11 +348,8 @@ def run_client(spec: dict) -> dict:
     _settle()
     base = _rss_kb()
     cpu, wall = _cpu(), time.perf_counter()
-    if client == NATIVE_NUMPY:
-        out: Any = spec_table.to_numpy(inputs)
-        varbinds = expected
-    elif client == NATIVE_PANDAS:
-        out = spec_table.to_pandas(inputs)
+    if client in NATIVE:
+        out: Any = convert(spec_table, client, inputs)
         varbinds = expected
     elif client == PY_STRUCT:
         out, varbinds, extra["decode_s"] = py_struct_to_pandas(inputs)
@@ -343,6 +357,10 @@ def run_client(spec: dict) -> dict:
         out, varbinds = tuples_to_pandas(inputs)
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     after = _rss_kb()
+    if client in (NATIVE_ARROW, NATIVE_POLARS):  # summarized as Arrow-backed pandas columns (untimed)
+        import pandas as pd
+
+        out = (out if client == NATIVE_ARROW else out.to_arrow()).to_pandas(types_mapper=pd.ArrowDtype)
     columns = dict(out) if isinstance(out, dict) else {name: out[name] for name in out.columns}
     return {"wall": wall, "cpu": cpu, "varbinds": varbinds, "expected": expected, "rss_base_kb": base,
             "rss_after_kb": after, **extra, "summary": summarize(columns)}

@@ -48,16 +48,16 @@ def parse_table(
     index: Sequence[tuple[str, str, int | str, str]],
     columns: Sequence[tuple[str, _OidLike, str]],
     buffers: Sequence[npt.NDArray[np.uint8] | bytes],
+    raw: bool = False,
 ) -> tuple[
     npt.NDArray[np.uint32],
     list[bytes],
-    list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]],
+    list[tuple[str, str, Any, npt.NDArray[np.bool_]]],
 ]: ...
 def parse_varbinds(
     buffers: Sequence[npt.NDArray[np.uint8] | bytes],
-) -> tuple[
-    npt.NDArray[np.uint32], list[bytes], list[tuple[str, str, npt.NDArray[Any], npt.NDArray[np.bool_]]]
-]: ...
+    raw: bool = False,
+) -> tuple[npt.NDArray[np.uint32], list[bytes], list[tuple[str, str, Any, npt.NDArray[np.bool_]]]]: ...
 
 COPY_PREFIX_COLUMNS: list[tuple[str, str]]
 COPY_VARBIND_COLUMNS: list[tuple[str, str]]

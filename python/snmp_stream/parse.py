@@ -211,7 +211,11 @@ class _Frames:
     """Decoded buffers as numpy columns, a pandas, Arrow or polars frame: the ways out of the
     parser, shared by `Table` (a table's rows) and `VARBINDS` (the long format)."""
 
-    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+    def _decode(
+        self, sources: Source | Sequence[Source], raw: bool = False
+    ) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+        """Decoded columns by name as (kind, values, valid, timedelta); with `raw`, text and
+        bytes values are (offsets, data) arrays as Arrow holds them, not Python objects."""
         raise NotImplementedError
 
     def to_numpy(self, sources: Source | Sequence[Source]) -> dict[str, np.ndarray[Any, Any]]:
@@ -230,11 +234,21 @@ class _Frames:
                 out[name] = values
         return out
 
-    def to_pandas(self, sources: Source | Sequence[Source]) -> pandas.DataFrame:
-        """A DataFrame: one row per (buffer, index); integers use pandas' nullable dtypes."""
+    def to_pandas(
+        self, sources: Source | Sequence[Source], dtype_backend: str = "numpy_nullable"
+    ) -> pandas.DataFrame:
+        """A DataFrame: one row per (buffer, index). With `dtype_backend="numpy_nullable"` (the
+        default) integers use pandas' nullable dtypes and text and bytes are Python objects;
+        with `"pyarrow"` (as pandas' own readers take it) every column is Arrow-backed
+        (`pd.ArrowDtype`), built natively without a Python object per row."""
         require("pandas", what="to_pandas")
         import pandas as pd
 
+        if dtype_backend == "pyarrow":
+            frame: pandas.DataFrame = self.to_arrow(sources).to_pandas(types_mapper=pd.ArrowDtype)
+            return frame
+        if dtype_backend != "numpy_nullable":
+            raise ValueError(f"dtype_backend is 'numpy_nullable' or 'pyarrow', not {dtype_backend!r}")
         decoded, responses = self._decode(sources)
         rows = decoded.pop("_buffer")
         data: dict[str, Any] = dict(_sources(rows, decoded.pop("_req_ids"), responses))
@@ -250,20 +264,37 @@ class _Frames:
         return pd.DataFrame(data)
 
     def to_arrow(self, sources: Source | Sequence[Source]) -> pyarrow.Table:
-        """A pyarrow Table (needs the `pyarrow` package)."""
+        """A pyarrow Table (needs the `pyarrow` package). Text and bytes columns are Arrow
+        large_string / large_binary arrays over the buffers the native decoder filled, and
+        req_id and host are taken from one value per buffer: no Python object per row."""
         require("pyarrow", what="to_arrow")
         import pyarrow as pa
 
-        decoded, responses = self._decode(sources)
-        rows = decoded.pop("_buffer")
+        decoded, responses = self._decode(sources, raw=True)
+        rows = pa.array(decoded.pop("_buffer"))
+        req_ids = decoded.pop("_req_ids")
         arrays: dict[str, Any] = {
-            name: pa.array(values)
-            for name, values in _sources(rows, decoded.pop("_req_ids"), responses).items()
+            "req_id": pa.array(
+                [r.decode(errors="replace") if r else None for r in req_ids], pa.string()
+            ).take(rows)
         }
+        if responses and all(r is not None for r in responses):
+            arrays["host"] = pa.array([r.host for r in responses if r is not None], pa.string()).take(rows)
         for name, (kind, values, valid, timedelta) in decoded.items():
             if timedelta:
                 values = (values * 10).astype("timedelta64[ms]")
-            arrays[name] = pa.array(values, mask=~valid) if kind in ("int", "uint") else pa.array(values)
+            if kind in ("int", "uint"):
+                arrays[name] = pa.array(values, mask=None if valid.all() else ~valid)
+            else:
+                offsets, data = values
+                nulls = len(valid) - int(np.count_nonzero(valid))
+                bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+                arrays[name] = pa.Array.from_buffers(
+                    pa.large_string() if kind == "text" else pa.large_binary(),
+                    len(valid),
+                    [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
+                    null_count=nulls,
+                )
         return pa.table(arrays)
 
     def to_polars(self, sources: Source | Sequence[Source]) -> polars.DataFrame:
@@ -271,7 +302,7 @@ class _Frames:
         require("polars", "pyarrow", what="to_polars")
         import polars as pl
 
-        return pl.from_arrow(self.to_arrow(sources))  # type: ignore[return-value]
+        return pl.from_arrow(self.to_arrow(sources), rechunk=False)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -297,7 +328,9 @@ class Table(_Frames):
         """The column OIDs, to walk (or GET with index ranges)."""
         return [c.oid for c in self.columns]
 
-    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+    def _decode(
+        self, sources: Source | Sequence[Source], raw: bool = False
+    ) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
         items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
         responses = [s if isinstance(s, SnmpResponse) else None for s in items]
         buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
@@ -305,6 +338,7 @@ class Table(_Frames):
             [(f.name, f.field, f.length, f.value.kind) for f in self.index],
             [(c.name, c.oid, c.value.kind) for c in self.columns],
             buffers,
+            raw,
         )
         timedeltas = {f.name for f in self.index if f.value.timedelta} | {
             c.name for c in self.columns if c.value.timedelta
@@ -325,11 +359,13 @@ class Varbinds(_Frames):
     Opaque octets). The same rows as PostgreSQL's `snmp_varbinds`. Use the instance `VARBINDS`
     or `snmp_stream.to_pandas` / `to_arrow` / `to_polars` / `to_numpy`."""
 
-    def _decode(self, sources: Source | Sequence[Source]) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
+    def _decode(
+        self, sources: Source | Sequence[Source], raw: bool = False
+    ) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
         items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
         responses = [s if isinstance(s, SnmpResponse) else None for s in items]
         buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
-        rows, req_ids, decoded = native.parse_varbinds(buffers)
+        rows, req_ids, decoded = native.parse_varbinds(buffers, raw)
         out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
         for name, kind, values, valid in decoded:
             out[name] = (kind, values, valid, False)
@@ -340,9 +376,10 @@ VARBINDS = Varbinds()
 """The long format (`Varbinds`): `VARBINDS.to_pandas(responses)` and the other ways out."""
 
 
-def to_pandas(sources: Source | Sequence[Source]) -> pandas.DataFrame:
-    """Any responses (or buffers) as one long DataFrame, a row per varbind (`Varbinds`)."""
-    return VARBINDS.to_pandas(sources)
+def to_pandas(sources: Source | Sequence[Source], dtype_backend: str = "numpy_nullable") -> pandas.DataFrame:
+    """Any responses (or buffers) as one long DataFrame, a row per varbind (`Varbinds`);
+    `dtype_backend="pyarrow"` for Arrow-backed columns (see `Table.to_pandas`)."""
+    return VARBINDS.to_pandas(sources, dtype_backend)
 
 
 def to_arrow(sources: Source | Sequence[Source]) -> pyarrow.Table:

@@ -711,13 +711,17 @@ fn table_spec(
 
 /// Decodes result buffers with a table spec (GIL released while decoding). Returns
 /// (row → buffer number, [req_id per buffer], [(name, kind, values, valid)]), where kind is
-/// "int", "uint", "text" or "bytes"; text and bytes values are object arrays (None if null).
+/// "int", "uint", "text" or "bytes"; text and bytes values are object arrays (None if null),
+/// or with `raw`, (offsets int64, data uint8) arrays as Arrow's large_string/large_binary
+/// hold them: no Python object per row.
 #[pyfunction]
+#[pyo3(signature = (index, columns, buffers, raw=false))]
 fn parse_table<'py>(
     py: Python<'py>,
     index: Vec<IndexArg<'py>>,
     columns: Vec<ColumnArg<'py>>,
     buffers: Vec<Bound<'py, PyAny>>,
+    raw: bool,
 ) -> PyResult<Decoded<'py>> {
     let spec = table_spec(py, &index, &columns)?;
     let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
@@ -726,7 +730,7 @@ fn parse_table<'py>(
         core::ParseError::Format { .. } => raise(py, "BufferFormatError", error.to_string()),
         _ => raise(py, "InvalidSpecError", error.to_string()),
     })?;
-    Ok(decoded(py, &slices, parsed))
+    Ok(decoded(py, &slices, parsed, raw))
 }
 
 /// What `parse_table` and `parse_varbinds` return: (row → buffer number, [req_id per buffer],
@@ -737,26 +741,31 @@ type Decoded<'py> = (
     Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)>,
 );
 
-fn decoded<'py>(py: Python<'py>, buffers: &[&[u8]], parsed: core::ParsedTable) -> Decoded<'py> {
+fn decoded<'py>(py: Python<'py>, buffers: &[&[u8]], parsed: core::ParsedTable, raw: bool) -> Decoded<'py> {
     let req_ids = buffers
         .iter()
         // The header alone: decoding has already checked every record.
         .map(|s| core::ResultBuffer::parse_header(s).map(|b| b.req_id.to_vec()).unwrap_or_default())
         .collect();
-    (parsed.buffer.into_pyarray(py), req_ids, py_columns(py, parsed.columns))
+    (parsed.buffer.into_pyarray(py), req_ids, py_columns(py, parsed.columns, raw))
 }
 
 /// Decodes result buffers into the long format, one row per varbind (`snmp_stream.to_pandas`;
 /// GIL released while decoding): the same shape as `parse_table`, with the columns oid, root,
 /// index, type, value (text), value_int, value_uint and value_bytes.
 #[pyfunction]
-fn parse_varbinds<'py>(py: Python<'py>, buffers: Vec<Bound<'py, PyAny>>) -> PyResult<Decoded<'py>> {
+#[pyo3(signature = (buffers, raw=false))]
+fn parse_varbinds<'py>(
+    py: Python<'py>,
+    buffers: Vec<Bound<'py, PyAny>>,
+    raw: bool,
+) -> PyResult<Decoded<'py>> {
     let args = buffers.iter().map(buffer_arg).collect::<PyResult<Vec<_>>>()?;
     let slices = args.iter().map(BufferArg::as_slice).collect::<PyResult<Vec<_>>>()?;
     let parsed = py
         .detach(|| core::varbind_rows(&slices))
         .map_err(|error| raise(py, "BufferFormatError", error.to_string()))?;
-    Ok(decoded(py, &slices, parsed))
+    Ok(decoded(py, &slices, parsed, raw))
 }
 
 /// Counter deltas and rates between two polls, each a list of (host, buffer) (GIL released
@@ -822,14 +831,22 @@ fn counter_rates<'py>(
 }
 
 /// Decoded columns as (name, kind, values, valid): kind "int", "uint", "text" or "bytes"; text
-/// and bytes values are object arrays (None where null).
+/// and bytes values are object arrays (None where null), or with `raw` a tuple of (offsets
+/// int64, data uint8) numpy arrays, Arrow's layout of large_string and large_binary.
 fn py_columns<'py>(
     py: Python<'py>,
     columns: Vec<(String, core::ColumnData)>,
+    raw: bool,
 ) -> Vec<(String, &'static str, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let mut out = Vec::with_capacity(columns.len());
     for (name, column) in columns {
         let entry: (&'static str, Bound<'py, PyAny>, Bound<'py, PyAny>) = match column {
+            core::ColumnData::Text { offsets, data, valid } if raw => {
+                ("text", raw_strings(py, offsets, data), valid.into_pyarray(py).into_any())
+            }
+            core::ColumnData::Bytes { offsets, data, valid } if raw => {
+                ("bytes", raw_strings(py, offsets, data), valid.into_pyarray(py).into_any())
+            }
             core::ColumnData::Int { values, valid } => {
                 ("int", values.into_pyarray(py).into_any(), valid.into_pyarray(py).into_any())
             }
@@ -869,6 +886,13 @@ fn py_columns<'py>(
         out.push((name, entry.0, entry.1, entry.2));
     }
     out
+}
+
+/// Variable-length values as Arrow lays them out: (offsets as int64, the bytes).
+fn raw_strings<'py>(py: Python<'py>, offsets: Vec<usize>, data: Vec<u8>) -> Bound<'py, PyAny> {
+    let offsets: Vec<i64> = offsets.into_iter().map(|o| o as i64).collect();
+    let pair = (offsets.into_pyarray(py), data.into_pyarray(py));
+    pyo3::types::PyTuple::new(py, [pair.0.into_any(), pair.1.into_any()]).expect("a tuple of two").into_any()
 }
 
 /// Every record of a buffer as (oid, type, value), for `SnmpResponse.varbinds()`: `oid` the

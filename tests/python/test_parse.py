@@ -398,3 +398,38 @@ def test_counter_rates_are_null_across_an_agent_restart() -> None:
     # resets (64), unless max_rate rules the wrap out.
     counters_only = snmp_stream.parse.rates(first[1:], second[1:], max_rate=1e6)
     assert not (counters_only["discontinuity"] == "restart").any()
+
+
+def _plain(values: list[Any]) -> list[Any]:
+    """Nulls (None, pd.NA, NaN) as None, for comparing columns across backends."""
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
+
+
+def test_arrow_columns_are_built_natively_and_hold_the_same_values(values_agent: Agent, agent: Agent) -> None:
+    import pyarrow as pa
+
+    walked = snmp_stream.walk(values_agent.host, "public", "1.3.6.1.4.1.99998", req_id="w")
+    got = snmp_stream.get(
+        values_agent.host, "public", ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.99.0"], req_id="g"
+    )
+    objects = snmp_stream.to_pandas([walked, got])
+    table = snmp_stream.to_arrow([walked, got])
+    assert table.schema.field("value").type == pa.large_string()
+    assert table.schema.field("value_bytes").type == pa.large_binary()
+    assert table.column("value").null_count > 0 and table.column("value_bytes").null_count > 0
+    for name in objects.columns:
+        assert table.column(name).to_pylist() == _plain(objects[name].tolist()), name
+    arrow_backed = snmp_stream.to_pandas([walked, got], dtype_backend="pyarrow")
+    assert arrow_backed["value"].dtype == pd.ArrowDtype(pa.large_string())
+    assert _plain(arrow_backed["value"].tolist()) == _plain(objects["value"].tolist())
+    with pytest.raises(ValueError, match="dtype_backend"):
+        snmp_stream.to_pandas(walked, dtype_backend="numpy")
+    # A table with text, bytes and a null-free column, shipped as bytes (no host column).
+    response = snmp_stream.walk(agent.host, "public", recipes.IF_TABLE.oids, req_id="r1")
+    arrays = recipes.IF_TABLE.to_numpy(response.results.tobytes())
+    arrow = recipes.IF_TABLE.to_arrow(response.results.tobytes())
+    assert "host" not in arrow.column_names and set(arrow.column("req_id").to_pylist()) == {"r1"}
+    for name, values in arrays.items():
+        expected = values.filled(None).tolist() if isinstance(values, np.ma.MaskedArray) else values.tolist()
+        assert arrow.column(name).to_pylist() == _plain(expected), name
+    assert recipes.IF_TABLE.to_polars(response)["ifDescr"].to_list() == list(arrays["ifDescr"])
