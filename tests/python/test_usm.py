@@ -578,3 +578,34 @@ def test_an_agent_restarted_with_the_same_engine_id_is_resynchronised(tmp_path: 
         assert after["net_snmp_parsed"] - before["net_snmp_parsed"] >= 1, "the notInTimeWindow report"
     finally:
         stop(process)
+
+
+def test_v3_from_several_threads_at_once(usm_agent: Agent) -> None:
+    """USM state is process-wide in net-snmp: collectors in several threads share it under one
+    lock. Four threads walk with different users (two of them sharing a user name with
+    different passphrases, one wrong) while the others run."""
+    import threading
+
+    good = credentials(*USERS[8])
+    wrong = snmp_stream.Usm("v3aes", auth=("SHA-256", "authpass-aes"), priv=("AES", "wrong-priv-pass"))
+    other = credentials(*USERS[10])
+    outcomes: dict[str, list[str]] = {"good": [], "wrong": [], "other": [], "v2c": []}
+
+    def run(name: str, creds: snmp_stream.Usm | str) -> None:
+        config = {"timeout": 0.2, "retries": 0}
+        for _ in range(15):
+            response = snmp_stream.walk(usm_agent.host, creds, SYSTEM, config=config)
+            outcomes[name].append(response.errors[0].kind if response.errors else response.status)
+
+    threads = [
+        threading.Thread(target=run, args=args)
+        for args in (("good", good), ("wrong", wrong), ("other", other), ("v2c", "public"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert outcomes["good"] == ["successful"] * 15, outcomes["good"]
+    assert outcomes["other"] == ["successful"] * 15, outcomes["other"]
+    assert outcomes["v2c"] == ["successful"] * 15, outcomes["v2c"]
+    assert set(outcomes["wrong"]) == {"decryption_error"}, outcomes["wrong"]
