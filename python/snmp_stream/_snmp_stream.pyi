@@ -26,6 +26,7 @@ __all__ = [
     "parse_oid",
     "parse_table",
     "parse_varbinds",
+    "string_views",
     "usm_counters",
 ]
 
@@ -54,6 +55,9 @@ def parse_table(
     list[bytes],
     list[tuple[str, str, Any, npt.NDArray[np.bool_]]],
 ]: ...
+def string_views(
+    offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.uint8] | None: ...
 def parse_varbinds(
     buffers: Sequence[npt.NDArray[np.uint8] | bytes],
     raw: bool = False,

@@ -268,27 +268,33 @@ class _Frames:
         large_string / large_binary arrays over the buffers the native decoder filled, and
         req_id and host are taken from one value per buffer: no Python object per row."""
         require("pyarrow", what="to_arrow")
+        return self._arrow(sources, views=False)
+
+    def _arrow(self, sources: Source | Sequence[Source], views: bool) -> pyarrow.Table:
+        """`to_arrow`; with `views`, text columns (and req_id, host) are Arrow string views,
+        which polars takes without copying."""
         import pyarrow as pa
 
         decoded, responses = self._decode(sources, raw=True)
-        rows = pa.array(decoded.pop("_buffer"))
-        req_ids = decoded.pop("_req_ids")
-        arrays: dict[str, Any] = {
-            "req_id": pa.array(
-                [r.decode(errors="replace") if r else None for r in req_ids], pa.string()
-            ).take(rows)
-        }
+        rows = decoded.pop("_buffer")
+        req_ids = [r.decode(errors="replace") if r else None for r in decoded.pop("_req_ids")]
+        arrays: dict[str, Any] = {"req_id": _per_buffer(req_ids, rows, views)}
         if responses and all(r is not None for r in responses):
-            arrays["host"] = pa.array([r.host for r in responses if r is not None], pa.string()).take(rows)
+            arrays["host"] = _per_buffer([r.host for r in responses if r is not None], rows, views)
         for name, (kind, values, valid, timedelta) in decoded.items():
             if timedelta:
                 values = (values * 10).astype("timedelta64[ms]")
             if kind in ("int", "uint"):
                 arrays[name] = pa.array(values, mask=None if valid.all() else ~valid)
+                continue
+            offsets, data = values
+            nulls = len(valid) - int(np.count_nonzero(valid))
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+            view_records = native.string_views(offsets, data) if views and kind == "text" else None
+            if view_records is not None:
+                buffers = [bitmap, pa.py_buffer(view_records), pa.py_buffer(data)]
+                arrays[name] = pa.Array.from_buffers(pa.string_view(), len(valid), buffers, null_count=nulls)
             else:
-                offsets, data = values
-                nulls = len(valid) - int(np.count_nonzero(valid))
-                bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
                 arrays[name] = pa.Array.from_buffers(
                     pa.large_string() if kind == "text" else pa.large_binary(),
                     len(valid),
@@ -301,8 +307,11 @@ class _Frames:
         """A polars DataFrame (needs the `polars` and `pyarrow` packages)."""
         require("polars", "pyarrow", what="to_polars")
         import polars as pl
+        import pyarrow as pa
 
-        return pl.from_arrow(self.to_arrow(sources), rechunk=False)  # type: ignore[return-value]
+        # polars 1 keeps text as string views: given them, it copies nothing (pyarrow >= 16).
+        views = hasattr(pa, "string_view") and int(pl.__version__.split(".")[0]) >= 1
+        return pl.from_arrow(self._arrow(sources, views), rechunk=False)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -441,6 +450,28 @@ def rates(
     frame["rate"] = pd.array(data["rate"], dtype="Float64")
     frame["discontinuity"] = data["discontinuity"]
     return pd.DataFrame(frame)
+
+
+def _per_buffer(values: list[str | None], rows: npt.NDArray[np.uint32], views: bool) -> Any:
+    """An Arrow text column with one value per buffer (req_id, host), row by row, taken by
+    index: no Python object per row."""
+    import pyarrow as pa
+
+    if not views:
+        return pa.array(values, pa.string()).take(pa.array(rows))
+    # Arrow's `take` has no string-view kernel: index the views themselves.
+    per_buffer = pa.array(values, pa.large_string())
+    offsets = np.frombuffer(per_buffer.buffers()[1], dtype=np.int64)[: len(values) + 1]
+    data = np.frombuffer(per_buffer.buffers()[2] or b"", dtype=np.uint8)
+    records = native.string_views(offsets.copy(), data.copy())
+    if records is None:
+        return pa.array(values, pa.string()).take(pa.array(rows))
+    valid = np.array([v is not None for v in values], dtype=bool)[rows]
+    nulls = len(rows) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    views_by_row = records.reshape(-1, 16)[rows].reshape(-1)
+    buffers = [bitmap, pa.py_buffer(views_by_row), pa.py_buffer(data.copy())]
+    return pa.Array.from_buffers(pa.string_view(), len(rows), buffers, null_count=nulls)
 
 
 def _is_single(sources: object) -> bool:

@@ -895,6 +895,39 @@ fn raw_strings<'py>(py: Python<'py>, offsets: Vec<usize>, data: Vec<u8>) -> Boun
     pyo3::types::PyTuple::new(py, [pair.0.into_any(), pair.1.into_any()]).expect("a tuple of two").into_any()
 }
 
+/// Arrow string-view records (16 bytes per value: the length, then the value itself when it
+/// has at most 12 bytes, else its first 4 bytes, data buffer 0 and its offset) for values laid
+/// out as `offsets` into `data`, so that polars takes text columns without copying them.
+/// `None` when `data` is too large for 32-bit offsets.
+#[pyfunction]
+fn string_views<'py>(
+    py: Python<'py>,
+    offsets: numpy::PyReadonlyArray1<'py, i64>,
+    data: numpy::PyReadonlyArray1<'py, u8>,
+) -> PyResult<Option<Bound<'py, PyArray1<u8>>>> {
+    let (offsets, data) = (offsets.as_slice()?, data.as_slice()?);
+    if i32::try_from(data.len()).is_err() {
+        return Ok(None);
+    }
+    let views = py.detach(|| {
+        let mut views = vec![0u8; offsets.len().saturating_sub(1) * 16];
+        for (view, pair) in views.chunks_exact_mut(16).zip(offsets.windows(2)) {
+            let (start, end) = (pair[0].max(0) as usize, pair[1].max(0) as usize);
+            let value = data.get(start..end).unwrap_or_default();
+            view[..4].copy_from_slice(&(value.len() as i32).to_le_bytes());
+            if value.len() <= 12 {
+                view[4..4 + value.len()].copy_from_slice(value);
+            } else {
+                view[4..8].copy_from_slice(&value[..4]);
+                // buffer index 0 (already zero), then the offset
+                view[12..16].copy_from_slice(&(start as i32).to_le_bytes());
+            }
+        }
+        views
+    });
+    Ok(Some(views.into_pyarray(py)))
+}
+
 /// Every record of a buffer as (oid, type, value), for `SnmpResponse.varbinds()`: `oid` the
 /// full OID (`.1.3...`), `type` net-snmp's type name, `value` an int for numbers, bytes for
 /// OCTET STRING and Opaque, text for OIDs (`.1.3...`) and IpAddress (dotted), None for NULL and
@@ -1047,6 +1080,7 @@ fn _snmp_stream(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(format_version, m)?)?;
     m.add_function(wrap_pyfunction!(parse_table, m)?)?;
     m.add_function(wrap_pyfunction!(parse_varbinds, m)?)?;
+    m.add_function(wrap_pyfunction!(string_views, m)?)?;
     m.add_function(wrap_pyfunction!(counter_rates, m)?)?;
     m.add_function(wrap_pyfunction!(decode_varbinds, m)?)?;
     m.add_function(wrap_pyfunction!(format_varbinds, m)?)?;

@@ -419,6 +419,11 @@ def test_arrow_columns_are_built_natively_and_hold_the_same_values(values_agent:
     assert table.column("value").null_count > 0 and table.column("value_bytes").null_count > 0
     for name in objects.columns:
         assert table.column(name).to_pylist() == _plain(objects[name].tolist()), name
+    # polars gets text as Arrow string views (no copy): the same values again.
+    polars_frame = snmp_stream.to_polars([walked, got])
+    assert str(polars_frame.schema["value"]) == "String"
+    for name in objects.columns:
+        assert polars_frame[name].to_list() == _plain(objects[name].tolist()), name
     arrow_backed = snmp_stream.to_pandas([walked, got], dtype_backend="pyarrow")
     assert arrow_backed["value"].dtype == pd.ArrowDtype(pa.large_string())
     assert _plain(arrow_backed["value"].tolist()) == _plain(objects["value"].tolist())
@@ -432,4 +437,7 @@ def test_arrow_columns_are_built_natively_and_hold_the_same_values(values_agent:
     for name, values in arrays.items():
         expected = values.filled(None).tolist() if isinstance(values, np.ma.MaskedArray) else values.tolist()
         assert arrow.column(name).to_pylist() == _plain(expected), name
-    assert recipes.IF_TABLE.to_polars(response)["ifDescr"].to_list() == list(arrays["ifDescr"])
+    polars_frame = recipes.IF_TABLE.to_polars(response.results.tobytes())
+    for name, values in arrays.items():
+        expected = values.filled(None).tolist() if isinstance(values, np.ma.MaskedArray) else values.tolist()
+        assert polars_frame[name].to_list() == _plain(expected), name
