@@ -609,3 +609,12 @@ def test_v3_from_several_threads_at_once(usm_agent: Agent) -> None:
     assert outcomes["other"] == ["successful"] * 15, outcomes["other"]
     assert outcomes["v2c"] == ["successful"] * 15, outcomes["v2c"]
     assert set(outcomes["wrong"]) == {"decryption_error"}, outcomes["wrong"]
+
+
+def test_v3_over_udp6_and_tcp(usm_agent: Agent) -> None:
+    usm = credentials(*USERS[8])
+    expected = without_uptime(snmp_stream.walk(usm_agent.host, usm, SYSTEM).text().splitlines())
+    for host in (usm_agent.host6, usm_agent.host_tcp):
+        response = snmp_stream.walk(host, usm, SYSTEM)
+        assert response.status == snmp_stream.SUCCESSFUL, (host, response.errors)
+        assert without_uptime(response.text().splitlines()) == expected, host
