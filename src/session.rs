@@ -38,7 +38,7 @@ use crate::error::{ErrorKind, SnmpError};
 use crate::pdu::{PduSpec, RequestPdu};
 use crate::request::Version;
 use crate::usm::Usm;
-use crate::usm_crypto::{self, LocalKeys};
+use crate::usm_crypto::{self, KeyPair};
 
 mod usm;
 pub use usm::{counters as usm_counters, UsmCounters};
@@ -174,7 +174,7 @@ struct FastPath {
     user: Vec<u8>,
     /// net-snmp's security level (1 noAuthNoPriv, 2 authNoPriv, 3 authPriv).
     level: i32,
-    keys: LocalKeys,
+    keys: KeyPair,
 }
 
 /// A v3 session's own state.
@@ -573,19 +573,34 @@ impl<H: Handler> Session<H> {
     /// agent's engine ID is not yet known, a discovery probe goes first and `spec` when it
     /// is answered.
     pub fn send(&mut self, spec: &PduSpec) {
-        let mut guard = self.v3.is_some().then(usm::lock);
+        let mut guard = self.lock_usm();
         if let Some(guard) = guard.as_mut() {
             if !self.engine_known() && !self.adopt_engine(guard) {
                 return self.probe(guard, spec, false);
             }
-            let v3 = self.v3.as_mut().expect("v3 session");
-            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe {
-                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
-            };
+            self.ensure_user(guard);
             self.refresh_fast_path(guard);
         }
         self.send_pdu(spec);
+    }
+
+    /// For a v3 session: the USM lock, held across the net-snmp call that follows, with the
+    /// user entry made sure of (see `ensure_user`); `None` for v1/v2c.
+    fn lock_usm(&mut self) -> Option<usm::Guard> {
+        let mut guard = self.v3.as_ref().map(|_| usm::lock())?;
+        self.ensure_user(&mut guard);
+        Some(guard)
+    }
+
+    /// Makes net-snmp's user entry for this session's engine ID and user hold its keys
+    /// (`Guard::ensure_user_cached`: a comparison unless something changed).
+    fn ensure_user(&mut self, guard: &mut usm::Guard) {
+        let Some(v3) = self.v3.as_mut() else { return };
+        // SAFETY: `raw` is open; its session holds the USM fields `open` configured, and the
+        // lock is held.
+        unsafe {
+            guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
+        };
     }
 
     /// Takes the session's localised keys from net-snmp's user entry (which `ensure_user` has
@@ -666,10 +681,11 @@ impl<H: Handler> Session<H> {
         self.async_send(pdu);
     }
 
-    /// After a net-snmp call on a v3 session: once a probe's report has been read, remembers
-    /// the engine ID and sends the PDU that waited for it; after an unknownEngineID report to
-    /// a remembered engine ID, forgets it and discovers again.
-    fn after_discovery(&mut self, guard: &mut usm::Guard) {
+    /// After a net-snmp call on a v3 session, does what its callback asked for: once a probe's
+    /// report has been read, remembers the engine ID and sends the PDU that waited for it;
+    /// after a timeout or an unknownEngineID report on a remembered engine ID, discovers again;
+    /// after an authPriv timeout, sends the authNoPriv check.
+    fn after_call(&mut self, guard: &mut usm::Guard) {
         // SAFETY: no callback is running (see `handler`).
         let Some(callback) = unsafe { self.state.as_mut() }.v3.as_mut() else { return };
         let answered = std::mem::take(&mut callback.probe_answered);
@@ -705,9 +721,7 @@ impl<H: Handler> Session<H> {
             return;
         };
         guard.set_engine(&v3.peer, Some(&engine));
-        let keys = &v3.keys;
-        // SAFETY: as above, with the USM lock held.
-        unsafe { guard.ensure_user(sys::snmp_sess_session(self.raw.as_ptr()), keys) };
+        self.ensure_user(guard);
         self.refresh_fast_path(guard);
         self.send_pdu(&spec);
         // The engine's timer for this session restarts with this PDU.
@@ -820,14 +834,7 @@ impl<H: Handler> Session<H> {
     /// (port or host unreachable, see [`report_icmp_errors`]) is reported to the handler as
     /// `Unreachable`: nothing will answer, so there is no point waiting for the timeout.
     pub fn read(&mut self, ready: &mut LargeFdSet) {
-        let mut guard = self.v3.is_some().then(usm::lock);
-        if let Some(guard) = guard.as_mut() {
-            let v3 = self.v3.as_mut().expect("v3 session");
-            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe {
-                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
-            };
-        }
+        let mut guard = self.lock_usm();
         ready.set(self.fd);
         // SAFETY: `raw` is open and `ready` initialised; callbacks reach `state` only.
         let result = unsafe { sys::snmp_sess_read2(self.raw.as_ptr(), ready.as_mut_ptr()) };
@@ -842,25 +849,18 @@ impl<H: Handler> Session<H> {
             }
         }
         if let Some(guard) = guard.as_mut() {
-            self.after_discovery(guard);
+            self.after_call(guard);
         }
     }
 
     /// Lets net-snmp retransmit or time out the PDU in flight (`snmp_sess_timeout`).
     pub fn check_timeout(&mut self) {
-        let mut guard = self.v3.is_some().then(usm::lock);
-        if let Some(guard) = guard.as_mut() {
-            let v3 = self.v3.as_mut().expect("v3 session");
-            // SAFETY: `raw` is open; its session holds the USM fields `open` configured.
-            unsafe {
-                guard.ensure_user_cached(sys::snmp_sess_session(self.raw.as_ptr()), &v3.keys, &mut v3.ensured)
-            };
-        }
+        let mut guard = self.lock_usm();
         // SAFETY: `raw` is open; callbacks reach `state` only.
         unsafe { sys::snmp_sess_timeout(self.raw.as_ptr()) };
         self.resume_panic();
         if let Some(guard) = guard.as_mut() {
-            self.after_discovery(guard);
+            self.after_call(guard);
         }
     }
 }
@@ -1535,24 +1535,28 @@ fn fill_copy(bytes: &[u8]) -> *mut u8 {
 }
 
 /// What a response accepted by the fast path tells net-snmp (to match it to its request).
-struct ResponseFields {
+struct ResponseFields<'a> {
     msg_id: i64,
     max_size: i64,
     level: i32,
     request_id: i64,
     error_status: i64,
     error_index: i64,
-    engine_id: Vec<u8>,
-    user: Vec<u8>,
-    context_engine_id: Vec<u8>,
-    context_name: Vec<u8>,
+    engine_id: &'a [u8],
+    user: &'a [u8],
+    context_engine_id: &'a [u8],
+    context_name: &'a [u8],
 }
 
 /// Checks a datagram as USM would for a response to this session (RFC 3414 §3.2): our
 /// engine and user, our security level, the right digest, within the time window net-snmp
 /// keeps for the engine; then decrypts it into `plain` and reads its ScopedPDU. `None` for
 /// anything else, which net-snmp's parser then handles.
-fn fast_response(fast: &FastPath, packet: &[u8], plain: &mut Vec<u8>) -> Option<ResponseFields> {
+fn fast_response<'a>(
+    fast: &FastPath,
+    packet: &'a [u8],
+    plain: &'a mut Vec<u8>,
+) -> Option<ResponseFields<'a>> {
     /// RFC 3414 §2.2.3: the time window, in seconds.
     const WINDOW: i64 = 150;
     let message = ber::parse_v3_message(packet).ok()?;
@@ -1618,10 +1622,10 @@ fn fast_response(fast: &FastPath, packet: &[u8], plain: &mut Vec<u8>) -> Option<
         request_id: scoped.pdu.request_id,
         error_status: scoped.pdu.error_status,
         error_index: scoped.pdu.error_index,
-        engine_id: message.engine_id.to_vec(),
-        user: message.user.to_vec(),
-        context_engine_id: scoped.context_engine_id.to_vec(),
-        context_name: scoped.context_name.to_vec(),
+        engine_id: message.engine_id,
+        user: message.user,
+        context_engine_id: scoped.context_engine_id,
+        context_name: scoped.context_name,
     })
 }
 
@@ -1644,13 +1648,13 @@ unsafe fn fill_response(pdu: &mut sys::netsnmp_pdu, fields: &ResponseFields) {
     pdu.reqid = fields.request_id;
     pdu.errstat = fields.error_status;
     pdu.errindex = fields.error_index;
-    pdu.securityEngineID = copy(&fields.engine_id);
+    pdu.securityEngineID = copy(fields.engine_id);
     pdu.securityEngineIDLen = fields.engine_id.len();
-    pdu.securityName = copy(&fields.user).cast();
+    pdu.securityName = copy(fields.user).cast();
     pdu.securityNameLen = fields.user.len();
-    pdu.contextEngineID = copy(&fields.context_engine_id);
+    pdu.contextEngineID = copy(fields.context_engine_id);
     pdu.contextEngineIDLen = fields.context_engine_id.len();
-    pdu.contextName = copy(&fields.context_name).cast();
+    pdu.contextName = copy(fields.context_name).cast();
     pdu.contextNameLen = fields.context_name.len();
     pdu.flags |= sys::UCD_MSG_FLAG_RESPONSE_PDU as sys::u_long;
 }

@@ -11,34 +11,31 @@ use hmac::{Hmac, Mac};
 
 use crate::usm::{AuthProtocol, PrivProtocol};
 
-/// A session's localised keys (as net-snmp's user entry holds them, extended for AES-192/256).
-#[derive(Clone)]
-pub(crate) struct LocalKeys {
+/// A user's authentication and privacy keys: master keys (Ku), or localised to an engine (as
+/// net-snmp's user entry holds them, extended for AES-192/256). Zeroed when dropped.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct KeyPair {
     pub auth: Option<(AuthProtocol, Vec<u8>)>,
     pub privacy: Option<(PrivProtocol, Vec<u8>)>,
 }
 
-impl std::fmt::Debug for LocalKeys {
+impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalKeys")
+        f.debug_struct("KeyPair")
             .field("auth", &self.auth.as_ref().map(|(p, _)| p))
             .field("privacy", &self.privacy.as_ref().map(|(p, _)| p))
             .finish()
     }
 }
 
-impl Drop for LocalKeys {
+impl Drop for KeyPair {
     fn drop(&mut self) {
-        zero_keys(self.auth.as_mut().map(|(_, k)| k), self.privacy.as_mut().map(|(_, k)| k));
-    }
-}
-
-/// Overwrites keys with zeros before their memory is freed.
-pub(crate) fn zero_keys(auth: Option<&mut Vec<u8>>, privacy: Option<&mut Vec<u8>>) {
-    for key in [auth, privacy].into_iter().flatten() {
-        key.iter_mut().for_each(|byte| *byte = 0);
-        // Keeps the zeroing from being optimised away as a dead store.
-        std::hint::black_box(&key);
+        let (auth, privacy) = (self.auth.as_mut().map(|(_, k)| k), self.privacy.as_mut().map(|(_, k)| k));
+        for key in [auth, privacy].into_iter().flatten() {
+            key.iter_mut().for_each(|byte| *byte = 0);
+            // Keeps the zeroing from being optimised away as a dead store.
+            std::hint::black_box(&key);
+        }
     }
 }
 

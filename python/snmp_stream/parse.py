@@ -340,9 +340,7 @@ class Table(_Frames):
     def _decode(
         self, sources: Source | Sequence[Source], raw: bool = False
     ) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
-        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
-        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
-        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
+        responses, buffers = _inputs(sources)
         rows, req_ids, decoded = native.parse_table(
             [(f.name, f.field, f.length, f.value.kind) for f in self.index],
             [(c.name, c.oid, c.value.kind) for c in self.columns],
@@ -371,9 +369,7 @@ class Varbinds(_Frames):
     def _decode(
         self, sources: Source | Sequence[Source], raw: bool = False
     ) -> tuple[dict[str, Any], list[SnmpResponse | None]]:
-        items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
-        responses = [s if isinstance(s, SnmpResponse) else None for s in items]
-        buffers = [s.results if isinstance(s, SnmpResponse) else s for s in items]
+        responses, buffers = _inputs(sources)
         rows, req_ids, decoded = native.parse_varbinds(buffers, raw)
         out: dict[str, Any] = {"_buffer": rows, "_req_ids": req_ids}
         for name, kind, values, valid in decoded:
@@ -472,6 +468,13 @@ def _per_buffer(values: list[str | None], rows: npt.NDArray[np.uint32], views: b
     views_by_row = records.reshape(-1, 16)[rows].reshape(-1)
     buffers = [bitmap, pa.py_buffer(views_by_row), pa.py_buffer(data.copy())]
     return pa.Array.from_buffers(pa.string_view(), len(rows), buffers, null_count=nulls)
+
+
+def _inputs(sources: Source | Sequence[Source]) -> tuple[list[SnmpResponse | None], list[Any]]:
+    """The sources' responses (None for a bare buffer) and their buffers."""
+    items: list[Source] = [sources] if _is_single(sources) else list(sources)  # type: ignore[list-item,arg-type]
+    responses = [s if isinstance(s, SnmpResponse) else None for s in items]
+    return responses, [s.results if isinstance(s, SnmpResponse) else s for s in items]
 
 
 def _is_single(sources: object) -> bool:

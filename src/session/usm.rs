@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use netsnmp_sys as sys;
 
 use crate::usm::{AuthProtocol, PrivProtocol, Secret, SecurityLevel, Usm};
-use crate::usm_crypto::LocalKeys;
+use crate::usm_crypto::KeyPair;
 
 /// What the lock guards: caches and counters.
 #[derive(Default)]
@@ -66,31 +66,15 @@ pub(crate) static NET_SNMP_BUILT: AtomicU64 = AtomicU64::new(0);
 #[derive(PartialEq, Eq, Hash)]
 struct CredentialsKey {
     user: String,
-    auth: Option<(AuthProtocol, Vec<u8>)>,
-    privacy: Option<(PrivProtocol, Vec<u8>)>,
+    master: KeyPair,
 }
 
 /// One credentials' master keys, ready for a session.
+#[derive(Debug)]
 pub(crate) struct Keys {
     /// Tells these credentials apart from others with the same user name.
     pub id: u64,
-    auth: Option<(AuthProtocol, Vec<u8>)>,
-    privacy: Option<(PrivProtocol, Vec<u8>)>,
-}
-
-impl std::fmt::Debug for Keys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("id", &self.id).finish_non_exhaustive()
-    }
-}
-
-impl Drop for Keys {
-    fn drop(&mut self) {
-        crate::usm_crypto::zero_keys(
-            self.auth.as_mut().map(|(_, k)| k),
-            self.privacy.as_mut().map(|(_, k)| k),
-        );
-    }
+    master: KeyPair,
 }
 
 static STATE: Mutex<Option<UsmState>> = Mutex::new(None);
@@ -176,15 +160,12 @@ impl Guard {
             }
             _ => None,
         };
-        let key = CredentialsKey {
-            user: usm.user().to_owned(),
-            auth: auth.as_ref().map(|(p, k)| (*p, k.clone())),
-            privacy: privacy.as_ref().map(|(p, k)| (*p, k.clone())),
-        };
+        let master = KeyPair { auth, privacy };
         let state = self.state();
         let next = state.credentials.len() as u64 + 1;
+        let key = CredentialsKey { user: usm.user().to_owned(), master: master.clone() };
         let id = *state.credentials.entry(key).or_insert(next);
-        Ok(Keys { id, auth, privacy })
+        Ok(Keys { id, master })
     }
 
     /// The engine ID `peer` answered discovery with before, if any.
@@ -288,7 +269,7 @@ impl Guard {
     pub unsafe fn local_keys(
         &mut self,
         session: *mut sys::netsnmp_session,
-    ) -> Option<(Vec<u8>, Vec<u8>, i32, LocalKeys)> {
+    ) -> Option<(Vec<u8>, Vec<u8>, i32, KeyPair)> {
         // SAFETY: per the caller, `session` is valid and the lock is held, so the user entry
         // found stays as it is while its keys are copied.
         unsafe {
@@ -324,7 +305,7 @@ impl Guard {
                 let (o, n) = priv_oid(*p);
                 std::slice::from_raw_parts(o, n) == entry_priv
             });
-            let keys = LocalKeys {
+            let keys = KeyPair {
                 auth: (level >= sys::SNMP_SEC_LEVEL_AUTHNOPRIV as i32)
                     .then(|| auth.map(|p| (p, key(entry.authKey, entry.authKeyLen))))
                     .flatten(),
@@ -400,14 +381,14 @@ pub(crate) fn configure(
         session.securityEngineIDLen = engine.len();
     }
     // The auth protocol is set even without keys: net-snmp's user entry needs one.
-    let (auth, auth_len) = auth_oid_of(keys.auth.as_ref().map_or(AuthProtocol::Md5, |(p, _)| *p));
+    let (auth, auth_len) = auth_oid_of(keys.master.auth.as_ref().map_or(AuthProtocol::Md5, |(p, _)| *p));
     session.securityAuthProto = auth.cast_mut();
     session.securityAuthProtoLen = auth_len;
-    if let Some((_, key)) = &keys.auth {
+    if let Some((_, key)) = &keys.master.auth {
         session.securityAuthKey[..key.len()].copy_from_slice(key);
         session.securityAuthKeyLen = key.len();
     }
-    if let Some((protocol, key)) = &keys.privacy {
+    if let Some((protocol, key)) = &keys.master.privacy {
         let (oid, len) = priv_oid(*protocol);
         session.securityPrivProto = oid.cast_mut();
         session.securityPrivProtoLen = len;
