@@ -14,6 +14,9 @@ Run as root; needs iproute2, snmpd and the snmp tools:
   is stopped and the namespace deleted, which removes its veths (the host end included).
 - `loopback_agents(count)`: `count` plain snmpd processes on free 127.0.0.1 ports; yields
   their "127.0.0.1:PORT" hosts.
+- `simulated_fleet(agents, rows, cpus=None)`: bench/simagent (built by `cargo build --release
+  --example simagent`) serving `agents` simulated agents on consecutive 127.0.0.1 ports, each a
+  synthetic `rows`-row x 10-column interfaces table; yields (first port, pid).
 - `delayed_agents(count, delay_ms, rows, ports=None)`: `count` snmpd processes on free 127.0.0.1
   ports with the tests/fixtures/delayagent module loaded: a synthetic table of `rows` rows x 5
   columns under 1.3.6.1.4.1.99999.1 whose every request PDU is answered `delay_ms` late without
@@ -34,6 +37,8 @@ import argparse
 import contextlib
 import importlib.util
 import math
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +55,9 @@ IF_TABLE = "1.3.6.1.2.1.2.2"
 IFX_TABLE = "1.3.6.1.2.1.31.1.1"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
 IP_ROUTE_DEST = "1.3.6.1.2.1.4.21.1.1"  # ipRouteTable's ipRouteDest (IPv4 only)
+
+
+SIMAGENT = ROOT / "target/release/examples/simagent"  # bench/simagent: the simulated agent fleet
 
 
 def _load_launcher() -> ModuleType:
@@ -194,6 +202,33 @@ def _selftest_delayed(check) -> None:
         check(values == [f"row-{i + 1}" for i in range(20)],
               f"20 concurrent snmpget all answered: {sum(v.startswith('row-') for v in values)}")
         check(seconds < 1.0, f"... in {seconds:.3f} s (< 1 s; 20 x 50 ms = 1 s if the agent blocked)")
+
+
+@contextlib.contextmanager
+def simulated_fleet(agents: int, rows: int, cpus: set[int] | None = None) -> Iterator[tuple[int, int]]:
+    """bench/simagent serving `agents` agents on consecutive 127.0.0.1 ports, each a `rows`-row
+    synthetic interfaces table; yields (first port, pid); stopped (SIGTERM) on exit."""
+    def pin() -> None:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    if not SIMAGENT.exists():
+        raise RuntimeError(f"{SIMAGENT} missing: cargo build --release --example simagent")
+    process = subprocess.Popen([str(SIMAGENT), "--agents", str(agents), "--rows", str(rows)], stdout=subprocess.PIPE,
+                               text=True, preexec_fn=pin)
+    try:
+        ready = process.stdout.readline()
+        match = re.search(r"first_port=(\d+)", ready)
+        if not match:
+            raise RuntimeError(f"simagent did not start: {ready!r}")
+        yield int(match.group(1)), process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
 
 
 def main() -> int:

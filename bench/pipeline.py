@@ -775,9 +775,14 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
              f"Machine: `nproc` = {info['nproc']}, kernel {info['kernel']}; {versions()}; snmp-stream: a release "
              "build (`maturin develop --release`), the package copied at the start and run from the copy "
              f"(its files' sha256 {ctx_info['package']}).", "",
-             f"Agent: one snmpd (`bench/agents.py` `netns_agent(interfaces={args.rows - 2}, "
-             f"ports=...)`) in a network namespace, {args.rows} ifTable rows (veth ends, lo, uplink), "
-             f"listening on {args.agents} agent addresses {ctx_info['hosts'][0]} ... {ctx_info['hosts'][-1]}. "
+             (f"Agent: one snmpd (`bench/agents.py` `netns_agent(interfaces={args.rows - 2}, "
+              f"ports=...)`) in a network namespace, {args.rows} ifTable rows (veth ends, lo, uplink), "
+              if args.agent == "snmpd" else
+              f"Agent (`--agent sim`): `bench/simagent` (`agents.py` `simulated_fleet({args.agents}, {args.rows})`), "
+              f"the simulated fleet whose answers tests/simagent.rs checks against snmpd's, serving a synthetic "
+              f"{args.rows}-row table with the same 10 columns and types, with little CPU of its own (the "
+              f"\"snmpd\" figures below are its CPU), ")
+             + f"listening on {args.agents} agent addresses {ctx_info['hosts'][0]} ... {ctx_info['hosts'][-1]}. "
              f"Table `{TABLE}` (declared in YAML, `--tables`): index ifIndex, columns "
              + ", ".join(f"{name} ({kind})" for name, _, kind in COLUMNS)
              + f". {n:,} walks (request i to address i mod {args.agents}): {n * per:,} varbinds, "
@@ -919,8 +924,17 @@ PIN_NOTE = ("**Pinned (`--pin`): snmpd alone on CPU 0; every other process (the 
             "one core, keeps up with what the agent serves.")
 
 
+@dataclass
+class SimulatedAgent:
+    """`--agent sim`: bench/simagent's fleet, in place of netns_agent's snmpd."""
+
+    hosts: list[str]
+    pid: int
+
+
 def section_name(args: argparse.Namespace) -> str:
-    return f"{SECTION} (--pin)" if args.pin else SECTION
+    flags = [flag for flag, on in (("--agent sim", args.agent == "sim"), ("--pin", args.pin)) if on]
+    return f"{SECTION} ({' '.join(flags)})" if flags else SECTION
 
 
 def write_section(name: str, lines: list[str]) -> None:
@@ -981,6 +995,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take (default 600)")
     parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,collect",
                         help="comma-separated: stream, bus (1+1), bus2w (2+1), bus2p (1+2), collect (default all)")
+    parser.add_argument("--agent", choices=["snmpd", "sim"], default="snmpd",
+                        help="snmpd in a namespace (default), or bench/simagent (the simulated fleet, which needs "
+                             "little CPU: the pipeline's own cost shows; a section of its own)")
     parser.add_argument("--pin", action="store_true",
                         help="snmpd alone on CPU 0, everything else on CPU 1 (a section of its own)")
     parser.add_argument("--profile", action="store_true", help="one more bus run (1+1) under py-spy: top functions")
@@ -1003,7 +1020,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: everything started here is stopped
     command = shlex.join(["python3", "bench/pipeline.py", *sys.argv[1:]])
     sys.path.insert(0, str(BENCH))
-    from agents import netns_agent
+    from agents import netns_agent, simulated_fleet
 
     children = Children()
     with contextlib.ExitStack() as stack:
@@ -1020,10 +1037,15 @@ def main() -> int:
             raise SystemExit(f"the copy of snmp_stream is not the one imported ({where})")
         log(f"snmp_stream copied to {package} (files sha256 {package_hash})")
         measured = machine()  # the commit (and whether the tree differs) when the package was copied
-        log(f"agent: namespace {NAMESPACE}, {args.rows - 2} interfaces, {args.agents} ports")
-        agent = stack.enter_context(netns_agent(NAMESPACE, interfaces=args.rows - 2, cache_timeout=3600,
-                                                ports=range(PORT_BASE, PORT_BASE + args.agents)))
-        log(f"agent ready: {agent.hosts[0]} ... {agent.hosts[-1]} (snmpd pid {agent.pid})")
+        if args.agent == "sim":
+            log(f"agent: bench/simagent, {args.agents} agents of a {args.rows}-row table")
+            port, pid = stack.enter_context(simulated_fleet(args.agents, args.rows))
+            agent = SimulatedAgent([f"127.0.0.1:{port + i}" for i in range(args.agents)], pid)
+        else:
+            log(f"agent: namespace {NAMESPACE}, {args.rows - 2} interfaces, {args.agents} ports")
+            agent = stack.enter_context(netns_agent(NAMESPACE, interfaces=args.rows - 2, cache_timeout=3600,
+                                                    ports=range(PORT_BASE, PORT_BASE + args.agents)))
+        log(f"agent ready: {agent.hosts[0]} ... {agent.hosts[-1]} (pid {agent.pid})")
         if args.pin:  # snmpd on CPU 0; this process, and so everything it starts from now on, on CPU 1
             os.sched_setaffinity(agent.pid or 0, {0})
             os.sched_setaffinity(0, {1})

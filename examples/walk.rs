@@ -4,6 +4,8 @@
 //! `cargo run --release --example walk -- HOST OID [-v 1|2c] [-c COMMUNITY] [-Cr N] [--repeat N] [--parallel N]`
 //!
 //! `--parallel N` walks the subtree N times at once (N sessions); `--repeat` runs that N times.
+//! `--fleet N` walks N agents on consecutive ports from HOST's (the simulated fleet,
+//! `bench/simagent`), once each, `--parallel` at a time.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let [host, oid] = positional[..] else {
         return Err(
-            "usage: walk HOST OID [-v 1|2c] [-c COMMUNITY] [-Cr N] [--repeat N] [--parallel N]".into()
+            "usage: walk HOST OID [-v 1|2c] [-c COMMUNITY] [-Cr N] [--repeat N] [--parallel N] [--fleet N]"
+                .into(),
         );
     };
     let version = Version::parse(&flag("-v").unwrap_or_else(|| "2c".into()))?;
@@ -39,15 +42,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let budget: u32 = flag("-Cr").map_or(Ok(25), |v| v.parse())?;
     let repeat: usize = flag("--repeat").map_or(Ok(1), |v| v.parse())?;
     let parallel: usize = flag("--parallel").map_or(Ok(1), |v| v.parse())?;
+    let fleet: u16 = flag("--fleet").map_or(Ok(0), |v| v.parse())?;
     let config = Config::new().max_var_binds_per_pdu(budget)?.max_sessions(parallel.max(1) as u32)?;
-    let request = Request::walk(host.as_str(), community, [Oid::parse(oid)?]).build()?;
+    let request = Request::walk(host.as_str(), community.clone(), [Oid::parse(oid)?]).build()?;
+    let fleet_requests = match host.rsplit_once(':') {
+        Some((address, port)) if fleet > 0 => {
+            let first: u16 = port.parse()?;
+            (0..fleet)
+                .map(|i| {
+                    Request::walk(format!("{address}:{}", first + i), community.clone(), [Oid::parse(oid)?])
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        _ if fleet > 0 => return Err("--fleet needs HOST as ADDRESS:FIRST_PORT".into()),
+        _ => Vec::new(),
+    };
 
     let mut manager = SessionManager::new(config)?;
     let (wall, cpu) = (Instant::now(), cpu_time());
     let mut varbinds = 0u64;
     for _ in 0..repeat {
-        for _ in 0..parallel {
-            manager.add_request(request.clone());
+        if fleet_requests.is_empty() {
+            for _ in 0..parallel {
+                manager.add_request(request.clone());
+            }
+        } else {
+            for request in &fleet_requests {
+                manager.add_request(request.clone());
+            }
         }
         for response in manager.run_all() {
             if response.status != Status::Successful {
