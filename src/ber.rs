@@ -367,6 +367,13 @@ pub(crate) mod write {
 
     /// Appends an INTEGER (minimal two's complement).
     pub fn integer(out: &mut Vec<u8>, value: i64) {
+        let (bytes, used) = integer_contents(value);
+        tlv(out, INTEGER, &bytes[8 - used..]);
+    }
+
+    /// An INTEGER's contents (minimal two's complement, X.690 8.3): the big-endian bytes, of
+    /// which the last `.1` are used.
+    pub fn integer_contents(value: i64) -> ([u8; 8], usize) {
         let bytes = value.to_be_bytes();
         let mut skip = 0;
         while skip < 7 {
@@ -377,7 +384,7 @@ pub(crate) mod write {
                 break;
             }
         }
-        tlv(out, INTEGER, &bytes[skip..]);
+        (bytes, 8 - skip)
     }
 
     pub fn octets(out: &mut Vec<u8>, value: &[u8]) {

@@ -41,7 +41,9 @@ impl Encoder {
     /// Writes the header, request id and roots.
     pub fn new(kind: RequestKind, start_us: u64, req_id: &[u8], roots: &[&[u32]]) -> Self {
         let roots_len: usize = roots.iter().map(|r| 1 + 4 * r.len()).sum();
-        let mut buf = Vec::with_capacity(HEADER_LEN + 4 + req_id.len() + roots_len + 4096);
+        // Room for a few records: a request in flight holds this, so it starts small (10,000
+        // requests in flight with 4 KiB each would be 40 MiB) and grows by doubling.
+        let mut buf = Vec::with_capacity(HEADER_LEN + 4 + req_id.len() + roots_len + 256);
         buf.extend_from_slice(MAGIC);
         buf.push(FORMAT_VERSION);
         buf.push(match kind {

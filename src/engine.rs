@@ -1,12 +1,14 @@
-//! The event loop: [`SessionManager`] drives many net-snmp single sessions at once.
+//! The event loop: [`SessionManager`] drives many sessions at once: v1/v2c over UDP on sockets
+//! of its own (`session::udp`), SNMPv3 and TCP as net-snmp single sessions.
 //!
 //! - **Admission**: queued requests start while fewer sessions are in flight than the smallest
 //!   `max_sessions` among the requests in flight and the candidate.
 //! - **One loop for all sessions**: every session's socket is in one epoll set; a wake-up
 //!   costs time in proportion to the ready sockets, each read with `snmp_sess_read2`. A silent
 //!   agent only ever costs its own timer.
-//! - **Timers**: net-snmp keeps each PDU's retry state; the loop keeps one deadline per session
-//!   in a heap and calls `snmp_sess_timeout` on that session alone when it passes.
+//! - **Timers**: the session keeps each PDU's retry state (net-snmp's, or the UDP session's own);
+//!   the loop keeps one deadline per session in a heap and lets that session alone resend or
+//!   time out when it passes.
 //! - **Host names** are resolved on resolver threads ([`crate::resolve`]), not by net-snmp on
 //!   this loop: a request waits for its address (counted as in flight), then opens its session.
 //!   A TCP agent's connection is made on a thread too, and given up after the request's
@@ -26,7 +28,7 @@ use crate::poller::{raise_fd_limit, Poller, Waker};
 use crate::request::{Credentials, Request};
 use crate::resolve::{self, Outcome, Resolver};
 use crate::response::Response;
-use crate::session::{self, Event, Handler, LargeFdSet, Security, Session, Target, Transport};
+use crate::session::{self, Channel, Event, Handler, LargeFdSet, Security, Target, Transport};
 use crate::walk::Collection;
 
 /// The epoll token of the waker; session tokens are slot numbers.
@@ -82,7 +84,7 @@ struct Preparing {
 struct Active {
     request: Request,
     settings: Settings,
-    session: Session<Job>,
+    session: Channel<Job>,
     /// Tells this occupant of the slot from earlier ones in the timer heap.
     occupant: u64,
     /// When the PDU in flight times out (or the request's deadline, if sooner).
@@ -123,6 +125,8 @@ pub struct SessionManager {
     next_occupant: u64,
     poller: Poller,
     ready: LargeFdSet,
+    /// The receive buffer of the UDP sessions (one datagram at a time, on this thread).
+    receive_buffer: Vec<u8>,
     completed: Vec<Response>,
     resolver: Resolver,
     /// Requests waiting for a lookup or a TCP connection, by job id.
@@ -154,6 +158,7 @@ impl SessionManager {
             next_occupant: 0,
             poller,
             ready: LargeFdSet::new(),
+            receive_buffer: Vec::new(),
             completed: Vec::new(),
             resolver,
             preparing: HashMap::new(),
@@ -411,7 +416,7 @@ impl SessionManager {
             retries: settings.retries,
             timeout: settings.timeout,
         };
-        let session = match Session::open(&target, transport, Job { collection, started, rearm: false }) {
+        let session = match Channel::open(&target, transport, Job { collection, started, rearm: false }) {
             Ok(session) => session,
             Err((error, mut job)) => {
                 job.collection.on_error(error);
@@ -475,7 +480,7 @@ impl SessionManager {
         }
         for slot in ready_slots {
             if let Some(active) = self.slots.get_mut(slot).and_then(Option::as_mut) {
-                active.session.read(&mut self.ready);
+                active.session.read(&mut self.ready, &mut self.receive_buffer);
                 self.drive(slot);
             }
         }

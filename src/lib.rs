@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`Request`] | one agent, one or more root OIDs; GET, or WALK (GETBULK on v2c and v3, GETNEXT on v1) |
 //! | [`Community`], [`Usm`] | v1/v2c community; SNMPv3 USM user (`-u -l -a -A -x -X -n -e -E`) |
-//! | [`SessionManager`] | many `snmp_sess_*` single sessions driven by one epoll loop |
+//! | [`SessionManager`] | many requests driven by one epoll loop: v1/v2c UDP on its own sockets, v3 and TCP as `snmp_sess_*` single sessions |
 //! | [`Collector`] | a `SessionManager` on its own thread, fed and drained through channels |
 //! | [`Config`] | `-r` retries, `-t` timeout, `-Cr` max-repetitions budget, concurrency |
 //! | [`Response`] | status, structured [`SnmpError`]s, and the result buffer (`docs/FORMAT.md`) |

@@ -7,8 +7,10 @@
 //! - A session is used by one thread at a time (`Session` is `Send` but not `Sync`).
 //! - The callback never unwinds into C: its body runs under `catch_unwind`, the panic is
 //!   stored and resumed after the net-snmp call returns (curl-rust's `panic.rs` pattern).
-//! - v1/v2c sessions are opened with `snmp_sess_add_ex` and a parse hook that reads only the
-//!   message header; the callback decodes the varbinds from the datagram itself (`ber.rs`).
+//! - v1/v2c over UDP does not use net-snmp at all ([`Channel::Udp`], `udp.rs`). Other v1/v2c
+//!   sessions (TCP, peers only net-snmp reads) are opened with `snmp_sess_add_ex` and a parse
+//!   hook that reads only the message header; the callback decodes the varbinds from the
+//!   datagram itself (`ber.rs`).
 //! - v3 sessions build their GET/GETNEXT/GETBULK messages here too (a build hook: BER in
 //!   `ber::write`, encryption and digest in `usm_crypto.rs`, engine boots and time from
 //!   net-snmp's list); discovery probes and other PDUs are built by net-snmp.
@@ -40,6 +42,7 @@ use crate::request::Version;
 use crate::usm::Usm;
 use crate::usm_crypto::{self, KeyPair};
 
+mod udp;
 mod usm;
 pub use usm::{counters as usm_counters, UsmCounters};
 
@@ -115,6 +118,83 @@ pub(crate) enum Event<'a> {
     Unreachable(SnmpError),
     /// SNMPv3: the agent answered with a report PDU (unknown user, wrong digest, ...).
     SecurityError(SnmpError),
+}
+
+/// A request's session: v1/v2c over UDP on the engine's own socket ([`udp::UdpSession`]), or
+/// a net-snmp session (TCP, SNMPv3, peers only net-snmp can read).
+#[derive(Debug)]
+pub(crate) enum Channel<H: Handler> {
+    NetSnmp(Session<H>),
+    Udp(udp::UdpSession<H>),
+}
+
+impl<H: Handler> Channel<H> {
+    /// Opens the session `target` needs (see [`Session::open`] for `transport`).
+    pub fn open(
+        target: &Target<'_>,
+        transport: Option<Transport>,
+        handler: H,
+    ) -> Result<Self, (SnmpError, H)> {
+        if let (None, Security::Community(community, version)) = (&transport, &target.security) {
+            if let Some(peer) = udp::native_peer(target.peer.unwrap_or(target.host)) {
+                return udp::UdpSession::open(
+                    target.host,
+                    peer,
+                    community,
+                    *version,
+                    target.retries,
+                    target.timeout,
+                    handler,
+                )
+                .map(Channel::Udp);
+            }
+        }
+        Session::open(target, transport, handler).map(Channel::NetSnmp)
+    }
+
+    pub fn fd(&self) -> RawFd {
+        match self {
+            Channel::NetSnmp(session) => session.fd(),
+            Channel::Udp(session) => session.fd(),
+        }
+    }
+
+    pub fn handler(&mut self) -> &mut H {
+        match self {
+            Channel::NetSnmp(session) => session.handler(),
+            Channel::Udp(session) => session.handler(),
+        }
+    }
+
+    pub fn into_handler(self) -> H {
+        match self {
+            Channel::NetSnmp(session) => session.into_handler(),
+            Channel::Udp(session) => session.into_handler(),
+        }
+    }
+
+    pub fn send(&mut self, spec: &PduSpec) {
+        match self {
+            Channel::NetSnmp(session) => session.send(spec),
+            Channel::Udp(session) => session.send(spec),
+        }
+    }
+
+    /// Reads what arrived: `ready` is net-snmp's fd-set scratch, `buffer` the UDP sessions'
+    /// receive buffer.
+    pub fn read(&mut self, ready: &mut LargeFdSet, buffer: &mut Vec<u8>) {
+        match self {
+            Channel::NetSnmp(session) => session.read(ready),
+            Channel::Udp(session) => session.read(buffer),
+        }
+    }
+
+    pub fn check_timeout(&mut self) {
+        match self {
+            Channel::NetSnmp(session) => session.check_timeout(),
+            Channel::Udp(session) => session.check_timeout(),
+        }
+    }
 }
 
 /// Receives a session's events.
