@@ -28,13 +28,17 @@ use crate::poller::{raise_fd_limit, Poller, Waker};
 use crate::request::{Credentials, Request};
 use crate::resolve::{self, Outcome, Resolver};
 use crate::response::Response;
-use crate::session::{self, Channel, Event, Handler, LargeFdSet, Security, Target, Transport};
+use crate::session::{
+    self, Channel, Event, Handler, LargeFdSet, Received, Security, Target, Transport, UdpSockets,
+};
 use crate::walk::Collection;
 
 /// The epoll token of the waker; session tokens are slot numbers.
 const WAKE_TOKEN: u64 = u64::MAX;
 /// The epoll token of the resolver threads' eventfd.
 const RESOLVE_TOKEN: u64 = u64::MAX - 1;
+/// Shared UDP socket `i` has token `UDP_TOKEN + i` (slots are below it).
+const UDP_TOKEN: u64 = 1 << 48;
 /// How soon to look again when net-snmp's own clock has not yet seen a deadline pass.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 /// How long an agent found not to answer GETBULK is walked with GETNEXT straight away.
@@ -125,8 +129,8 @@ pub struct SessionManager {
     next_occupant: u64,
     poller: Poller,
     ready: LargeFdSet,
-    /// The receive buffer of the UDP sessions (one datagram at a time, on this thread).
-    receive_buffer: Vec<u8>,
+    /// The v1/v2c sessions' shared UDP sockets.
+    udp: UdpSockets,
     completed: Vec<Response>,
     resolver: Resolver,
     /// Requests waiting for a lookup or a TCP connection, by job id.
@@ -158,7 +162,7 @@ impl SessionManager {
             next_occupant: 0,
             poller,
             ready: LargeFdSet::new(),
-            receive_buffer: Vec::new(),
+            udp: UdpSockets::default(),
             completed: Vec::new(),
             resolver,
             preparing: HashMap::new(),
@@ -416,7 +420,10 @@ impl SessionManager {
             retries: settings.retries,
             timeout: settings.timeout,
         };
-        let session = match Channel::open(&target, transport, Job { collection, started, rearm: false }) {
+        let (poller, udp) = (&self.poller, &mut self.udp);
+        let register = |fd, index: usize| poller.add(fd, UDP_TOKEN + index as u64);
+        let job = Job { collection, started, rearm: false };
+        let session = match Channel::open(&target, transport, job, udp, register) {
             Ok(session) => session,
             Err((error, mut job)) => {
                 job.collection.on_error(error);
@@ -427,9 +434,10 @@ impl SessionManager {
             self.slots.push(None);
             self.slots.len() - 1
         });
-        if let Err(err) = self.poller.add(session.fd(), slot as u64) {
+        if let Some(Err(err)) = session.own_fd().map(|fd| self.poller.add(fd, slot as u64)) {
             self.free_slots.push(slot);
-            let mut job = session.into_handler();
+            let poller = &self.poller;
+            let mut job = session.close(&mut self.udp, |fd| poller.delete(fd));
             let message = format!("cannot watch the socket for {}: {err}", request.host());
             job.collection.on_error(SnmpError::new(ErrorKind::SessionError, message));
             return self.respond(request, job);
@@ -463,6 +471,7 @@ impl SessionManager {
         };
         let (mut woken, mut resolved) = (false, false);
         let mut ready_slots = Vec::new();
+        let mut ready_udp = Vec::new();
         match self.poller.wait(wait) {
             Ok(tokens) => {
                 for token in tokens {
@@ -470,6 +479,8 @@ impl SessionManager {
                         woken = true;
                     } else if token == RESOLVE_TOKEN {
                         resolved = true;
+                    } else if token >= UDP_TOKEN {
+                        ready_udp.push((token - UDP_TOKEN) as usize);
                     } else {
                         ready_slots.push(token as usize);
                     }
@@ -480,9 +491,12 @@ impl SessionManager {
         }
         for slot in ready_slots {
             if let Some(active) = self.slots.get_mut(slot).and_then(Option::as_mut) {
-                active.session.read(&mut self.ready, &mut self.receive_buffer);
+                active.session.read(&mut self.ready);
                 self.drive(slot);
             }
+        }
+        for index in ready_udp {
+            self.receive_udp(index);
         }
         if resolved {
             self.resolved();
@@ -491,6 +505,28 @@ impl SessionManager {
         self.expire_connects(now);
         self.expire_timers(now);
         woken
+    }
+
+    /// Reads shared UDP socket `index`: each answer (or ICMP error) goes to its session, which
+    /// is then driven on.
+    fn receive_udp(&mut self, index: usize) {
+        let mut answered = Vec::new();
+        let slots = &mut self.slots;
+        self.udp.receive(index, |received| {
+            let slot = match received {
+                Received::Answer(slot, _) | Received::Unreachable(slot, _) => slot,
+            };
+            let Some(Some(active)) = slots.get_mut(slot) else { return false };
+            let Channel::Udp(session) = &mut active.session else { return false };
+            let taken = session.accept(received);
+            if taken {
+                answered.push(slot);
+            }
+            taken
+        });
+        for slot in answered {
+            self.drive(slot);
+        }
     }
 
     fn expire_timers(&mut self, now: Instant) {
@@ -513,7 +549,7 @@ impl SessionManager {
                         self.drive(slot);
                         continue;
                     }
-                    active.session.check_timeout();
+                    active.session.check_timeout(&mut self.udp);
                     let job = active.session.handler();
                     if job.collection.awaiting() && !job.rearm {
                         // net-snmp's clock has not passed its own expiry yet: look again soon.
@@ -555,7 +591,7 @@ impl SessionManager {
             match job.collection.next_pdu() {
                 Some(spec) => {
                     job.rearm = true;
-                    active.session.send(&spec);
+                    active.session.send(&spec, &mut self.udp, slot);
                 }
                 None => return self.complete(slot),
             }
@@ -566,8 +602,11 @@ impl SessionManager {
         let Some(active) = self.slots[slot].take() else { return };
         self.free_slots.push(slot);
         self.release(&active.settings);
-        self.poller.delete(active.session.fd());
-        let job = active.session.into_handler();
+        if let Some(fd) = active.session.own_fd() {
+            self.poller.delete(fd);
+        }
+        let poller = &self.poller;
+        let job = active.session.close(&mut self.udp, |fd| poller.delete(fd));
         if job.collection.fell_back() {
             if self.drops_bulk.len() >= DROPS_BULK_PRUNE {
                 self.drops_bulk.retain(|_, seen| seen.elapsed() < DROPS_BULK_FOR);

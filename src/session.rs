@@ -44,6 +44,7 @@ use crate::usm_crypto::{self, KeyPair};
 
 mod udp;
 mod usm;
+pub(crate) use udp::{Received, UdpSockets};
 pub use usm::{counters as usm_counters, UsmCounters};
 
 static INIT: Once = Once::new();
@@ -120,8 +121,8 @@ pub(crate) enum Event<'a> {
     SecurityError(SnmpError),
 }
 
-/// A request's session: v1/v2c over UDP on the engine's own socket ([`udp::UdpSession`]), or
-/// a net-snmp session (TCP, SNMPv3, peers only net-snmp can read).
+/// A request's session: v1/v2c over UDP on the engine's shared sockets ([`udp::UdpSession`]),
+/// or a net-snmp session (TCP, SNMPv3, peers only net-snmp can read).
 #[derive(Debug)]
 pub(crate) enum Channel<H: Handler> {
     NetSnmp(Session<H>),
@@ -129,11 +130,14 @@ pub(crate) enum Channel<H: Handler> {
 }
 
 impl<H: Handler> Channel<H> {
-    /// Opens the session `target` needs (see [`Session::open`] for `transport`).
+    /// Opens the session `target` needs (see [`Session::open`] for `transport`). A UDP session
+    /// takes a socket of `sockets`; a new socket is given to `register` with its index.
     pub fn open(
         target: &Target<'_>,
         transport: Option<Transport>,
         handler: H,
+        sockets: &mut UdpSockets,
+        register: impl FnOnce(RawFd, usize) -> std::io::Result<()>,
     ) -> Result<Self, (SnmpError, H)> {
         if let (None, Security::Community(community, version)) = (&transport, &target.security) {
             if let Some(peer) = udp::native_peer(target.peer.unwrap_or(target.host)) {
@@ -145,6 +149,8 @@ impl<H: Handler> Channel<H> {
                     target.retries,
                     target.timeout,
                     handler,
+                    sockets,
+                    register,
                 )
                 .map(Channel::Udp);
             }
@@ -152,10 +158,12 @@ impl<H: Handler> Channel<H> {
         Session::open(target, transport, handler).map(Channel::NetSnmp)
     }
 
-    pub fn fd(&self) -> RawFd {
+    /// The socket the loop watches for this session alone (net-snmp's); UDP sessions' shared
+    /// sockets are watched under their own tokens.
+    pub fn own_fd(&self) -> Option<RawFd> {
         match self {
-            Channel::NetSnmp(session) => session.fd(),
-            Channel::Udp(session) => session.fd(),
+            Channel::NetSnmp(session) => Some(session.fd()),
+            Channel::Udp(_) => None,
         }
     }
 
@@ -166,33 +174,33 @@ impl<H: Handler> Channel<H> {
         }
     }
 
-    pub fn into_handler(self) -> H {
+    /// Closes the session and returns its handler; a shared socket left by its last session is
+    /// given to `unregister`, then closed.
+    pub fn close(self, sockets: &mut UdpSockets, unregister: impl FnOnce(RawFd)) -> H {
         match self {
             Channel::NetSnmp(session) => session.into_handler(),
-            Channel::Udp(session) => session.into_handler(),
+            Channel::Udp(session) => session.close(sockets, unregister),
         }
     }
 
-    pub fn send(&mut self, spec: &PduSpec) {
+    pub fn send(&mut self, spec: &PduSpec, sockets: &mut UdpSockets, slot: usize) {
         match self {
             Channel::NetSnmp(session) => session.send(spec),
-            Channel::Udp(session) => session.send(spec),
+            Channel::Udp(session) => session.send(spec, sockets, slot),
         }
     }
 
-    /// Reads what arrived: `ready` is net-snmp's fd-set scratch, `buffer` the UDP sessions'
-    /// receive buffer.
-    pub fn read(&mut self, ready: &mut LargeFdSet, buffer: &mut Vec<u8>) {
-        match self {
-            Channel::NetSnmp(session) => session.read(ready),
-            Channel::Udp(session) => session.read(buffer),
+    /// Reads a net-snmp session's socket (`ready` is net-snmp's fd-set scratch).
+    pub fn read(&mut self, ready: &mut LargeFdSet) {
+        if let Channel::NetSnmp(session) = self {
+            session.read(ready);
         }
     }
 
-    pub fn check_timeout(&mut self) {
+    pub fn check_timeout(&mut self, sockets: &mut UdpSockets) {
         match self {
             Channel::NetSnmp(session) => session.check_timeout(),
-            Channel::Udp(session) => session.check_timeout(),
+            Channel::Udp(session) => session.check_timeout(sockets),
         }
     }
 }

@@ -71,9 +71,13 @@ fn thousands_of_requests_in_flight_at_once() {
     assert_eq!(manager.queued(), 0);
     assert_eq!(in_flight + first.len(), 2500, "everything admitted at once");
     assert!(in_flight >= 2000, "only {in_flight} in flight");
-    // One socket per request in flight: well past select()'s FD_SETSIZE of 1024.
+    // v1/v2c requests over UDP share sockets, 8 to a socket (the ephemeral ports, about 28,000,
+    // would not do for 50,000 requests in flight with one each).
+    // (The 2,500 sessions opened took 313 sockets; those finished already leave them to the
+    // others.)
+    let sockets = fds_during - fds_before;
     assert!(
-        fds_during >= fds_before + in_flight,
+        (in_flight / 8..=2500 / 8 + 16).contains(&sockets),
         "{fds_before} fds before, {fds_during} with {in_flight} in flight"
     );
     finished.extend(first.into_iter().map(|r| (r, first_at)));
