@@ -205,17 +205,20 @@ def _selftest_delayed(check) -> None:
 
 
 @contextlib.contextmanager
-def simulated_fleet(agents: int, rows: int, cpus: set[int] | None = None) -> Iterator[tuple[int, int]]:
+def simulated_fleet(agents: int, rows: int, cpus: set[int] | None = None, silent: int = 0, delayed: int = 0,
+                    delay_ms: int = 0) -> Iterator[tuple[int, int]]:
     """bench/simagent serving `agents` agents on consecutive 127.0.0.1 ports, each a `rows`-row
-    synthetic interfaces table; yields (first port, pid); stopped (SIGTERM) on exit."""
+    synthetic interfaces table (the last `silent` never answer, the `delayed` before them answer
+    `delay_ms` late); yields (first port, pid); stopped (SIGTERM) on exit."""
     def pin() -> None:
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
 
     if not SIMAGENT.exists():
         raise RuntimeError(f"{SIMAGENT} missing: cargo build --release --example simagent")
-    process = subprocess.Popen([str(SIMAGENT), "--agents", str(agents), "--rows", str(rows)], stdout=subprocess.PIPE,
-                               text=True, preexec_fn=pin)
+    command = [str(SIMAGENT), "--agents", str(agents), "--rows", str(rows), "--silent", str(silent),
+               "--delayed", str(delayed), "--delay-ms", str(delay_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
     try:
         ready = process.stdout.readline()
         match = re.search(r"first_port=(\d+)", ready)

@@ -34,8 +34,15 @@ const STABLE_ROOTS: [&str; 10] = [
 ];
 
 fn fleet(table: Table, agents: usize, silent: usize) -> Server {
-    let config =
-        FleetConfig { address: IpAddr::V4(Ipv4Addr::LOCALHOST), first_port: 0, agents, silent, threads: 2 };
+    let config = FleetConfig {
+        address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        first_port: 0,
+        agents,
+        silent,
+        delayed: 0,
+        delay: Duration::ZERO,
+        threads: 2,
+    };
     Server::start(Arc::new(table), Behaviour::default(), &config).expect("bind the fleet")
 }
 
@@ -218,4 +225,68 @@ fn silent_agents_and_wrong_communities_get_no_answer() {
     assert!(responses[2].errors.iter().all(|e| e.kind == ErrorKind::Timeout));
     // Walks in walk_mode auto try GETNEXT after a GETBULK timeout: two requests per silent walk.
     assert_eq!(server.stats.dropped.load(Ordering::Relaxed), 5, "two silent walks and one wrong community");
+}
+
+fn rss_kib() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
+/// Issue 15: 50,000 requests in flight in one process, half to agents that answer a second
+/// late, half to silent ones; each gets exactly one response, and a request in flight costs
+/// at most 4 KiB.
+#[test]
+fn fifty_thousand_requests_in_flight_get_one_response_each() {
+    let config = FleetConfig {
+        address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        first_port: 0,
+        agents: 1000,
+        silent: 500,
+        delayed: 500,
+        delay: Duration::from_millis(1000),
+        threads: 2,
+    };
+    let server =
+        Server::start(Arc::new(Table::synthetic_interfaces(1)), Behaviour::default(), &config).unwrap();
+    let count = 50_000u32;
+    let config = Config::new()
+        .max_sessions(count)
+        .unwrap()
+        .timeout(Duration::from_secs(3))
+        .unwrap()
+        .retries(0)
+        .unwrap();
+    let mut manager = SessionManager::new(config).unwrap();
+    for i in 0..count {
+        let agent = (i % 1000) as u16; // 0..500 answer late, 500..1000 are silent
+        let request = Request::get(host(&server, agent), community(Version::V2c), [oid("1.3.6.1.2.1.1.5.0")])
+            .req_id(i.to_string())
+            .build()
+            .unwrap();
+        manager.add_request(request);
+    }
+    let before = rss_kib();
+    let first = manager.run(); // everything is admitted, then the first late answers come
+    let during = rss_kib();
+    assert_eq!(manager.in_flight() + first.len(), count as usize, "all 50,000 were in flight at once");
+    let per_request = (during - before) as f64 / f64::from(count);
+    assert!(per_request <= 4.0, "{per_request:.2} KiB per request in flight");
+    let mut responses = first;
+    responses.extend(manager.run_all());
+    let mut seen = vec![0u8; count as usize];
+    let (mut answered, mut timed_out) = (0, 0);
+    for response in &responses {
+        let id: usize = std::str::from_utf8(response.request.req_id().unwrap()).unwrap().parse().unwrap();
+        seen[id] += 1;
+        match (id % 1000 < 500, response.status) {
+            (true, Status::Successful) => answered += 1,
+            (false, Status::Failed) if response.errors.iter().all(|e| e.kind == ErrorKind::Timeout) => {
+                timed_out += 1
+            }
+            other => panic!("request {id}: {other:?} {:?}", response.errors),
+        }
+    }
+    assert!(seen.iter().all(|&n| n == 1), "exactly one response each");
+    assert_eq!((answered, timed_out), (25_000, 25_000));
 }

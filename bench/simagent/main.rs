@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release --example simagent -- [--agents N] [--port FIRST] [--address 127.0.0.1]
-//!     [--threads T] [--silent K] [--community public] [--max-repetitions 100]
+//!     [--threads T] [--silent K] [--delayed D --delay-ms MS] [--community public]
+//!     [--max-repetitions 100]
 //!     (--rows N | --from HOST --root OID [--root OID ...])
 //! ```
 //!
@@ -13,7 +14,8 @@
 //! - `--from HOST --root OID...`: the view is recorded first, by walking those subtrees of a real
 //!   agent (v2c, community `public`), so that the fleet answers exactly what that agent answers.
 //! - `--agents N` UDP sockets on consecutive ports from `--port` (0: a free run is found), on a
-//!   loopback address; the last `--silent K` of them never answer.
+//!   loopback address; the last `--silent K` of them never answer, and the `--delayed D` before
+//!   those answer `--delay-ms MS` late (an artificial round-trip time, without blocking).
 //!
 //! `simagent --pingpong HOST:PORT [--count N] [--max-repetitions 25]` is instead the floor of
 //! any client on this machine: it sends one pre-encoded GETBULK of 1.3.6.1.2.1 at a time from a
@@ -104,6 +106,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "--address",
         "--threads",
         "--silent",
+        "--delayed",
+        "--delay-ms",
         "--community",
         "--max-repetitions",
         "--rows",
@@ -132,6 +136,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         first_port: u16::try_from(number("--port", 0)?)?,
         agents: number("--agents", 1)?,
         silent: number("--silent", 0)?,
+        delayed: number("--delayed", 0)?,
+        delay: Duration::from_millis(number("--delay-ms", 0)? as u64),
         threads: number("--threads", 1)?,
     };
     let behaviour = Behaviour {

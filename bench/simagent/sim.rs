@@ -629,6 +629,9 @@ pub struct FleetConfig {
     pub agents: usize,
     /// The last `silent` agents read and drop every request (dead hosts).
     pub silent: usize,
+    /// The `delayed` agents before the silent ones answer `delay` late (a round-trip time).
+    pub delayed: usize,
+    pub delay: std::time::Duration,
     pub threads: usize,
 }
 
@@ -673,11 +676,17 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let threads = config.threads.clamp(1, config.agents.max(1));
-        let mut groups: Vec<Vec<(UdpSocket, bool)>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<(UdpSocket, Kind)>> = (0..threads).map(|_| Vec::new()).collect();
         let answering = config.agents.saturating_sub(config.silent);
+        let prompt = answering.saturating_sub(config.delayed);
         for (i, socket) in sockets.into_iter().enumerate() {
             socket.set_nonblocking(true)?;
-            groups[i % threads].push((socket, i >= answering));
+            let kind = match i {
+                _ if i >= answering => Kind::Silent,
+                _ if i >= prompt => Kind::Delayed(config.delay),
+                _ => Kind::Prompt,
+            };
+            groups[i % threads].push((socket, kind));
         }
         let mut handles = Vec::new();
         for group in groups {
@@ -697,9 +706,26 @@ impl Drop for Server {
     }
 }
 
+/// How an agent answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Prompt,
+    Delayed(std::time::Duration),
+    Silent,
+}
+
+/// An answer held back by a delayed agent.
+struct Held {
+    due: std::time::Instant,
+    socket: usize,
+    peer: libc::sockaddr_storage,
+    peer_len: libc::socklen_t,
+    bytes: Vec<u8>,
+}
+
 /// One thread's share of the fleet: its sockets under one epoll, and its batch buffers.
 struct Worker {
-    sockets: Vec<(UdpSocket, bool)>,
+    sockets: Vec<(UdpSocket, Kind)>,
     epoll: std::os::fd::OwnedFd,
     table: Arc<Table>,
     behaviour: Behaviour,
@@ -709,7 +735,7 @@ struct Worker {
 
 impl Worker {
     fn new(
-        sockets: Vec<(UdpSocket, bool)>,
+        sockets: Vec<(UdpSocket, Kind)>,
         table: Arc<Table>,
         behaviour: Behaviour,
         stats: Arc<Stats>,
@@ -750,13 +776,38 @@ impl Worker {
         let mut out_iov: Vec<libc::iovec> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
         // SAFETY: as above.
         let mut out_msgs: Vec<libc::mmsghdr> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
+        let mut held: std::collections::VecDeque<Held> = std::collections::VecDeque::new();
         while !self.stop.load(Ordering::Relaxed) {
+            let wait_ms = held.front().map_or(100, |first| {
+                let left = first.due.saturating_duration_since(std::time::Instant::now());
+                left.as_micros().div_ceil(1000).min(100) as i32
+            });
             // SAFETY: events has room for its length; the epoll descriptor is open.
             let ready = unsafe {
-                libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, 100)
+                libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, wait_ms)
             };
+            let now = std::time::Instant::now();
+            while held.front().is_some_and(|first| first.due <= now) {
+                let Some(answer) = held.pop_front() else { break };
+                let fd = self.sockets[answer.socket].0.as_raw_fd();
+                // SAFETY: the answer's bytes and address are live; sendto copies them.
+                let sent = unsafe {
+                    libc::sendto(
+                        fd,
+                        answer.bytes.as_ptr().cast(),
+                        answer.bytes.len(),
+                        libc::MSG_DONTWAIT,
+                        (&answer.peer as *const libc::sockaddr_storage).cast(),
+                        answer.peer_len,
+                    )
+                };
+                let counter = if sent < 0 { &self.stats.dropped } else { &self.stats.requests };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
             for event in events.iter().take(ready.max(0) as usize) {
-                let (socket, silent) = &self.sockets[event.u64 as usize];
+                let socket_index = event.u64 as usize;
+                let (socket, kind) = &self.sockets[socket_index];
+                let silent = &(*kind == Kind::Silent);
                 let fd = socket.as_raw_fd();
                 for i in 0..BATCH {
                     in_iov[i] =
@@ -795,6 +846,16 @@ impl Worker {
                         continue;
                     };
                     varbinds += count;
+                    if let Kind::Delayed(delay) = kind {
+                        held.push_back(Held {
+                            due: now + *delay,
+                            socket: socket_index,
+                            peer: peers[i],
+                            peer_len: in_msgs[i].msg_hdr.msg_namelen,
+                            bytes: answers[answered][range].to_vec(),
+                        });
+                        continue;
+                    }
                     out_iov[answered] = libc::iovec {
                         iov_base: answers[answered][range.start..].as_mut_ptr().cast(),
                         iov_len: range.len(),
