@@ -9,6 +9,7 @@
 //! Counter32/Gauge32/TimeTicks/UInteger32 as 32-bit unsigned, Counter64 as 64-bit unsigned, and
 //! everything else (strings, IpAddress, Opaque, unknown tags) as its octets.
 
+use crate::oid::MAX_OID_LEN;
 use crate::tag::{
     COUNTER32, COUNTER64, END_OF_MIB_VIEW, GAUGE32, INTEGER, NO_SUCH_INSTANCE, NO_SUCH_OBJECT, NULL,
     OBJECT_ID, OCTET_STRING, TIMETICKS, UINTEGER32,
@@ -142,11 +143,20 @@ fn unsigned(contents: &[u8], bits: u32) -> Result<u64, DecodeError> {
 
 /// Decodes an OBJECT IDENTIFIER's contents into `out` (X.690 §8.19), sub-ids ≤ 2^32-1.
 fn object_id(contents: &[u8], out: &mut Vec<u32>) -> Result<(), DecodeError> {
+    let mut subids = [0u32; MAX_OID_LEN];
+    let length = object_id_into(contents, &mut subids)?;
     out.clear();
+    out.extend_from_slice(&subids[..length]);
+    Ok(())
+}
+
+/// Decodes an OBJECT IDENTIFIER's contents into `out`; returns how many sub-ids it holds. A
+/// fixed array, not a `Vec`: no capacity check per sub-id (a varbind name is decoded for every
+/// varbind).
+fn object_id_into(contents: &[u8], out: &mut [u32; MAX_OID_LEN]) -> Result<usize, DecodeError> {
     if contents.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
-    out.reserve(contents.len() + 1);
     let mut at = 0;
     // The first sub-identifier holds the first two arcs: 40 × X + Y.
     let first = sub_identifier(contents, &mut at)?;
@@ -155,15 +165,16 @@ fn object_id(contents: &[u8], out: &mut Vec<u32>) -> Result<(), DecodeError> {
         40..=79 => (1, first - 40),
         _ => (2, first - 80),
     };
-    let too_large = |_| "OID sub-identifier too large";
-    out.extend_from_slice(&[a, u32::try_from(b).map_err(too_large)?]);
+    out[0] = a;
+    out[1] = u32::try_from(b).map_err(|_| "OID sub-identifier too large")?;
+    let mut length = 2;
     while at < contents.len() {
-        out.push(u32::try_from(sub_identifier(contents, &mut at)?).map_err(too_large)?);
+        let subid = sub_identifier(contents, &mut at)?;
+        let slot = out.get_mut(length).ok_or("OID too long")?;
+        *slot = u32::try_from(subid).map_err(|_| "OID sub-identifier too large")?;
+        length += 1;
     }
-    if out.len() > crate::oid::MAX_OID_LEN {
-        return Err("OID too long");
-    }
-    Ok(())
+    Ok(length)
 }
 
 /// Reads the base-128 sub-identifier at `*at` (< `contents.len()`) and moves past it. Most are
@@ -308,11 +319,11 @@ pub(crate) fn for_each_var_bind(
     visit: &mut dyn FnMut(VarBind<'_>),
 ) -> Result<(), DecodeError> {
     let mut list = Reader { bytes: var_binds };
-    let mut name = Vec::with_capacity(32);
+    let mut name = [0u32; MAX_OID_LEN];
     let mut oid_value = Vec::new();
     while !list.bytes.is_empty() {
         let mut var_bind = Reader { bytes: list.expect(SEQUENCE, "expected a varbind")? };
-        object_id(var_bind.expect(OBJECT_ID, "expected the varbind name")?, &mut name)?;
+        let length = object_id_into(var_bind.expect(OBJECT_ID, "expected the varbind name")?, &mut name)?;
         let (tag, contents) = var_bind.tlv()?;
         let value = match tag {
             INTEGER => Value::Integer(signed(contents)?),
@@ -330,7 +341,7 @@ pub(crate) fn for_each_var_bind(
             END_OF_MIB_VIEW => Value::EndOfMibView,
             _ => Value::Bytes(tag, contents),
         };
-        visit(VarBind { name: &name, value });
+        visit(VarBind { name: &name[..length], value });
     }
     Ok(())
 }

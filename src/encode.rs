@@ -68,6 +68,41 @@ impl Encoder {
 
     /// Appends one record. `index` is the response OID minus its root.
     pub fn record(&mut self, root_index: u16, index: &[u32], value: &Value<'_>, time_ms: u32) {
+        // The common record (a short index, a number or a string) is put together on the stack
+        // and appended with one or two copies.
+        let fixed = match *value {
+            Value::Integer(v) => match i32::try_from(v) {
+                Ok(small) => Some((tag::INTEGER, u64::from(small as u32), 4)),
+                Err(_) => Some((tag::INTEGER, v as u64, 8)),
+            },
+            Value::Unsigned(t, v) => Some((t, u64::from(v), 4)),
+            Value::Unsigned64(t, v) => Some((t, v, 8)),
+            Value::Bytes(t, _) => Some((t, 0, 0)),
+            _ => None,
+        };
+        if let (Some((value_type, number, width)), true) = (fixed, index.len() <= SHORT_INDEX) {
+            let mut record = [0u8; 8 + 4 * SHORT_INDEX + 12];
+            record[..2].copy_from_slice(&root_index.to_le_bytes());
+            record[2] = value_type;
+            record[3] = index.len() as u8;
+            record[4..8].copy_from_slice(&time_ms.to_le_bytes());
+            let mut at = 8;
+            for &subid in index {
+                record[at..at + 4].copy_from_slice(&subid.to_le_bytes());
+                at += 4;
+            }
+            let bytes = match *value {
+                Value::Bytes(_, bytes) => bytes,
+                _ => &[],
+            };
+            let length = if width > 0 { width } else { bytes.len() };
+            record[at..at + 4].copy_from_slice(&(length as u32).to_le_bytes());
+            record[at + 4..at + 12].copy_from_slice(&number.to_le_bytes());
+            self.buf.extend_from_slice(&record[..at + 4 + width]);
+            self.buf.extend_from_slice(bytes);
+            self.records += 1;
+            return;
+        }
         let buf = &mut self.buf;
         buf.reserve(16 + 4 * index.len()); // the fixed fields, the index and a small value
         buf.extend_from_slice(&root_index.to_le_bytes());
@@ -131,6 +166,9 @@ impl Encoder {
 
 /// Writes a length-prefixed value.
 /// Appends sub-ids as u32 little-endian.
+/// Indexes up to this many sub-ids take [`Encoder::record`]'s fast path.
+const SHORT_INDEX: usize = 24;
+
 fn put_subids(buf: &mut Vec<u8>, subids: &[u32]) {
     let start = buf.len();
     buf.resize(start + 4 * subids.len(), 0);
