@@ -1740,7 +1740,7 @@ def scenario_simfleet(args: argparse.Namespace, status: dict) -> Section:
     fleet_expected = agents * (fleet_rows * 10 + 1)
     with simulated_fleet(agents, fleet_rows) as (port, pid):
         hosts = [f"127.0.0.1:{port + i}" for i in range(agents)]
-        for fleet_reps in (25, 100):
+        for fleet_reps in (25, 50, 100):
             spec = {"hosts": hosts, "oids": [SIM_ROOT], "reps": fleet_reps, "budget": fleet_reps, "timeout": 5.0,
                     "retries": 1, "concurrency": agents}
             clients = [fleet_rust_client(port, agents, fleet_reps), driver_client(SS_PY, "fleet", spec, 900)]

@@ -53,6 +53,8 @@ struct Column {
     upper: Option<Vec<u32>>,
     /// The last OID received (at first, the OID the walk starts after).
     cursor: Vec<u32>,
+    /// Whether `cursor` starts with `root` (it came from a varbind under it).
+    under_root: bool,
     /// Whether the column recorded a varbind.
     found: bool,
 }
@@ -75,11 +77,15 @@ impl Column {
                 return Step::End;
             }
         }
-        if name <= self.cursor.as_slice() {
+        // Once the cursor is under the root (from the first varbind on), both share the root:
+        // only the rest is compared and copied.
+        let shared = if self.under_root { self.root.len() } else { 0 };
+        if name[shared..] <= self.cursor[shared..] {
             return Step::NonIncreasing;
         }
-        self.cursor.clear();
-        self.cursor.extend_from_slice(name);
+        self.cursor.truncate(shared);
+        self.cursor.extend_from_slice(&name[shared..]);
+        self.under_root = true;
         let below_range = self.lower.as_ref().is_some_and(|lower| name < lower.as_slice());
         if below_range || matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance) {
             return Step::Skip;
@@ -210,7 +216,15 @@ impl Collection {
                         let upper = range.stop().map(|s| subids(&root.join(s.as_slice())));
                         let cursor = lower.as_deref().map_or_else(|| root_subids.clone(), walk_start);
                         let root = root_subids.clone();
-                        columns.push(Column { root_index, root, lower, upper, cursor, found: false });
+                        columns.push(Column {
+                            root_index,
+                            root,
+                            lower,
+                            upper,
+                            cursor,
+                            under_root: false,
+                            found: false,
+                        });
                     }
                 }
                 Work::Walk { pending: (0..columns.len()).collect(), columns, leaves: VecDeque::new() }
