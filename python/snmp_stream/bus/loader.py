@@ -135,6 +135,9 @@ class PostgresLoader:
         rows = 0
         with connection.transaction():
             if "snmp_loaded" not in self._ready:
+                # Under the lock the other DDL takes: concurrent CREATE TABLE IF NOT EXISTS can
+                # still collide in PostgreSQL's catalog (a unique violation on pg_type).
+                connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("snmp-stream:snmp_loaded",))
                 connection.execute(
                     "CREATE TABLE IF NOT EXISTS snmp_loaded (result_id text PRIMARY KEY, table_name text NOT"
                     " NULL, host text, loaded_at timestamptz NOT NULL DEFAULT now())"

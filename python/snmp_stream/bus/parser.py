@@ -7,6 +7,11 @@ table (recipe or declared) go to `snmp_<table>`, plain walks and gets to `snmp_v
 failed results without data are acked. A result that cannot be parsed is dead-lettered; a
 batch that fails to load is tried again message by message, so one bad result never holds
 up the others.
+
+Two batches are in hand at once, each loaded on a connection of its own: while PostgreSQL
+writes one, the next is fetched and read (measured with `bench/pipeline.py --agent sim`, where
+the loading side sets the pace: one batch after the other, the parse worker and PostgreSQL
+took turns).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ __all__ = ["run_parse_worker"]
 
 log = logging.getLogger("snmp_stream.bus")
 
+BATCHES_IN_FLIGHT = 2
+
 
 def _item(msg: Msg, data: bytes, tables: Mapping[str, Table]) -> LoadItem | None:
     """What to load for a result message (None: nothing to load, ack it)."""
@@ -65,8 +72,11 @@ async def run_parse_worker(
     known = dict(tables if tables is not None else recipes.BY_NAME)
     stop = stop or asyncio.Event()
     install_stop(stop)
-    loader = PostgresLoader(dsn, known)
-    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snmp-stream-loader")
+    loaders = [PostgresLoader(dsn, known) for _ in range(BATCHES_IN_FLIGHT)]
+    free: asyncio.Queue[PostgresLoader] = asyncio.Queue()
+    for loader in loaders:
+        free.put_nowait(loader)
+    thread = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="snmp-stream-loader")
     loop = asyncio.get_running_loop()
     connection = await jetstream.connect(bus, "snmp-stream-parse-worker")
     js = connection.jetstream()
@@ -75,7 +85,11 @@ async def run_parse_worker(
 
     async def load(pairs: list[tuple[Msg, LoadItem]]) -> None:
         started = time.perf_counter()
-        results, rows = await loop.run_in_executor(thread, loader.load, [item for _, item in pairs])
+        loader = await free.get()
+        try:
+            results, rows = await loop.run_in_executor(thread, loader.load, [item for _, item in pairs])
+        finally:
+            free.put_nowait(loader)
         if metrics:
             metrics.loaded(results, rows, time.perf_counter() - started)
 
@@ -129,10 +143,22 @@ async def run_parse_worker(
     subject = f"{bus.results_prefix}.>"
     puller = jetstream.Puller(js, bus, bus.results_stream, subject, bus.parse_consumer)
     keep_alive = jetstream.KeepAlive(bus.ack_wait)
+    batches: set[asyncio.Task[None]] = set()
+
+    def settle(done: set[asyncio.Task[None]]) -> None:
+        for task in done:  # a batch's unexpected error ends the worker, as it did inline
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+
     try:
         await puller.bind()
         log.info("consuming %s (%s), batches of up to %d", subject, bus.parse_consumer, batch)
         while not stop.is_set():
+            if len(batches) >= BATCHES_IN_FLIGHT:
+                done, _ = await asyncio.wait(batches, return_when=asyncio.FIRST_COMPLETED)
+                settle(done)
+                continue
             messages = await puller.fetch(batch, timeout=0.5)
             if metrics:
                 metrics.pending.labels(puller.stream).set(puller.pending)
@@ -141,12 +167,20 @@ async def run_parse_worker(
             if len(messages) < batch:  # a little more time for a fuller batch
                 messages += await puller.fetch(batch - len(messages), timeout=0.05)
             handled += len(messages)
-            await handle_batch(js, messages)
+            task = asyncio.create_task(handle_batch(js, messages))
+            batches.add(task)
+            task.add_done_callback(batches.discard)
+        if batches:
+            done, _ = await asyncio.wait(batches)
+            settle(done)
         return handled
     finally:
+        if batches:
+            await asyncio.gather(*batches, return_exceptions=True)
         await keep_alive.close()
         with contextlib.suppress(Exception):
             await connection.flush(timeout=5)
         await connection.close()
-        await loop.run_in_executor(thread, loader.close)
+        for loader in loaders:
+            await loop.run_in_executor(thread, loader.close)
         thread.shutdown()
