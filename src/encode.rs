@@ -98,17 +98,8 @@ impl Encoder {
             let length = if width > 0 { width } else { bytes.len() };
             record[at..at + 4].copy_from_slice(&(length as u32).to_le_bytes());
             record[at + 4..at + 12].copy_from_slice(&number.to_le_bytes());
-            let used = at + 4 + width;
-            if used <= 32 {
-                // A constant-length copy is inlined; a variable one calls memcpy.
-                self.buf.extend_from_slice(&record[..32]);
-                self.buf.truncate(self.buf.len() - (32 - used));
-            } else {
-                self.buf.extend_from_slice(&record[..used]);
-            }
-            if !bytes.is_empty() {
-                self.buf.extend_from_slice(bytes);
-            }
+            self.buf.extend_from_slice(&record[..at + 4 + width]);
+            self.buf.extend_from_slice(bytes);
             self.records += 1;
             return;
         }
