@@ -99,7 +99,8 @@ struct Active {
     in_heap: bool,
 }
 
-/// Drives many GET/WALK requests in parallel over net-snmp single sessions.
+/// Drives many GET/WALK requests in parallel: v1/v2c over shared UDP sockets of its own,
+/// SNMPv3 and TCP over net-snmp single sessions.
 ///
 /// ```no_run
 /// use snmp_stream::{Community, Config, Oid, Request, SessionManager, Version};
