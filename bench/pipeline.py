@@ -781,7 +781,9 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
               f"Agent (`--agent sim`): `bench/simagent` (`agents.py` `simulated_fleet({args.agents}, {args.rows})`), "
               f"the simulated fleet whose answers tests/simagent.rs checks against snmpd's, serving a synthetic "
               f"{args.rows}-row table with the same 10 columns and types, with little CPU of its own (the "
-              f"\"snmpd\" figures below are its CPU), ")
+              f"\"snmpd\" figures below are its CPU)"
+              + (f", every answer held {args.delay_ms} ms (the round-trip time of agents elsewhere on the "
+                 f"network; loopback has none), " if args.delay_ms else ", "))
              + f"listening on {args.agents} agent addresses {ctx_info['hosts'][0]} ... {ctx_info['hosts'][-1]}. "
              f"Table `{TABLE}` (declared in YAML, `--tables`): index ifIndex, columns "
              + ", ".join(f"{name} ({kind})" for name, _, kind in COLUMNS)
@@ -933,7 +935,8 @@ class SimulatedAgent:
 
 
 def section_name(args: argparse.Namespace) -> str:
-    flags = [flag for flag, on in (("--agent sim", args.agent == "sim"), ("--pin", args.pin)) if on]
+    flags = [flag for flag, on in (("--agent sim", args.agent == "sim"), (f"--delay-ms {args.delay_ms}", args.delay_ms > 0),
+                                   ("--pin", args.pin)) if on]
     return f"{SECTION} ({' '.join(flags)})" if flags else SECTION
 
 
@@ -998,6 +1001,9 @@ def main() -> int:
     parser.add_argument("--agent", choices=["snmpd", "sim"], default="snmpd",
                         help="snmpd in a namespace (default), or bench/simagent (the simulated fleet, which needs "
                              "little CPU: the pipeline's own cost shows; a section of its own)")
+    parser.add_argument("--delay-ms", type=int, default=0,
+                        help="with --agent sim: every agent answers this late (a round-trip time, as remote "
+                             "agents have; a section of its own)")
     parser.add_argument("--pin", action="store_true",
                         help="snmpd alone on CPU 0, everything else on CPU 1 (a section of its own)")
     parser.add_argument("--profile", action="store_true", help="one more bus run (1+1) under py-spy: top functions")
@@ -1008,6 +1014,8 @@ def main() -> int:
     args.requests = args.requests or (100 if args.quick else 1000)
     if os.geteuid() != 0:
         parser.error("run as root (a network namespace; PostgreSQL as the postgres user)")
+    if args.delay_ms and args.agent != "sim":
+        parser.error("--delay-ms needs --agent sim")
     if args.rows < 4 or args.rows % 2:
         parser.error("--rows must be even and at least 4 (veth pairs, lo and the uplink)")
     if Path(sys.prefix).resolve() != VENV.resolve():  # the workers' packages live in the project's .venv
@@ -1039,7 +1047,8 @@ def main() -> int:
         measured = machine()  # the commit (and whether the tree differs) when the package was copied
         if args.agent == "sim":
             log(f"agent: bench/simagent, {args.agents} agents of a {args.rows}-row table")
-            port, pid = stack.enter_context(simulated_fleet(args.agents, args.rows))
+            port, pid = stack.enter_context(simulated_fleet(args.agents, args.rows, delayed=args.agents if args.delay_ms else 0,
+                                                            delay_ms=args.delay_ms))
             agent = SimulatedAgent([f"127.0.0.1:{port + i}" for i in range(args.agents)], pid)
         else:
             log(f"agent: namespace {NAMESPACE}, {args.rows - 2} interfaces, {args.agents} ports")
