@@ -234,6 +234,13 @@ def _fleet_ss_py(spec: dict) -> dict:
 AUTO_NAME = "snmp-stream (Python), walk_mode auto"
 
 
+def _fleet_summary(results: list[tuple[int, str | None]], wall: float, cpu: float) -> dict:
+    """A fleet driver's result from its (varbinds, error) per target."""
+    errors = [e for _, e in results if e]
+    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
+            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+
+
 def _fleet_threads(spec: dict, walk_one) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -247,9 +254,7 @@ def _fleet_threads(spec: dict, walk_one) -> dict:
     with ThreadPoolExecutor(spec["concurrency"]) as pool:
         results = list(pool.map(one, spec["hosts"]))
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-    errors = [e for _, e in results if e]
-    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
-            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+    return _fleet_summary(results, wall, cpu)
 
 
 def _fleet_gufo(spec: dict) -> dict:
@@ -298,9 +303,7 @@ def _fleet_gufo_async(spec: dict) -> dict:
     cpu, wall = _cpu(), time.perf_counter()
     results = asyncio.run(main())
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-    errors = [e for _, e in results if e]
-    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
-            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+    return _fleet_summary(results, wall, cpu)
 
 
 def _fleet_ezsnmp(spec: dict) -> dict:
@@ -345,9 +348,7 @@ def _fleet_pysnmp(spec: dict) -> dict:
     cpu, wall = _cpu(), time.perf_counter()
     results = asyncio.run(main())
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-    errors = [e for _, e in results if e]
-    return {"wall": wall, "cpu": cpu, "varbinds": sum(n for n, e in results if not e),
-            "ok": len(results) - len(errors), "failed": len(errors), "errors": sorted(set(errors))[:5]}
+    return _fleet_summary(results, wall, cpu)
 
 
 # --- in flight -------------------------------------------------------------------------------------

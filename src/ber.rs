@@ -78,7 +78,7 @@ impl PduResponse for Message<'_> {
 /// Why a message or varbind could not be read.
 pub(crate) type DecodeError = &'static str;
 
-const SEQUENCE: u8 = 0x30;
+pub(crate) const SEQUENCE: u8 = 0x30;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -346,7 +346,7 @@ pub(crate) fn for_each_var_bind(
     Ok(())
 }
 
-/// A BER writer for the requests snmp-stream builds itself (SNMPv3 GET/GETNEXT/GETBULK).
+/// A BER writer for the requests snmp-stream builds itself (v1/v2c over UDP, SNMPv3).
 pub(crate) mod write {
     use super::{INTEGER, NULL, OBJECT_ID, OCTET_STRING, SEQUENCE};
 
@@ -367,6 +367,21 @@ pub(crate) mod write {
         out.push(tag);
         length(out, contents.len());
         out.extend_from_slice(contents);
+    }
+
+    /// Bytes a definite length takes.
+    pub fn length_len(length: usize) -> usize {
+        if length < 0x80 {
+            1
+        } else {
+            1 + (usize::BITS - length.leading_zeros()).div_ceil(8) as usize
+        }
+    }
+
+    /// Appends the header (tag and length) of a TLV whose contents follow.
+    pub fn push_header(out: &mut Vec<u8>, tag: u8, contents_length: usize) {
+        out.push(tag);
+        length(out, contents_length);
     }
 
     /// The header (tag and length) of a TLV whose contents follow.
@@ -404,30 +419,37 @@ pub(crate) mod write {
 
     /// Appends an OBJECT IDENTIFIER; `None` if it cannot be encoded (fewer than two
     /// sub-identifiers, or a first pair BER cannot hold).
-    pub fn object_id(out: &mut Vec<u8>, subids: &[u64]) -> Option<()> {
-        let (&first, &second) = (subids.first()?, subids.get(1)?);
-        if first > 2 || (first < 2 && second >= 40) || subids.iter().any(|&s| s > u64::from(u32::MAX)) {
+    pub fn object_id<T: Copy + Into<u64>>(out: &mut Vec<u8>, subids: &[T]) -> Option<()> {
+        if subids.iter().any(|&s| s.into() > u64::from(u32::MAX)) {
             return None;
         }
-        let mut contents = Vec::with_capacity(subids.len() + 4);
-        for subid in std::iter::once(first * 40 + second).chain(subids[2..].iter().copied()) {
-            let mut groups = [0u8; 10];
-            let mut count = 0;
-            let mut value = subid;
-            loop {
-                groups[count] = (value & 0x7f) as u8;
-                count += 1;
-                value >>= 7;
-                if value == 0 {
-                    break;
-                }
+        push_header(out, OBJECT_ID, oid_contents_len(subids)?);
+        for value in arcs(subids)? {
+            for group in (1..subid_len(value)).rev() {
+                out.push(0x80 | (value >> (7 * group)) as u8 & 0x7f);
             }
-            for i in (0..count).rev() {
-                contents.push(groups[i] | if i > 0 { 0x80 } else { 0 });
-            }
+            out.push(value as u8 & 0x7f);
         }
-        tlv(out, OBJECT_ID, &contents);
         Some(())
+    }
+
+    /// The length of an OBJECT IDENTIFIER's contents; `None` when BER cannot hold it.
+    pub fn oid_contents_len<T: Copy + Into<u64>>(subids: &[T]) -> Option<usize> {
+        Some(arcs(subids)?.map(subid_len).sum())
+    }
+
+    /// The sub-identifiers BER writes for an OID: the first two arcs as one, then the others.
+    fn arcs<T: Copy + Into<u64>>(subids: &[T]) -> Option<impl Iterator<Item = u64> + '_> {
+        let (first, second) = ((*subids.first()?).into(), (*subids.get(1)?).into());
+        if first > 2 || (first < 2 && second >= 40) {
+            return None;
+        }
+        Some(std::iter::once(first * 40 + second).chain(subids[2..].iter().map(|&s| s.into())))
+    }
+
+    /// Bytes of one base-128 sub-identifier.
+    fn subid_len(value: u64) -> usize {
+        (64 - value.leading_zeros() as usize).div_ceil(7).max(1)
     }
 
     /// A ScopedPDU (RFC 3412 §6) holding a request PDU whose varbinds are `names` with NULL
@@ -744,6 +766,6 @@ mod tests {
         write::integer(&mut out, 128);
         write::integer(&mut out, 0);
         assert_eq!(out, [2, 2, 0xff, 0x7f, 2, 2, 0, 0x80, 2, 1, 0]);
-        assert!(write::object_id(&mut out, &[1, 40]).is_none());
+        assert!(write::object_id(&mut out, &[1u64, 40]).is_none());
     }
 }

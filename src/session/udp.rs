@@ -28,15 +28,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{report_icmp_errors, Event, Handler};
 
-use crate::ber::{self, write};
+use crate::ber::write::{length_len, oid_contents_len, push_header};
+use crate::ber::{self, write, SEQUENCE};
 use crate::error::{ErrorKind, SnmpError};
 use crate::pdu::{Command, PduSpec};
 use crate::request::Version;
-use crate::tag::NULL;
+use crate::tag::{INTEGER, NULL};
 
 /// The default SNMP port.
 const SNMP_PORT: u16 = 161;
-const SEQUENCE: u8 = 0x30;
 const GET: u8 = 0xa0;
 const GET_NEXT: u8 = 0xa1;
 const RESPONSE: u8 = 0xa2;
@@ -107,6 +107,8 @@ const MAX_DATAGRAM: usize = 65_535;
 struct Shared {
     socket: UdpSocket,
     users: usize,
+    /// Its family's index in `filling` (0 IPv4, 1 IPv6).
+    family: usize,
 }
 
 /// The engine's UDP sockets, shared by its v1/v2c sessions ([`SESSIONS_PER_SOCKET`] each), and
@@ -165,7 +167,7 @@ impl UdpSockets {
             self.vacant.push(index);
             return Err(error);
         }
-        self.sockets[index] = Some(Shared { socket, users: 1 });
+        self.sockets[index] = Some(Shared { socket, users: 1, family });
         self.filling[family] = (SESSIONS_PER_SOCKET > 1).then_some(index);
         Ok(index)
     }
@@ -175,10 +177,7 @@ impl UdpSockets {
         let Some(shared) = self.sockets.get_mut(index).and_then(Option::as_mut) else { return };
         shared.users -= 1;
         if shared.users > 0 {
-            let family = usize::from(shared.socket.local_addr().is_ok_and(|a| a.is_ipv6()));
-            if self.filling[family].is_none() {
-                self.filling[family] = Some(index);
-            }
+            self.filling[shared.family].get_or_insert(index);
             return;
         }
         unregister(shared.socket.as_raw_fd());
@@ -219,8 +218,8 @@ impl UdpSockets {
             return;
         };
         for _ in 0..8 {
-            let lengths = match receive_batch(fd, &mut self.buffers) {
-                Ok(lengths) => lengths,
+            let (read, lengths) = match receive_batch(fd, &mut self.buffers) {
+                Ok(batch) => batch,
                 Err(error) if is_icmp_errno(&error) => {
                     self.unreachable(fd, &mut deliver);
                     continue;
@@ -231,7 +230,7 @@ impl UdpSockets {
                     return self.unreachable(fd, &mut deliver);
                 }
             };
-            for (buffer, &length) in self.buffers.iter().zip(&lengths) {
+            for (buffer, &length) in self.buffers.iter().zip(&lengths[..read]) {
                 let Ok(message) = ber::parse_message(&buffer[..length]) else { continue };
                 if message.command != RESPONSE {
                     continue;
@@ -241,7 +240,7 @@ impl UdpSockets {
                     self.in_flight.remove(&message.request_id);
                 }
             }
-            if lengths.len() < BATCH {
+            if read < BATCH {
                 return;
             }
         }
@@ -274,8 +273,9 @@ fn is_icmp_errno(error: &io::Error) -> bool {
     )
 }
 
-/// One `recvmmsg` into `buffers`: the lengths of the datagrams read (truncated ones dropped).
-fn receive_batch(fd: RawFd, buffers: &mut [Vec<u8>]) -> io::Result<Vec<usize>> {
+/// One `recvmmsg` into `buffers`: how many datagrams were read, and their lengths in buffer
+/// order (0 for a truncated one, which is then dropped as malformed).
+fn receive_batch(fd: RawFd, buffers: &mut [Vec<u8>]) -> io::Result<(usize, [usize; BATCH])> {
     let count = buffers.len().min(BATCH);
     let mut iovecs: [libc::iovec; BATCH] =
         std::array::from_fn(|_| libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 });
@@ -301,11 +301,13 @@ fn receive_batch(fd: RawFd, buffers: &mut [Vec<u8>]) -> io::Result<Vec<usize>> {
             return Err(error);
         }
     };
-    Ok(headers[..read]
-        .iter()
-        .filter(|h| h.msg_hdr.msg_flags & libc::MSG_TRUNC == 0)
-        .map(|h| h.msg_len as usize)
-        .collect())
+    let mut lengths = [0; BATCH];
+    for (length, header) in lengths.iter_mut().zip(&headers[..read]) {
+        if header.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 {
+            *length = header.msg_len as usize;
+        }
+    }
+    Ok((read, lengths))
 }
 
 /// Empties a socket's error queue (`IP_RECVERR`): the destination and errno of each ICMP error.
@@ -540,83 +542,31 @@ fn encode(out: &mut Vec<u8>, version: i64, community: &[u8], request_id: i64, sp
     };
     let mut list = 0;
     for name in &spec.names {
-        let oid = oid_length(name)?;
-        let var_bind = 1 + length_length(oid) + oid + 2;
-        list += 1 + length_length(var_bind) + var_bind;
+        let oid = oid_contents_len(name)?;
+        let var_bind = 1 + length_len(oid) + oid + 2;
+        list += 1 + length_len(var_bind) + var_bind;
     }
     let integers = [request_id, a, b].map(write::integer_contents);
-    let pdu = integers.iter().map(|(_, n)| 2 + n).sum::<usize>() + 1 + length_length(list) + list;
-    let message = 3 + 1 + length_length(community.len()) + community.len() + 1 + length_length(pdu) + pdu;
+    let pdu = integers.iter().map(|(_, n)| 2 + n).sum::<usize>() + 1 + length_len(list) + list;
+    let message = 3 + 1 + length_len(community.len()) + community.len() + 1 + length_len(pdu) + pdu;
     out.clear();
-    out.reserve(1 + length_length(message) + message);
-    header(out, SEQUENCE, message);
+    out.reserve(1 + length_len(message) + message);
+    push_header(out, SEQUENCE, message);
     write::integer(out, version);
     write::octets(out, community);
-    header(out, tag, pdu);
+    push_header(out, tag, pdu);
     for (bytes, n) in &integers {
-        header(out, INTEGER, *n);
+        push_header(out, INTEGER, *n);
         out.extend_from_slice(&bytes[8 - n..]);
     }
-    header(out, SEQUENCE, list);
+    push_header(out, SEQUENCE, list);
     for name in &spec.names {
-        let oid = oid_length(name)?;
-        header(out, SEQUENCE, 1 + length_length(oid) + oid + 2);
-        header(out, OBJECT_ID, oid);
-        put_oid(out, name);
+        let oid = oid_contents_len(name)?;
+        push_header(out, SEQUENCE, 1 + length_len(oid) + oid + 2);
+        write::object_id(out, name)?;
         out.extend_from_slice(&[NULL, 0]);
     }
     Some(())
-}
-
-const INTEGER: u8 = 0x02;
-const OBJECT_ID: u8 = 0x06;
-
-/// Bytes of a definite length's encoding.
-fn length_length(length: usize) -> usize {
-    match length {
-        0..=0x7f => 1,
-        0x80..=0xff => 2,
-        0x100..=0xffff => 3,
-        _ => 4,
-    }
-}
-
-fn header(out: &mut Vec<u8>, tag: u8, length: usize) {
-    out.push(tag);
-    match length {
-        0..=0x7f => out.push(length as u8),
-        0x80..=0xff => out.extend_from_slice(&[0x81, length as u8]),
-        0x100..=0xffff => out.extend_from_slice(&[0x82, (length >> 8) as u8, length as u8]),
-        _ => out.extend_from_slice(&[0x83, (length >> 16) as u8, (length >> 8) as u8, length as u8]),
-    }
-}
-
-/// The sub-identifiers BER writes for an OID: the first two arcs as one, then the others.
-fn arcs(subids: &[u32]) -> Option<impl Iterator<Item = u64> + '_> {
-    let (&first, &second) = (subids.first()?, subids.get(1)?);
-    if first > 2 || (first < 2 && second >= 40) {
-        return None;
-    }
-    let head = u64::from(first) * 40 + u64::from(second);
-    Some(std::iter::once(head).chain(subids[2..].iter().map(|&s| u64::from(s))))
-}
-
-fn subid_length(value: u64) -> usize {
-    (64 - value.leading_zeros() as usize).div_ceil(7).max(1)
-}
-
-/// The length of an OID's contents; `None` when BER cannot hold it.
-fn oid_length(subids: &[u32]) -> Option<usize> {
-    Some(arcs(subids)?.map(subid_length).sum())
-}
-
-fn put_oid(out: &mut Vec<u8>, subids: &[u32]) {
-    for value in arcs(subids).into_iter().flatten() {
-        for group in (1..subid_length(value)).rev() {
-            out.push(0x80 | (value >> (7 * group)) as u8 & 0x7f);
-        }
-        out.push(value as u8 & 0x7f);
-    }
 }
 
 #[cfg(test)]
