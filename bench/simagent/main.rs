@@ -21,7 +21,12 @@
 //! any client on this machine: it sends one pre-encoded GETBULK of 1.3.6.1.2.1 at a time from a
 //! blocking socket and reads the answer without decoding it, N times, and prints
 //! `pingpong round_trips=N wall_s=W cpu_s=C cpu_us_per_round_trip=U` (its own CPU): what one
-//! round trip costs in system calls, sleeping and waking alone.
+//! round trip costs in system calls, sleeping and waking alone. With `--agents A` it is the
+//! floor on a fleet: A agents from HOST:PORT on (consecutive ports) each have one GETBULK in
+//! flight at all times, sent as snmp-stream sends them (`sendto` on sockets shared by 8 agents,
+//! answers read with `recvmmsg` 16 at a time under one epoll), each answer read and not decoded
+//! and followed by the next request, until N answers have come: the kernel's and the loop's
+//! cost of that many round trips with no SNMP work.
 //!
 //! Once listening it prints `simagent ready address=A first_port=P agents=N varbinds=V`; on
 //! SIGTERM or SIGINT it stops and prints `simagent served requests=R varbinds=V dropped=D
@@ -92,6 +97,126 @@ fn pingpong(host: &str, count: usize, max_repetitions: u8) -> Result<(), Box<dyn
     Ok(())
 }
 
+/// The fleet floor (`--pingpong HOST:PORT --agents A`): see the module documentation.
+fn fleet_pingpong(
+    first: std::net::SocketAddr,
+    agents: usize,
+    count: usize,
+    max_repetitions: u8,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::mem::MaybeUninit;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const PER_SOCKET: usize = 8;
+    const BATCH: usize = 16;
+    let last_port = usize::from(first.port()) + agents.saturating_sub(1);
+    if agents == 0 || last_port > usize::from(u16::MAX) {
+        return Err(format!("--agents {agents} from port {}: not a port range", first.port()).into());
+    }
+    let sockets: Vec<std::net::UdpSocket> = (0..agents.div_ceil(PER_SOCKET))
+        .map(|_| {
+            let socket = std::net::UdpSocket::bind((first.ip(), 0))?;
+            socket.set_nonblocking(true)?;
+            Ok(socket)
+        })
+        .collect::<std::io::Result<_>>()?;
+    // SAFETY: epoll_create1 has no preconditions; the descriptor is checked before use.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: fd is a new descriptor that nothing else owns.
+    let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+    for (i, socket) in sockets.iter().enumerate() {
+        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
+        // SAFETY: both descriptors are open; event is a valid epoll_event.
+        if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut event) } < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+    }
+    let request = getbulk_request(max_repetitions);
+    let mut answers = vec![[0u8; 65_536]; BATCH];
+    // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid values (null pointers, zero
+    // lengths); the pointers are set before each recvmmsg below.
+    let mut peers: Vec<libc::sockaddr_storage> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
+    // SAFETY: as above.
+    let mut iov: Vec<libc::iovec> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
+    // SAFETY: as above.
+    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
+    let (wall, cpu) = (std::time::Instant::now(), cpu_seconds());
+    let mut sent = 0;
+    for agent in 0..agents.min(count) {
+        let peer = std::net::SocketAddr::new(first.ip(), first.port() + agent as u16);
+        sockets[agent / PER_SOCKET].send_to(&request, peer)?;
+        sent += 1;
+    }
+    let mut received = 0;
+    while received < sent {
+        // SAFETY: events has room for its length; the epoll descriptor is open.
+        let ready =
+            unsafe { libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, 2000) };
+        if ready == 0 {
+            return Err(format!("no answer for 2 s after {received} of {sent} round trips").into());
+        }
+        for event in events.iter().take(ready.max(0) as usize) {
+            let socket = sockets[event.u64 as usize].as_raw_fd();
+            loop {
+                for i in 0..BATCH {
+                    iov[i] =
+                        libc::iovec { iov_base: answers[i].as_mut_ptr().cast(), iov_len: answers[i].len() };
+                    let header = &mut msgs[i].msg_hdr;
+                    header.msg_name = (&mut peers[i] as *mut libc::sockaddr_storage).cast();
+                    header.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+                    header.msg_iov = &mut iov[i];
+                    header.msg_iovlen = 1;
+                }
+                // SAFETY: every mmsghdr points at a live buffer, address and iovec of this frame.
+                let got = unsafe {
+                    libc::recvmmsg(
+                        socket,
+                        msgs.as_mut_ptr(),
+                        BATCH as u32,
+                        libc::MSG_DONTWAIT,
+                        std::ptr::null_mut(),
+                    )
+                };
+                if got <= 0 {
+                    break;
+                }
+                for i in 0..got as usize {
+                    received += 1;
+                    if sent < count {
+                        // SAFETY: the request and the sender's address (from recvmmsg) are live.
+                        let n = unsafe {
+                            libc::sendto(
+                                socket,
+                                request.as_ptr().cast(),
+                                request.len(),
+                                libc::MSG_DONTWAIT,
+                                (&peers[i] as *const libc::sockaddr_storage).cast(),
+                                msgs[i].msg_hdr.msg_namelen,
+                            )
+                        };
+                        if n < 0 {
+                            return Err(std::io::Error::last_os_error().into());
+                        }
+                        sent += 1;
+                    }
+                }
+                if (got as usize) < BATCH {
+                    break;
+                }
+            }
+        }
+    }
+    let (wall, cpu) = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    println!(
+        "pingpong agents={agents} round_trips={received} wall_s={wall:.3} cpu_s={cpu:.3} cpu_us_per_round_trip={:.2}",
+        cpu * 1e6 / received.max(1) as f64
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut options: Vec<(String, String)> = Vec::new();
@@ -125,7 +250,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(host) = option("--pingpong") {
         let max_repetitions = u8::try_from(number("--max-repetitions", 25)?.min(127))?;
-        return pingpong(host, number("--count", 10_000)?, max_repetitions);
+        let count = number("--count", 10_000)?;
+        if let Some(agents) = option("--agents") {
+            let address: std::net::SocketAddr = host.parse()?;
+            if !address.ip().is_loopback() {
+                return Err(format!("--pingpong {host}: loopback addresses only").into());
+            }
+            let agents = agents.parse().map_err(|_| format!("--agents: not a number: {agents}"))?;
+            return fleet_pingpong(address, agents, count, max_repetitions);
+        }
+        return pingpong(host, count, max_repetitions);
     }
     let address: IpAddr = option("--address").unwrap_or("127.0.0.1").parse()?;
     if !address.is_loopback() {
