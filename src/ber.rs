@@ -40,6 +40,19 @@ pub(crate) struct VarBind<'a> {
     pub value: Value<'a>,
 }
 
+/// A walk column's root, as [`PduResponse::for_each_under`] compares varbind names with it:
+/// its sub-ids, and the BER contents of it as an OBJECT IDENTIFIER (`None` when BER cannot
+/// hold it, e.g. an OID of one arc).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Root<'a> {
+    pub subids: &'a [u32],
+    pub ber: Option<&'a [u8]>,
+}
+
+/// What [`PduResponse::for_each_under`] calls for each varbind: its position modulo the
+/// roots, its index under its root (if under it), and its value.
+pub(crate) type VisitUnder<'v> = dyn FnMut(usize, Option<&[u32]>, &Value<'_>) + 'v;
+
 /// A response PDU (decoded from the datagram, or made up by a test).
 pub(crate) trait PduResponse {
     fn error_status(&self) -> i64;
@@ -47,6 +60,31 @@ pub(crate) trait PduResponse {
     /// Calls `visit` with each varbind, in order. Fails, after visiting the varbinds before
     /// it, when the list is malformed.
     fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), &'static str>;
+
+    /// A walk's view of the varbinds: the varbind at position p belongs to `roots[p % n]`
+    /// (GETNEXT, and GETBULK without non-repeaters), and `visit(p % n, index, value)` gets its
+    /// name after that root, or `None` when the name is not under it. Fails like
+    /// [`for_each_var_bind`](Self::for_each_var_bind).
+    fn for_each_under(&self, roots: &[Root<'_>], visit: &mut VisitUnder<'_>) -> Result<(), &'static str> {
+        for_each_under_decoded(self, roots, visit)
+    }
+}
+
+/// [`PduResponse::for_each_under`] over the decoded names.
+fn for_each_under_decoded<P: PduResponse + ?Sized>(
+    response: &P,
+    roots: &[Root<'_>],
+    visit: &mut VisitUnder<'_>,
+) -> Result<(), DecodeError> {
+    let mut slot = 0;
+    response.for_each_var_bind(&mut |var_bind| {
+        let index = roots.get(slot).and_then(|root| var_bind.name.strip_prefix(root.subids));
+        visit(slot, index, &var_bind.value);
+        slot += 1;
+        if slot >= roots.len() {
+            slot = 0;
+        }
+    })
 }
 
 /// The fixed part of an SNMP message.
@@ -72,6 +110,45 @@ impl PduResponse for Message<'_> {
 
     fn for_each_var_bind(&self, visit: &mut dyn FnMut(VarBind<'_>)) -> Result<(), DecodeError> {
         for_each_var_bind(self.var_binds, visit)
+    }
+
+    /// Compares each name's BER contents with its root's and decodes only what follows (the
+    /// index); a name outside its root is decoded only to check that it is well-formed.
+    fn for_each_under(&self, roots: &[Root<'_>], visit: &mut VisitUnder<'_>) -> Result<(), DecodeError> {
+        if roots.is_empty() || roots.iter().any(|root| root.ber.is_none()) {
+            return for_each_under_decoded(self, roots, visit);
+        }
+        let mut list = Reader { bytes: self.var_binds };
+        let mut index = [0u32; MAX_OID_LEN];
+        let mut oid_value = Vec::new();
+        let mut slot = 0;
+        while !list.bytes.is_empty() {
+            let mut var_bind = Reader { bytes: list.expect(SEQUENCE, "expected a varbind")? };
+            let name = var_bind.expect(OBJECT_ID, "expected the varbind name")?;
+            let root = roots[slot];
+            // The root's contents end a sub-identifier (their last byte is below 0x80), so a
+            // name whose contents start with them is the root's arcs followed by whole ones.
+            let under = match name.strip_prefix(root.ber.unwrap_or_default()) {
+                Some(rest) => {
+                    let room = index.len().saturating_sub(root.subids.len());
+                    Some(0..sub_identifiers_into(rest, &mut index[..room])?)
+                }
+                None => {
+                    // Outside the root, or under it in a non-minimal encoding (which the
+                    // decoder accepts): decoded whole to tell, and to check it.
+                    let length = object_id_into(name, &mut index)?;
+                    index[..length].starts_with(root.subids).then_some(root.subids.len()..length)
+                }
+            };
+            let (tag, contents) = var_bind.tlv()?;
+            let value = value_of(tag, contents, &mut oid_value)?;
+            visit(slot, under.map(|range| &index[range]), &value);
+            slot += 1;
+            if slot == roots.len() {
+                slot = 0;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -167,7 +244,14 @@ fn object_id_into(contents: &[u8], out: &mut [u32; MAX_OID_LEN]) -> Result<usize
     };
     out[0] = a;
     out[1] = u32::try_from(b).map_err(|_| "OID sub-identifier too large")?;
-    let mut length = 2;
+    Ok(2 + sub_identifiers_into(&contents[at..], &mut out[2..])?)
+}
+
+/// Decodes the base-128 sub-identifiers of `contents` (an OID's contents after its first
+/// sub-identifier, which holds two arcs) into `out`; returns how many there are.
+fn sub_identifiers_into(contents: &[u8], out: &mut [u32]) -> Result<usize, DecodeError> {
+    let mut at = 0;
+    let mut length = 0;
     while at < contents.len() {
         let subid = sub_identifier(contents, &mut at)?;
         let slot = out.get_mut(length).ok_or("OID too long")?;
@@ -325,25 +409,30 @@ pub(crate) fn for_each_var_bind(
         let mut var_bind = Reader { bytes: list.expect(SEQUENCE, "expected a varbind")? };
         let length = object_id_into(var_bind.expect(OBJECT_ID, "expected the varbind name")?, &mut name)?;
         let (tag, contents) = var_bind.tlv()?;
-        let value = match tag {
-            INTEGER => Value::Integer(signed(contents)?),
-            COUNTER32 | GAUGE32 | TIMETICKS | UINTEGER32 => {
-                Value::Unsigned(tag, unsigned(contents, 32)? as u32)
-            }
-            COUNTER64 => Value::Unsigned64(tag, unsigned(contents, 64)?),
-            OBJECT_ID => {
-                object_id(contents, &mut oid_value)?;
-                Value::ObjectId(&oid_value)
-            }
-            NULL => Value::Null,
-            NO_SUCH_OBJECT => Value::NoSuchObject,
-            NO_SUCH_INSTANCE => Value::NoSuchInstance,
-            END_OF_MIB_VIEW => Value::EndOfMibView,
-            _ => Value::Bytes(tag, contents),
-        };
+        let value = value_of(tag, contents, &mut oid_value)?;
         visit(VarBind { name: &name[..length], value });
     }
     Ok(())
+}
+
+/// A varbind's value from its tag and contents (an OBJECT IDENTIFIER is decoded into
+/// `oid_value`).
+#[inline(always)]
+fn value_of<'a>(tag: u8, contents: &'a [u8], oid_value: &'a mut Vec<u32>) -> Result<Value<'a>, DecodeError> {
+    Ok(match tag {
+        INTEGER => Value::Integer(signed(contents)?),
+        COUNTER32 | GAUGE32 | TIMETICKS | UINTEGER32 => Value::Unsigned(tag, unsigned(contents, 32)? as u32),
+        COUNTER64 => Value::Unsigned64(tag, unsigned(contents, 64)?),
+        OBJECT_ID => {
+            object_id(contents, oid_value)?;
+            Value::ObjectId(oid_value)
+        }
+        NULL => Value::Null,
+        NO_SUCH_OBJECT => Value::NoSuchObject,
+        NO_SUCH_INSTANCE => Value::NoSuchInstance,
+        END_OF_MIB_VIEW => Value::EndOfMibView,
+        _ => Value::Bytes(tag, contents),
+    })
 }
 
 /// A BER writer for the requests snmp-stream builds itself (v1/v2c over UDP, SNMPv3).
@@ -431,6 +520,14 @@ pub(crate) mod write {
             out.push(value as u8 & 0x7f);
         }
         Some(())
+    }
+
+    /// The contents of an OBJECT IDENTIFIER (no tag or length); `None` when BER cannot hold it.
+    pub fn oid_contents<T: Copy + Into<u64>>(subids: &[T]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        object_id(&mut out, subids)?;
+        let header = 1 + length_len(oid_contents_len(subids)?);
+        Some(out.split_off(header))
     }
 
     /// The length of an OBJECT IDENTIFIER's contents; `None` when BER cannot hold it.
@@ -579,6 +676,113 @@ mod tests {
         let mut out = vec![0x30, inner.len() as u8];
         out.extend_from_slice(&inner);
         out
+    }
+
+    /// What `for_each_under` visits: (slot, index or None, value), or the error.
+    type Visits = Result<Vec<(usize, Option<Vec<u32>>, String)>, DecodeError>;
+
+    /// `for_each_under` of the message over `roots`, through the BER comparison and through
+    /// the decoded names.
+    fn under_both_ways(packet: &[u8], roots: &[&[u32]]) -> (Visits, Visits) {
+        let message = parse_message(packet).unwrap();
+        let owned: Vec<(Vec<u32>, Option<Vec<u8>>)> =
+            roots.iter().map(|r| (r.to_vec(), write::oid_contents(r))).collect();
+        let roots: Vec<Root<'_>> = owned.iter().map(|(s, b)| Root { subids: s, ber: b.as_deref() }).collect();
+        let run = |decoded: bool| -> Visits {
+            let mut seen = Vec::new();
+            let mut visit = |slot: usize, index: Option<&[u32]>, value: &Value<'_>| {
+                seen.push((slot, index.map(<[u32]>::to_vec), format!("{value:?}")));
+            };
+            if decoded {
+                for_each_under_decoded(&message, &roots, &mut visit)?;
+            } else {
+                message.for_each_under(&roots, &mut visit)?;
+            }
+            Ok(seen)
+        };
+        (run(false), run(true))
+    }
+
+    #[test]
+    fn for_each_under_compares_roots_as_ber_and_agrees_with_the_decoded_names() {
+        let if_descr = [1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
+        let if_type = [1, 3, 6, 1, 2, 1, 2, 2, 1, 3];
+        let octets = |text: &str| [vec![0x04, text.len() as u8], text.as_bytes().to_vec()].concat();
+        let name = |subids: &[u32]| write::oid_contents(subids).unwrap();
+        let mut list = Vec::new();
+        for (subids, value) in [
+            (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 1], octets("lo")), // under root 0
+            (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 3, 1], vec![0x02, 0x01, 0x18]), // under root 1
+            (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 2, 300, 7, 0x8000_0000], octets("x")), // multi-byte
+            (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 4, 1], vec![0x02, 0x01, 0x01]), // past root 1
+            (if_descr.to_vec(), vec![0x05, 0x00]),                 // the root itself: empty index
+            (vec![1, 3, 6, 1, 2, 1, 2, 2, 1, 20], vec![0x05, 0x00]), // 20 is not 2
+        ] {
+            list.extend(var_bind(&name(&subids), &value));
+        }
+        // Root 1's arcs with a non-minimal sub-identifier (0x80 0x03 for 3): still under it.
+        list.extend(var_bind(&[0x2b, 6, 1, 2, 1, 2, 2, 1, 0x80, 3, 9], &[0x05, 0x00]));
+        let packet = message(&list);
+        let (ber, decoded) = under_both_ways(&packet, &[&if_descr, &if_type]);
+        assert_eq!(ber, decoded);
+        let indexes: Vec<(usize, Option<Vec<u32>>)> =
+            ber.unwrap().into_iter().map(|(s, i, _)| (s, i)).collect();
+        assert_eq!(
+            indexes,
+            [
+                (0, Some(vec![1])),
+                (1, Some(vec![1])),
+                (0, Some(vec![300, 7, 0x8000_0000])),
+                (1, None),
+                (0, Some(vec![])),
+                (1, None),
+                (0, None),
+            ]
+        );
+        // The same list against one root; a two-arc root; a root BER cannot hold (one arc).
+        for roots in [&[&if_descr[..]][..], &[&[1, 3][..]], &[&[1][..], &if_type[..]]] {
+            let (ber, decoded) = under_both_ways(&packet, roots);
+            assert_eq!(ber, decoded, "roots {roots:?}");
+        }
+    }
+
+    /// A varbind named `name` (contents of any length) with a NULL value.
+    fn any_var_bind(name: &[u8]) -> Vec<u8> {
+        let mut inner = Vec::new();
+        write::tlv(&mut inner, OBJECT_ID, name);
+        inner.extend_from_slice(&[0x05, 0x00]);
+        let mut out = Vec::new();
+        write::tlv(&mut out, SEQUENCE, &inner);
+        out
+    }
+
+    #[test]
+    fn for_each_under_reports_malformed_and_over_long_names_in_and_out_of_the_root() {
+        let root = [1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
+        let prefix = write::oid_contents(&root).unwrap();
+        let truncated_inside = [prefix.clone(), vec![0x81]].concat(); // a sub-id cut short
+        let truncated_outside = vec![0x2b, 6, 1, 4, 0x81];
+        let too_large = [prefix.clone(), vec![0x90, 0x80, 0x80, 0x80, 0x00]].concat(); // 2^32
+        let too_long = [prefix.clone(), vec![1; 119]].concat(); // 10 + 119 = 129 sub-ids
+        for (name, why) in [
+            (truncated_inside, "truncated OID sub-identifier"),
+            (truncated_outside, "truncated OID sub-identifier"),
+            (too_large, "OID sub-identifier too large"),
+            (too_long, "OID too long"),
+        ] {
+            let mut list = var_bind(&[prefix.clone(), vec![5]].concat(), &[0x05, 0x00]);
+            list.extend(any_var_bind(&name));
+            let packet = message(&list);
+            let (ber, decoded) = under_both_ways(&packet, &[&root]);
+            assert_eq!(ber, Err(why));
+            assert_eq!(decoded, Err(why));
+        }
+        // 128 sub-ids in all is the longest name.
+        let longest = [prefix, vec![1; 118]].concat();
+        let packet = message(&any_var_bind(&longest));
+        let (ber, decoded) = under_both_ways(&packet, &[&root]);
+        assert_eq!(ber.as_ref().unwrap()[0].1.as_ref().map(Vec::len), Some(118));
+        assert_eq!(ber, decoded);
     }
 
     fn decode(packet: &[u8]) -> (Message<'_>, Vec<(Vec<u32>, String)>) {

@@ -596,6 +596,7 @@ impl SessionManager {
                 Some(spec) => {
                     job.rearm = true;
                     active.session.send(&spec, &mut self.udp, slot);
+                    active.session.handler().collection.recycle(spec);
                 }
                 None => return self.complete(slot),
             }

@@ -25,7 +25,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::ber::{PduResponse, Value, VarBind};
+use crate::ber::{self, PduResponse, Root, Value, VarBind};
 use crate::config::{Settings, WalkMode};
 use crate::encode::Encoder;
 use crate::error::{status, ErrorKind, SnmpError};
@@ -42,11 +42,35 @@ struct Target {
     oid: Vec<u32>,
 }
 
-/// A walk column: one root within one index range.
+/// Columns per PDU up to which a walk answer's per-column state is kept on the stack.
+const STACK_WIDTH: usize = 16;
+/// A column's state in one walk answer: it ended, and why.
+const ENDED: u8 = 1;
+const NON_INCREASING: u8 = 2;
+
+/// A walk column's root: its sub-ids, and its BER contents (see [`Root`]).
+#[derive(Debug)]
+struct WalkRoot {
+    subids: Vec<u32>,
+    ber: Option<Vec<u8>>,
+}
+
+impl WalkRoot {
+    fn new(subids: Vec<u32>) -> Self {
+        let ber = ber::write::oid_contents(&subids);
+        WalkRoot { subids, ber }
+    }
+
+    fn view(&self) -> Root<'_> {
+        Root { subids: &self.subids, ber: self.ber.as_deref() }
+    }
+}
+
+/// A walk column: one root (kept beside it, in [`Work::Walk`]'s `roots`) within one index
+/// range.
 #[derive(Debug)]
 struct Column {
     root_index: u16,
-    root: Vec<u32>,
     /// root + range start: OIDs below it are skipped (the walk starts just before it).
     lower: Option<Vec<u32>>,
     /// root + range stop: OIDs after it and outside its subtree end the column.
@@ -67,27 +91,36 @@ enum Step {
 }
 
 impl Column {
-    fn step(&mut self, var_bind: &VarBind<'_>) -> Step {
-        let name = var_bind.name;
-        if matches!(var_bind.value, Value::EndOfMibView) || !name.starts_with(&self.root) {
+    /// The next varbind of the column: `index` is its name after `root` (`None`: the name is
+    /// not under the root). The range bounds start with the root, so only the indexes are
+    /// compared; so is the cursor once it is under the root (from the first varbind on).
+    fn step(&mut self, root: &[u32], index: Option<&[u32]>, value: &Value<'_>) -> Step {
+        let Some(index) = index else { return Step::End };
+        if matches!(value, Value::EndOfMibView) {
             return Step::End;
         }
+        let base = root.len();
         if let Some(upper) = &self.upper {
-            if name > upper.as_slice() && !name.starts_with(upper) {
+            let upper = &upper[base..];
+            if index > upper && !index.starts_with(upper) {
                 return Step::End;
             }
         }
-        // Once the cursor is under the root (from the first varbind on), both share the root:
-        // only the rest is compared and copied.
-        let shared = if self.under_root { self.root.len() } else { 0 };
-        if name[shared..] <= self.cursor[shared..] {
+        let increasing = if self.under_root {
+            index > &self.cursor[base..]
+        } else {
+            // The cursor the walk started after may lie before the root.
+            let name: Vec<u32> = root.iter().chain(index).copied().collect();
+            name > self.cursor
+        };
+        if !increasing {
             return Step::NonIncreasing;
         }
-        self.cursor.truncate(shared);
-        self.cursor.extend_from_slice(&name[shared..]);
+        self.cursor.truncate(base);
+        self.cursor.extend_from_slice(index);
         self.under_root = true;
-        let below_range = self.lower.as_ref().is_some_and(|lower| name < lower.as_slice());
-        if below_range || matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance) {
+        let below_range = self.lower.as_ref().is_some_and(|lower| index < &lower[base..]);
+        if below_range || matches!(value, Value::NoSuchObject | Value::NoSuchInstance) {
             return Step::Skip;
         }
         self.found = true;
@@ -125,9 +158,11 @@ enum Work {
         targets: Vec<Target>,
         pending: VecDeque<usize>,
     },
-    /// `leaves`: columns that ended empty, waiting for the GET of their root.
+    /// `leaves`: columns that ended empty, waiting for the GET of their root. `roots[c]` is
+    /// column c's root.
     Walk {
         columns: Vec<Column>,
+        roots: Vec<WalkRoot>,
         pending: VecDeque<usize>,
         leaves: VecDeque<usize>,
     },
@@ -163,6 +198,25 @@ pub(crate) struct Collection {
     errors: Vec<SnmpError>,
     failed: bool,
     started: Instant,
+    /// The vectors of the last PDU, filled again for the next (see [`Collection::recycle`]).
+    spare_items: Vec<usize>,
+    spare_names: Vec<Vec<u32>>,
+}
+
+/// Makes `names` hold copies of `sources`, reusing its vectors.
+fn refill<'s>(names: &mut Vec<Vec<u32>>, sources: impl Iterator<Item = &'s [u32]>) {
+    let mut count = 0;
+    for source in sources {
+        match names.get_mut(count) {
+            Some(name) => {
+                name.clear();
+                name.extend_from_slice(source);
+            }
+            None => names.push(source.to_vec()),
+        }
+        count += 1;
+    }
+    names.truncate(count);
 }
 
 fn subids(oid: &Oid) -> Vec<u32> {
@@ -205,7 +259,7 @@ impl Collection {
                 Work::Get { pending: (0..targets.len()).collect(), targets }
             }
             RequestKind::Walk => {
-                let mut columns = Vec::new();
+                let (mut columns, mut roots) = (Vec::new(), Vec::new());
                 for (root_index, root) in request.oids().iter().enumerate() {
                     let root_index = root_index as u16;
                     let root_subids = subids(root);
@@ -215,10 +269,9 @@ impl Collection {
                         let lower = range.start().map(|s| subids(&root.join(s.as_slice())));
                         let upper = range.stop().map(|s| subids(&root.join(s.as_slice())));
                         let cursor = lower.as_deref().map_or_else(|| root_subids.clone(), walk_start);
-                        let root = root_subids.clone();
+                        roots.push(WalkRoot::new(root_subids.clone()));
                         columns.push(Column {
                             root_index,
-                            root,
                             lower,
                             upper,
                             cursor,
@@ -227,7 +280,7 @@ impl Collection {
                         });
                     }
                 }
-                Work::Walk { pending: (0..columns.len()).collect(), columns, leaves: VecDeque::new() }
+                Work::Walk { pending: (0..columns.len()).collect(), columns, roots, leaves: VecDeque::new() }
             }
         };
         let v2c = request.version() != Version::V1;
@@ -257,6 +310,8 @@ impl Collection {
             errors,
             failed: false,
             started,
+            spare_items: Vec::new(),
+            spare_names: Vec::new(),
         }
     }
 
@@ -267,17 +322,21 @@ impl Collection {
         }
         let budget = self.budget as usize;
         let mut leaf_get = false;
-        let (command, items, names) = match &mut self.work {
+        // The vectors of the previous PDU are filled again (a walk sends many).
+        let (mut items, mut names) =
+            (std::mem::take(&mut self.spare_items), std::mem::take(&mut self.spare_names));
+        items.clear();
+        let command = match &mut self.work {
             Work::Get { targets, pending } => {
-                let items: Vec<usize> = pending.drain(..budget.min(pending.len())).collect();
-                let names = items.iter().map(|&t| targets[t].oid.clone()).collect();
-                (Command::Get, items, names)
+                items.extend(pending.drain(..budget.min(pending.len())));
+                refill(&mut names, items.iter().map(|&t| targets[t].oid.as_slice()));
+                Command::Get
             }
-            Work::Walk { columns, pending, leaves } if pending.is_empty() => {
+            Work::Walk { roots, pending, leaves, .. } if pending.is_empty() => {
                 leaf_get = true;
-                let items: Vec<usize> = leaves.drain(..budget.min(leaves.len())).collect();
-                let names = items.iter().map(|&c| columns[c].root.clone()).collect();
-                (Command::Get, items, names)
+                items.extend(leaves.drain(..budget.min(leaves.len())));
+                refill(&mut names, items.iter().map(|&c| roots[c].subids.as_slice()));
+                Command::Get
             }
             Work::Walk { columns, pending, .. } => {
                 let (command, width) = match self.bulk {
@@ -291,16 +350,22 @@ impl Collection {
                         (Command::GetBulk { max_repetitions }, width.min(pending.len()))
                     }
                 };
-                let items: Vec<usize> = pending.drain(..width).collect();
-                let names = items.iter().map(|&c| columns[c].cursor.clone()).collect();
-                (command, items, names)
+                items.extend(pending.drain(..width));
+                refill(&mut names, items.iter().map(|&c| columns[c].cursor.as_slice()));
+                command
             }
         };
         if items.is_empty() {
+            (self.spare_items, self.spare_names) = (items, names);
             return None;
         }
         self.in_flight = Some(InFlight { items, leaves: leaf_get });
         Some(PduSpec { command, names, single_try: self.probing })
+    }
+
+    /// Takes back a sent PDU's vectors, for the next one.
+    pub fn recycle(&mut self, spec: PduSpec) {
+        self.spare_names = spec.names;
     }
 
     /// True while a PDU is in flight.
@@ -341,7 +406,7 @@ impl Collection {
         let item = *items.get(usize::try_from(err_index).ok()?.checked_sub(1)?)?;
         Some(match &self.work {
             Work::Get { targets, .. } => to_oid(&targets[item].oid),
-            Work::Walk { columns, .. } if leaves => to_oid(&columns[item].root),
+            Work::Walk { roots, .. } if leaves => to_oid(&roots[item].subids),
             Work::Walk { columns, .. } => to_oid(&columns[item].cursor),
         })
     }
@@ -356,6 +421,11 @@ impl Collection {
     /// Handles the agent's answer to the PDU in flight.
     pub fn on_response(&mut self, response: &(impl PduResponse + ?Sized)) {
         let Some(InFlight { items, leaves }) = self.in_flight.take() else { return };
+        self.on_answer(&items, leaves, response);
+        self.spare_items = items;
+    }
+
+    fn on_answer(&mut self, items: &[usize], leaves: bool, response: &(impl PduResponse + ?Sized)) {
         self.may_fall_back = false;
         if std::mem::take(&mut self.probing) {
             self.found_no_bulk = true;
@@ -371,15 +441,15 @@ impl Collection {
         let err_index = response.error_index();
         match err_stat {
             status::NO_ERROR => match self.work {
-                Work::Get { .. } => self.get_values(&items, response),
-                Work::Walk { .. } if leaves => self.root_values(&items, response),
-                Work::Walk { .. } => self.walk_values(&items, response),
+                Work::Get { .. } => self.get_values(items, response),
+                Work::Walk { .. } if leaves => self.root_values(items, response),
+                Work::Walk { .. } => self.walk_values(items, response),
             },
             status::TOO_BIG if self.budget > 1 => {
                 self.budget /= 2;
-                self.requeue(&items, leaves, None);
+                self.requeue(items, leaves, None);
             }
-            status::NO_SUCH_NAME if self.oid_at(&items, leaves, err_index).is_some() => {
+            status::NO_SUCH_NAME if self.oid_at(items, leaves, err_index).is_some() => {
                 // v1: the varbind at err_index has no value (GET) or no successor (GETNEXT:
                 // that column is at the end of the MIB). The others are asked again.
                 let item = items[err_index as usize - 1];
@@ -399,10 +469,10 @@ impl Collection {
                         queue.push_back(item);
                     }
                 }
-                self.requeue(&items, leaves, Some(item));
+                self.requeue(items, leaves, Some(item));
             }
             _ => {
-                let oid = self.oid_at(&items, leaves, err_index);
+                let oid = self.oid_at(items, leaves, err_index);
                 self.fail(SnmpError::error_status(&self.host, err_stat, err_index, oid));
             }
         }
@@ -437,8 +507,8 @@ impl Collection {
     /// an empty index; an exception means the root has no value either.
     fn root_values(&mut self, items: &[usize], response: &(impl PduResponse + ?Sized)) {
         let time_ms = self.elapsed_ms();
-        let Work::Walk { columns, .. } = &self.work else { return };
-        let asked: Vec<&[u32]> = items.iter().map(|&c| columns[c].root.as_slice()).collect();
+        let Work::Walk { columns, roots, .. } = &self.work else { return };
+        let asked: Vec<&[u32]> = items.iter().map(|&c| roots[c].subids.as_slice()).collect();
         let encoder = &mut self.encoder;
         let failure = match_get_answer(&self.host, &asked, response, |n, var_bind| {
             if !matches!(var_bind.value, Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView) {
@@ -452,43 +522,62 @@ impl Collection {
 
     fn walk_values(&mut self, items: &[usize], response: &(impl PduResponse + ?Sized)) {
         let time_ms = self.elapsed_ms();
-        let Work::Walk { columns, pending, leaves } = &mut self.work else { return };
+        let Work::Walk { columns, roots, pending, leaves } = &mut self.work else { return };
         let (host, encoder, errors) = (&self.host, &mut self.encoder, &mut self.errors);
         let width = items.len();
-        let mut ended = vec![false; width];
-        let mut non_increasing = vec![false; width];
+        // Per column of the PDU: its root, and whether it ended (on the stack for the usual
+        // few columns: this runs for every PDU).
+        let (mut view_stack, view_heap, mut flags_stack, mut flags_heap);
+        let view: &[Root<'_>] = if width <= STACK_WIDTH {
+            view_stack = [Root::default(); STACK_WIDTH];
+            for (slot, &c) in items.iter().enumerate() {
+                view_stack[slot] = roots[c].view();
+            }
+            &view_stack[..width]
+        } else {
+            view_heap = items.iter().map(|&c| roots[c].view()).collect::<Vec<_>>();
+            &view_heap
+        };
+        let flags: &mut [u8] = if width <= STACK_WIDTH {
+            flags_stack = [0u8; STACK_WIDTH];
+            &mut flags_stack[..width]
+        } else {
+            flags_heap = vec![0u8; width];
+            &mut flags_heap
+        };
         let mut received = 0usize;
-        let decoded = response.for_each_var_bind(&mut |var_bind| {
-            let slot = received % width;
+        let decoded = response.for_each_under(view, &mut |slot, index, value| {
             received += 1;
-            if ended[slot] {
+            if flags[slot] & ENDED != 0 {
                 return;
             }
             let column = &mut columns[items[slot]];
-            match column.step(&var_bind) {
+            let root = view[slot].subids;
+            match column.step(root, index, value) {
                 Step::Record => {
-                    let index = &var_bind.name[column.root.len()..];
-                    encoder.record(column.root_index, index, &var_bind.value, time_ms);
+                    let index = index.unwrap_or_default(); // Record only under the root
+                    encoder.record(column.root_index, index, value, time_ms);
                 }
                 Step::Skip => {}
-                Step::End => ended[slot] = true,
+                Step::End => flags[slot] |= ENDED,
                 Step::NonIncreasing => {
-                    ended[slot] = true;
-                    non_increasing[slot] = true;
-                    let oid = to_oid(var_bind.name);
+                    flags[slot] |= ENDED | NON_INCREASING;
+                    // Only a name under the root is compared with the cursor.
+                    let name: Vec<u32> = root.iter().chain(index.unwrap_or_default()).copied().collect();
+                    let oid = to_oid(&name);
                     let message = format!(
                         "{host} returned {oid} after {}: OID not increasing, walk of {} stopped",
                         to_oid(&column.cursor),
-                        to_oid(&column.root)
+                        to_oid(root)
                     );
                     errors.push(SnmpError::new(ErrorKind::NonIncreasingOid, message).with_oid(oid));
                 }
             }
         });
         for (slot, &item) in items.iter().enumerate() {
-            if !ended[slot] {
+            if flags[slot] & ENDED == 0 {
                 pending.push_back(item);
-            } else if columns[item].wants_root() && !non_increasing[slot] {
+            } else if columns[item].wants_root() && flags[slot] & NON_INCREASING == 0 {
                 leaves.push_back(item);
             }
         }
