@@ -1,11 +1,11 @@
-"""asyncio front end: `await aio.get(...)`, `await aio.walk(...)`, and `AsyncCollector`.
+"""asyncio front end: `await aio.get(...)`, `await aio.walk(...)`, `Engine` and `AsyncCollector`.
 
 Collection runs on the native engine thread; the event loop watches the collector's ready
 descriptor (`loop.add_reader`) and takes responses as they come, so it is never blocked and no
 thread waits for it. All `get`/`walk` calls of one event loop share one collector, so thousands
 of them run concurrently (up to `Config.max_sessions` per request config, default 256); it is
-freed (engine thread, sockets) when the loop closes. Needs a loop with `add_reader` (the default
-on Linux).
+freed (engine thread, sockets) when the loop closes; `Engine(config)` is one of your own, with
+another manager config. Needs a loop with `add_reader` (the default on Linux).
 """
 
 from __future__ import annotations
@@ -28,19 +28,25 @@ from snmp_stream._api import (
 from snmp_stream._stream import Collector
 from snmp_stream.errors import CollectorClosedError
 
-__all__ = ["AsyncCollector", "collect", "get", "walk"]
+__all__ = ["AsyncCollector", "Engine", "collect", "get", "walk"]
 
 
-class _Dispatcher:
-    """One collector per event loop. Its responses are read on the loop itself: the loop
-    watches the collector's ready descriptor (`add_reader`), so no thread waits for them.
-    Each request is submitted with its future and comes back with it. The loop's selector
-    holds the only strong reference: when the loop closes, the dispatcher and its collector
-    (engine thread, sockets) are freed."""
+class Engine:
+    """A collector on the running event loop, taking requests with `await collect(request)`.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    `aio.collect`, `aio.get` and `aio.walk` share one per loop, with the default manager
+    config; make one of your own for another (e.g. `Engine({"max_sessions": 1000})`). Its
+    responses are read on the loop itself: the loop watches the collector's ready descriptor
+    (`add_reader`), so no thread waits for them. Each request is submitted with its future and
+    comes back with it. Requests over `max_sessions` wait in the engine's queue and start
+    there, without the loop, as earlier ones complete. The loop's selector holds the only
+    strong reference: when the loop closes, the engine and its collector (engine thread,
+    sockets) are freed. Make it in a coroutine."""
+
+    def __init__(self, config: ConfigLike | None = None) -> None:
+        loop = asyncio.get_running_loop()
         self.loop = weakref.ref(loop)
-        self.collector = Collector(queue_capacity=65_536)
+        self.collector = Collector(config, queue_capacity=65_536)
         self.fd = self.collector._native.fileno()
         loop.add_reader(self.fd, self._ready)
 
@@ -61,7 +67,8 @@ class _Dispatcher:
             if not future.done():
                 future.set_result(response)
 
-    async def run(self, request: SnmpRequest) -> SnmpResponse:
+    async def collect(self, request: SnmpRequest) -> SnmpResponse:
+        """Collects one request (built beforehand)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[SnmpResponse] = loop.create_future()
         # Straight in while the queue has room; a thread waits for room only when it is full.
@@ -70,21 +77,22 @@ class _Dispatcher:
         return await future
 
 
-# By id(loop); held strongly only by the loop's selector (see _Dispatcher).
-_dispatchers: weakref.WeakValueDictionary[int, _Dispatcher] = weakref.WeakValueDictionary()
+# By id(loop); held strongly only by the loop's selector (see Engine).
+_shared: weakref.WeakValueDictionary[int, Engine] = weakref.WeakValueDictionary()
 
 
-def _dispatcher() -> _Dispatcher:
+def _engine() -> Engine:
+    """The running loop's shared engine."""
     loop = asyncio.get_running_loop()
-    dispatcher = _dispatchers.get(id(loop))
-    if dispatcher is None or dispatcher.loop() is not loop:
-        dispatcher = _dispatchers[id(loop)] = _Dispatcher(loop)
-    return dispatcher
+    engine = _shared.get(id(loop))
+    if engine is None or engine.loop() is not loop:
+        engine = _shared[id(loop)] = Engine()
+    return engine
 
 
 async def collect(request: SnmpRequest) -> SnmpResponse:
     """Collects one request (built beforehand) on the event loop's shared engine."""
-    return await _dispatcher().run(request)
+    return await _engine().collect(request)
 
 
 async def get(
@@ -96,7 +104,7 @@ async def get(
     config: ConfigLike | None = None,
 ) -> SnmpResponse:
     """`snmp_stream.get` for asyncio."""
-    return await _dispatcher().run(SnmpRequest(GET, host, community, oids, ranges, req_id, config))
+    return await _engine().collect(SnmpRequest(GET, host, community, oids, ranges, req_id, config))
 
 
 async def walk(
@@ -108,7 +116,7 @@ async def walk(
     config: ConfigLike | None = None,
 ) -> SnmpResponse:
     """`snmp_stream.walk` for asyncio."""
-    return await _dispatcher().run(SnmpRequest(WALK, host, community, oids, ranges, req_id, config))
+    return await _engine().collect(SnmpRequest(WALK, host, community, oids, ranges, req_id, config))
 
 
 def _wake(ready: asyncio.Future[None]) -> None:

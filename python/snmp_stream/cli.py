@@ -463,6 +463,21 @@ def duration(text: str) -> float:
     return seconds
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
 def _tables(path: str | None) -> dict[str, Any]:
     """The recipes plus the tables declared in `path` (YAML)."""
     tables: dict[str, Any] = dict(TABLES)
@@ -544,7 +559,14 @@ def _worker(args: argparse.Namespace) -> int:
         if args.command == "worker":
             credentials = _credential_store(args)
             handled = asyncio.run(
-                run_worker(bus, args.concurrency, tables=tables, metrics=metrics, credentials=credentials)
+                run_worker(
+                    bus,
+                    args.concurrency,
+                    args.prefetch,
+                    tables=tables,
+                    metrics=metrics,
+                    credentials=credentials,
+                )
             )
         else:
             handled = asyncio.run(run_parse_worker(bus, args.dsn, args.batch, tables=tables, metrics=metrics))
@@ -730,7 +752,15 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
         sub.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         if name == "worker":
-            sub.add_argument("--concurrency", type=int, default=256, help="requests in flight (256)")
+            sub.add_argument(
+                "--concurrency", type=whole_number(1), default=256, help="requests collected at once (256)"
+            )
+            sub.add_argument(
+                "--prefetch",
+                type=whole_number(0),
+                help="requests held beyond --concurrency, queued in the engine so that each one "
+                "starts as soon as a collection ends (default: as many as --concurrency)",
+            )
             sub.add_argument(
                 "--credentials",
                 help="SNMPv3 credentials file the requests name (default: $SNMP_STREAM_CREDENTIALS)",

@@ -6,9 +6,11 @@ snmpInPkts), results on the results stream, rows in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -86,15 +88,19 @@ class Bus:
 
         return asyncio.run(wrapped())
 
-    def wait_ack_pending(self, count: int, consumer: str = "collectors", timeout: float = 30) -> None:
-        """Waits until `count` requests are handed out to the consumer and not yet acked."""
+    def ack_pending(self, consumer: str = "collectors") -> int:
+        """How many requests are handed out to the consumer and not yet acked."""
 
         async def pending(js: Any) -> int:
             info = await js.consumer_info(f"REQ_{self.tag}", f"{consumer}-{self.tag}")
             return int(info.num_ack_pending)
 
+        return self.run(pending)
+
+    def wait_ack_pending(self, count: int, consumer: str = "collectors", timeout: float = 30) -> None:
+        """Waits until `count` requests are handed out to the consumer and not yet acked."""
         deadline = time.monotonic() + timeout
-        while (seen := self.run(pending)) < count:
+        while (seen := self.ack_pending(consumer)) < count:
             assert time.monotonic() < deadline, f"{seen} of {count} requests handed out"
             time.sleep(0.05)
 
@@ -540,6 +546,42 @@ def test_sigterm_drains_requests_in_flight(
     workers.append(start_worker(bus))
     time.sleep(2)
     assert len(bus.collect("res", 11, timeout=2)) == 10
+
+
+def test_concurrency_collects_and_prefetch_holds(bus: Bus, workers: list[Any]) -> None:
+    # The agent: a socket that the test reads and never answers, so each request it gets stays
+    # in flight for its whole timeout (4 s, no retries) and its arrival is seen.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+        agent.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{agent.getsockname()[1]}"
+        config = {"timeout": 4, "retries": 0}
+        oids = ["1.3.6.1.2.1.1.5.0"]
+        bus.publish([request(host, kind="get", oids=oids, req_id=f"h{i}", config=config) for i in range(10)])
+        worker = start_worker(bus, "--concurrency", "2", "--prefetch", "3")
+        workers.append(worker)
+        bus.wait_ack_pending(5)  # 2 collected at once, 3 more queued in the worker's engine
+        time.sleep(1)
+        assert bus.ack_pending() == 5, "the worker holds --concurrency + --prefetch requests"
+        agent.settimeout(0.2)
+        seen = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                seen.append(agent.recv(2048))
+        assert len(seen) == 2, "2 requests in flight until the first time out"
+    assert worker.poll() is None
+
+
+def test_worker_counts_must_be_whole_numbers(bus: Bus) -> None:
+    for option, value, why in (("--concurrency", "0", "must be at least 1, not 0"),
+                               ("--prefetch", "-1", "must be at least 0, not -1"),
+                               ("--prefetch", "many", "not a whole number: 'many'")):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "snmp_stream", "worker", *bus.args(), option, value],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and f"{option}: {why}" in done.stderr, done.stderr
 
 
 def test_metrics_endpoint(bus: Bus, agent: Agent, silent_port: int, workers: list[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import select
@@ -212,6 +213,29 @@ def test_asyncio_get_walk_and_collector(agent: Agent, silent_port: int) -> None:
         assert sorted(int(r.req_id or b"") for r in got) == list(range(30))
 
     asyncio.run(main())
+
+
+def test_asyncio_engine_of_its_own_keeps_its_max_sessions() -> None:
+    # An agent that the test reads and never answers: requests stay in flight until they time
+    # out (1.5 s, no retries), so what arrives before then is what max_sessions let out.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+        agent.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{agent.getsockname()[1]}"
+
+        async def main() -> list[str]:
+            engine = aio.Engine({"max_sessions": 3, "timeout": 1.5, "retries": 0})
+            requests = [SnmpRequest("get", host, "public", SYS_NAME, req_id=f"{i}") for i in range(6)]
+            collecting = [asyncio.create_task(engine.collect(r)) for r in requests]
+            await asyncio.sleep(0.7)
+            agent.setblocking(False)
+            arrived = 0
+            with contextlib.suppress(BlockingIOError):
+                while agent.recv(2048):
+                    arrived += 1
+            assert arrived == 3, f"{arrived} requests sent while 3 may be in flight"
+            return [r.status for r in await asyncio.gather(*collecting)]
+
+        assert asyncio.run(main()) == ["failed"] * 6
 
 
 def engine_threads() -> int:

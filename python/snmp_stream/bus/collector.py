@@ -2,7 +2,10 @@
 
 It pulls requests from the work-queue stream through the shared durable consumer, keeps up
 to `concurrency` of them in flight in the native engine, and for each one publishes the
-result, records the request as collected, then acks it. A request is collected once: while it
+result, records the request as collected, then acks it. It holds `prefetch` more, waiting in
+the engine's queue: when a collection ends, the engine starts the next one at once, without
+waiting for the event loop, which may be busy publishing a burst of results (walks started
+together end together). A request is collected once: while it
 is collected its ack wait is kept alive (in-progress acks), so JetStream hands it to nobody
 else; a request whose identity was collected already (republished, or redelivered after a
 worker died between publishing and acking) is acked without a second collection. Failures
@@ -58,16 +61,22 @@ async def publish_result(
 async def run_worker(
     bus: BusConfig,
     concurrency: int = 256,
+    prefetch: int | None = None,
     stop: asyncio.Event | None = None,
     tables: Mapping[str, Table] | None = None,
     metrics: Metrics | None = None,
     credentials: Mapping[str, Usm] | None = None,
 ) -> int:
     """Runs the collecting worker until `stop` is set (or SIGTERM/SIGINT); returns the number of
-    messages handled. `tables`: the table names requests may use (default: the recipes);
-    `credentials`: the SNMPv3 credentials requests may name (default: none)."""
+    messages handled. `concurrency`: requests collected at once; `prefetch`: requests held
+    beyond those, queued in the engine (default: as many as `concurrency`); `tables`: the
+    table names requests may use (default: the recipes); `credentials`: the SNMPv3
+    credentials requests may name (default: none)."""
     from snmp_stream import recipes
 
+    if concurrency < 1 or (prefetch is not None and prefetch < 0):
+        raise ValueError(f"concurrency must be at least 1 and prefetch at least 0: {concurrency}, {prefetch}")
+    prefetch = concurrency if prefetch is None else prefetch
     known = dict(tables if tables is not None else recipes.BY_NAME)
     stop = stop or asyncio.Event()
     install_stop(stop)
@@ -77,6 +86,7 @@ async def run_worker(
     limit = max(connection.max_payload - HEADROOM, 1024)
     puller = jetstream.Puller(js, bus, bus.requests_stream, bus.requests_filter, bus.consumer)
     keep_alive = jetstream.KeepAlive(bus.ack_wait)
+    engine = aio.Engine({"max_sessions": concurrency})
     collecting: dict[str, asyncio.Future[bool]] = {}  # identity -> collected (True) or not
 
     async def recreate_streams() -> None:
@@ -128,7 +138,7 @@ async def run_worker(
                     if metrics:
                         metrics.started()
                     try:
-                        response = await aio.collect(bus_request.request)
+                        response = await engine.collect(bus_request.request)
                     finally:
                         if metrics:
                             metrics.finished()
@@ -156,7 +166,7 @@ async def run_worker(
                 del collecting[identity]
 
         return await serve(
-            puller, concurrency, handle, stop, f"{bus.requests_filter} ({bus.consumer})", metrics
+            puller, concurrency + prefetch, handle, stop, f"{bus.requests_filter} ({bus.consumer})", metrics
         )
     finally:
         await keep_alive.close()
