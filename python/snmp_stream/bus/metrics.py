@@ -4,7 +4,7 @@ snmp_stream_requests_total{status}        requests collected, by response status
 snmp_stream_varbinds_total                varbinds collected
 snmp_stream_failures_total{kind}          failures: SNMP error kinds (timeout, ...), malformed,
                                           bus (publish/ack problems), load
-snmp_stream_in_flight                     requests being collected now
+snmp_stream_in_flight                     requests in the engine now (collected, or queued: --prefetch)
 snmp_stream_collection_seconds            histogram: how long a request took (lookup, PDUs, retries)
 snmp_stream_redeliveries_total            messages delivered more than once
 snmp_stream_results_loaded_total          results loaded into PostgreSQL
@@ -40,7 +40,7 @@ class Metrics:
         self.requests = Counter("snmp_stream_requests", "Requests collected", ["status"], registry=r)
         self.varbinds = Counter("snmp_stream_varbinds", "Varbinds collected", registry=r)
         self.failures = Counter("snmp_stream_failures", "Failures by kind", ["kind"], registry=r)
-        self.in_flight = Gauge("snmp_stream_in_flight", "Requests being collected", registry=r)
+        self.in_flight = Gauge("snmp_stream_in_flight", "Requests in the engine", registry=r)
         self.collection = Histogram(
             "snmp_stream_collection_seconds", "Seconds a request took", buckets=BUCKETS, registry=r
         )
