@@ -509,10 +509,19 @@ pub(crate) mod write {
     /// Appends an OBJECT IDENTIFIER; `None` if it cannot be encoded (fewer than two
     /// sub-identifiers, or a first pair BER cannot hold).
     pub fn object_id<T: Copy + Into<u64>>(out: &mut Vec<u8>, subids: &[T]) -> Option<()> {
-        if subids.iter().any(|&s| s.into() > u64::from(u32::MAX)) {
-            return None;
-        }
         push_header(out, OBJECT_ID, oid_contents_len(subids)?);
+        push_arcs(out, subids)
+    }
+
+    /// The contents of an OBJECT IDENTIFIER (no tag or length); `None` when BER cannot hold it.
+    pub fn oid_contents<T: Copy + Into<u64>>(subids: &[T]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(oid_contents_len(subids)?);
+        push_arcs(&mut out, subids)?;
+        Some(out)
+    }
+
+    /// Appends an OBJECT IDENTIFIER's contents: each arc in base 128.
+    pub fn push_arcs<T: Copy + Into<u64>>(out: &mut Vec<u8>, subids: &[T]) -> Option<()> {
         for value in arcs(subids)? {
             for group in (1..subid_len(value)).rev() {
                 out.push(0x80 | (value >> (7 * group)) as u8 & 0x7f);
@@ -522,23 +531,18 @@ pub(crate) mod write {
         Some(())
     }
 
-    /// The contents of an OBJECT IDENTIFIER (no tag or length); `None` when BER cannot hold it.
-    pub fn oid_contents<T: Copy + Into<u64>>(subids: &[T]) -> Option<Vec<u8>> {
-        let mut out = Vec::new();
-        object_id(&mut out, subids)?;
-        let header = 1 + length_len(oid_contents_len(subids)?);
-        Some(out.split_off(header))
-    }
-
     /// The length of an OBJECT IDENTIFIER's contents; `None` when BER cannot hold it.
     pub fn oid_contents_len<T: Copy + Into<u64>>(subids: &[T]) -> Option<usize> {
         Some(arcs(subids)?.map(subid_len).sum())
     }
 
-    /// The sub-identifiers BER writes for an OID: the first two arcs as one, then the others.
+    /// The sub-identifiers BER writes for an OID: the first two arcs as one, then the others;
+    /// `None` when BER cannot hold it (fewer than two arcs, a first pair out of range, or a
+    /// sub-identifier over 32 bits).
     fn arcs<T: Copy + Into<u64>>(subids: &[T]) -> Option<impl Iterator<Item = u64> + '_> {
         let (first, second) = ((*subids.first()?).into(), (*subids.get(1)?).into());
-        if first > 2 || (first < 2 && second >= 40) {
+        if first > 2 || (first < 2 && second >= 40) || subids.iter().any(|&s| s.into() > u64::from(u32::MAX))
+        {
             return None;
         }
         Some(std::iter::once(first * 40 + second).chain(subids[2..].iter().map(|&s| s.into())))

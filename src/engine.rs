@@ -132,6 +132,8 @@ pub struct SessionManager {
     ready: LargeFdSet,
     /// The v1/v2c sessions' shared UDP sockets.
     udp: UdpSockets,
+    /// The slots answered by one read of a shared socket (kept for the next read).
+    udp_answered: Vec<usize>,
     completed: Vec<Response>,
     resolver: Resolver,
     /// Requests waiting for a lookup or a TCP connection, by job id.
@@ -167,6 +169,7 @@ impl SessionManager {
             poller,
             ready: LargeFdSet::new(),
             udp: UdpSockets::default(),
+            udp_answered: Vec::new(),
             completed: Vec::new(),
             resolver,
             preparing: HashMap::new(),
@@ -514,7 +517,7 @@ impl SessionManager {
     /// Reads shared UDP socket `index`: each answer (or ICMP error) goes to its session, which
     /// is then driven on.
     fn receive_udp(&mut self, index: usize) {
-        let mut answered = Vec::new();
+        let mut answered = std::mem::take(&mut self.udp_answered);
         let slots = &mut self.slots;
         self.udp.receive(index, |received| {
             let slot = match received {
@@ -528,9 +531,11 @@ impl SessionManager {
             }
             taken
         });
-        for slot in answered {
+        for &slot in &answered {
             self.drive(slot);
         }
+        answered.clear();
+        self.udp_answered = answered;
     }
 
     fn expire_timers(&mut self, now: Instant) {

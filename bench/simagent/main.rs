@@ -104,8 +104,7 @@ fn fleet_pingpong(
     count: usize,
     max_repetitions: u8,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use std::mem::MaybeUninit;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     const PER_SOCKET: usize = 8;
     const BATCH: usize = 16;
     let last_port = usize::from(first.port()) + agents.saturating_sub(1);
@@ -119,29 +118,9 @@ fn fleet_pingpong(
             Ok(socket)
         })
         .collect::<std::io::Result<_>>()?;
-    // SAFETY: epoll_create1 has no preconditions; the descriptor is checked before use.
-    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: fd is a new descriptor that nothing else owns.
-    let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-    for (i, socket) in sockets.iter().enumerate() {
-        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
-        // SAFETY: both descriptors are open; event is a valid epoll_event.
-        if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut event) } < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-    }
+    let epoll = sim::epoll_of(sockets.iter().map(|socket| socket.as_raw_fd()))?;
     let request = getbulk_request(max_repetitions);
-    let mut answers = vec![[0u8; 65_536]; BATCH];
-    // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid values (null pointers, zero
-    // lengths); the pointers are set before each recvmmsg below.
-    let mut peers: Vec<libc::sockaddr_storage> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
-    // SAFETY: as above.
-    let mut iov: Vec<libc::iovec> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
-    // SAFETY: as above.
-    let mut msgs: Vec<libc::mmsghdr> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
+    let mut answers = sim::RecvBatch::new(BATCH, 65_536);
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
     let (wall, cpu) = (std::time::Instant::now(), cpu_seconds());
     let mut sent = 0;
@@ -161,31 +140,11 @@ fn fleet_pingpong(
         for event in events.iter().take(ready.max(0) as usize) {
             let socket = sockets[event.u64 as usize].as_raw_fd();
             loop {
-                for i in 0..BATCH {
-                    iov[i] =
-                        libc::iovec { iov_base: answers[i].as_mut_ptr().cast(), iov_len: answers[i].len() };
-                    let header = &mut msgs[i].msg_hdr;
-                    header.msg_name = (&mut peers[i] as *mut libc::sockaddr_storage).cast();
-                    header.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-                    header.msg_iov = &mut iov[i];
-                    header.msg_iovlen = 1;
-                }
-                // SAFETY: every mmsghdr points at a live buffer, address and iovec of this frame.
-                let got = unsafe {
-                    libc::recvmmsg(
-                        socket,
-                        msgs.as_mut_ptr(),
-                        BATCH as u32,
-                        libc::MSG_DONTWAIT,
-                        std::ptr::null_mut(),
-                    )
-                };
-                if got <= 0 {
-                    break;
-                }
-                for i in 0..got as usize {
+                let got = answers.recv(socket);
+                for i in 0..got {
                     received += 1;
                     if sent < count {
+                        let (peer, peer_len) = answers.peer(i);
                         // SAFETY: the request and the sender's address (from recvmmsg) are live.
                         let n = unsafe {
                             libc::sendto(
@@ -193,8 +152,8 @@ fn fleet_pingpong(
                                 request.as_ptr().cast(),
                                 request.len(),
                                 libc::MSG_DONTWAIT,
-                                (&peers[i] as *const libc::sockaddr_storage).cast(),
-                                msgs[i].msg_hdr.msg_namelen,
+                                peer.cast(),
+                                peer_len,
                             )
                         };
                         if n < 0 {
@@ -203,7 +162,7 @@ fn fleet_pingpong(
                         sent += 1;
                     }
                 }
-                if (got as usize) < BATCH {
+                if got < BATCH {
                     break;
                 }
             }

@@ -733,6 +733,93 @@ struct Worker {
     stop: Arc<AtomicBool>,
 }
 
+/// An epoll instance watching `fds` for reading, each with its position as the event's token.
+pub fn epoll_of(fds: impl IntoIterator<Item = std::os::fd::RawFd>) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: epoll_create1 has no preconditions; the descriptor is checked before use.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor that nothing else owns.
+    let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    for (i, watched) in fds.into_iter().enumerate() {
+        let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
+        // SAFETY: both descriptors are open; event is a valid epoll_event.
+        if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, watched, &mut event) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(epoll)
+}
+
+/// Buffers for reading up to `count` datagrams, with their senders, in one `recvmmsg`.
+pub struct RecvBatch {
+    buffers: Vec<Vec<u8>>,
+    peers: Vec<libc::sockaddr_storage>,
+    iov: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl RecvBatch {
+    /// Room for `count` datagrams of up to `size` bytes.
+    pub fn new(count: usize, size: usize) -> RecvBatch {
+        RecvBatch {
+            buffers: vec![vec![0; size]; count],
+            // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid values (null
+            // pointers, zero lengths); the pointers are set before each recvmmsg.
+            peers: vec![unsafe { MaybeUninit::zeroed().assume_init() }; count],
+            // SAFETY: as above.
+            iov: vec![unsafe { MaybeUninit::zeroed().assume_init() }; count],
+            // SAFETY: as above.
+            msgs: vec![unsafe { MaybeUninit::zeroed().assume_init() }; count],
+        }
+    }
+
+    /// Reads what `fd` has waiting, up to the batch, without blocking; returns how many
+    /// datagrams came (0 when none, or on an error).
+    pub fn recv(&mut self, fd: std::os::fd::RawFd) -> usize {
+        for i in 0..self.msgs.len() {
+            let buffer = &mut self.buffers[i];
+            self.iov[i] = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+            let header = &mut self.msgs[i].msg_hdr;
+            header.msg_name = (&mut self.peers[i] as *mut libc::sockaddr_storage).cast();
+            header.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
+            header.msg_iov = &mut self.iov[i];
+            header.msg_iovlen = 1;
+        }
+        // SAFETY: every mmsghdr points at a live buffer, address and iovec of `self`, which the
+        // call borrows mutably.
+        let got = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.msgs.as_mut_ptr(),
+                self.msgs.len() as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        got.max(0) as usize
+    }
+
+    /// Datagram `i` of the last `recv`; `None` when it did not fit its buffer.
+    pub fn datagram(&self, i: usize) -> Option<&[u8]> {
+        let header = &self.msgs[i];
+        (header.msg_hdr.msg_flags & libc::MSG_TRUNC == 0).then(|| &self.buffers[i][..header.msg_len as usize])
+    }
+
+    /// The sender of datagram `i`, as a `sendto`/`sendmmsg` destination (valid until the
+    /// next `recv`).
+    pub fn peer(&mut self, i: usize) -> (*mut libc::sockaddr_storage, libc::socklen_t) {
+        (&mut self.peers[i], self.msgs[i].msg_hdr.msg_namelen)
+    }
+
+    /// A copy of the sender of datagram `i`.
+    pub fn sender(&self, i: usize) -> (libc::sockaddr_storage, libc::socklen_t) {
+        (self.peers[i], self.msgs[i].msg_hdr.msg_namelen)
+    }
+}
+
 impl Worker {
     fn new(
         sockets: Vec<(UdpSocket, Kind)>,
@@ -741,38 +828,17 @@ impl Worker {
         stats: Arc<Stats>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Worker> {
-        use std::os::fd::FromRawFd;
-        // SAFETY: epoll_create1 has no preconditions; the descriptor is checked before use.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a new descriptor that nothing else owns.
-        let epoll = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-        for (i, (socket, _)) in sockets.iter().enumerate() {
-            let mut event = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
-            // SAFETY: both descriptors are open; event is a valid epoll_event.
-            if unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut event) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        let epoll = epoll_of(sockets.iter().map(|(socket, _)| socket.as_raw_fd()))?;
         Ok(Worker { sockets, epoll, table, behaviour, stats, stop })
     }
 
     fn run(self) {
         use std::os::fd::AsRawFd as _;
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 256];
-        let mut requests = vec![[0u8; MAX_REQUEST]; BATCH];
+        let mut requests = RecvBatch::new(BATCH, MAX_REQUEST);
         let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(70_000)).collect();
-        // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid values (null pointers,
-        // zero lengths); the pointers are set before each call below.
-        let mut peers: Vec<libc::sockaddr_storage> =
-            vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
-        // SAFETY: as above.
-        let mut in_iov: Vec<libc::iovec> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
-        // SAFETY: as above.
-        let mut in_msgs: Vec<libc::mmsghdr> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
-        // SAFETY: as above.
+        // SAFETY: all-zero iovec and mmsghdr are valid values (null pointers, zero lengths); the
+        // pointers are set before each call below.
         let mut out_iov: Vec<libc::iovec> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
         // SAFETY: as above.
         let mut out_msgs: Vec<libc::mmsghdr> = vec![unsafe { MaybeUninit::zeroed().assume_init() }; BATCH];
@@ -809,37 +875,18 @@ impl Worker {
                 let (socket, kind) = &self.sockets[socket_index];
                 let silent = &(*kind == Kind::Silent);
                 let fd = socket.as_raw_fd();
-                for i in 0..BATCH {
-                    in_iov[i] =
-                        libc::iovec { iov_base: requests[i].as_mut_ptr().cast(), iov_len: MAX_REQUEST };
-                    let header = &mut in_msgs[i].msg_hdr;
-                    header.msg_name = (&mut peers[i] as *mut libc::sockaddr_storage).cast();
-                    header.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-                    header.msg_iov = &mut in_iov[i];
-                    header.msg_iovlen = 1;
-                }
-                // SAFETY: every mmsghdr points at a live buffer, address and iovec of this frame.
-                let received = unsafe {
-                    libc::recvmmsg(
-                        fd,
-                        in_msgs.as_mut_ptr(),
-                        BATCH as u32,
-                        libc::MSG_DONTWAIT,
-                        std::ptr::null_mut(),
-                    )
-                };
-                if received <= 0 {
+                let received = requests.recv(fd);
+                if received == 0 {
                     continue;
                 }
                 let mut answered = 0;
                 let mut varbinds = 0;
-                for i in 0..received as usize {
-                    let length = in_msgs[i].msg_len as usize;
-                    let truncated = in_msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-                    let answer = if *silent || truncated {
-                        None
-                    } else {
-                        answer(&self.table, &self.behaviour, &requests[i][..length], &mut answers[answered])
+                for i in 0..received {
+                    let answer = match requests.datagram(i) {
+                        Some(request) if !*silent => {
+                            answer(&self.table, &self.behaviour, request, &mut answers[answered])
+                        }
+                        _ => None,
                     };
                     let Some((range, count)) = answer else {
                         self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -847,22 +894,24 @@ impl Worker {
                     };
                     varbinds += count;
                     if let Kind::Delayed(delay) = kind {
+                        let (peer, peer_len) = requests.sender(i);
                         held.push_back(Held {
                             due: now + *delay,
                             socket: socket_index,
-                            peer: peers[i],
-                            peer_len: in_msgs[i].msg_hdr.msg_namelen,
+                            peer,
+                            peer_len,
                             bytes: answers[answered][range].to_vec(),
                         });
                         continue;
                     }
+                    let (peer, peer_len) = requests.peer(i);
                     out_iov[answered] = libc::iovec {
                         iov_base: answers[answered][range.start..].as_mut_ptr().cast(),
                         iov_len: range.len(),
                     };
                     let header = &mut out_msgs[answered].msg_hdr;
-                    header.msg_name = (&mut peers[i] as *mut libc::sockaddr_storage).cast();
-                    header.msg_namelen = in_msgs[i].msg_hdr.msg_namelen;
+                    header.msg_name = peer.cast();
+                    header.msg_namelen = peer_len;
                     header.msg_iov = &mut out_iov[answered];
                     header.msg_iovlen = 1;
                     answered += 1;

@@ -28,12 +28,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{report_icmp_errors, Event, Handler};
 
-use crate::ber::write::{length_len, oid_contents_len, push_header};
+use crate::ber::write::{length_len, oid_contents_len, push_arcs, push_header};
 use crate::ber::{self, write, SEQUENCE};
 use crate::error::{ErrorKind, SnmpError};
 use crate::pdu::{Command, PduSpec};
 use crate::request::Version;
-use crate::tag::{INTEGER, NULL};
+use crate::tag::{INTEGER, NULL, OBJECT_ID};
 
 /// The default SNMP port.
 const SNMP_PORT: u16 = 161;
@@ -563,7 +563,8 @@ fn encode(out: &mut Vec<u8>, version: i64, community: &[u8], request_id: i64, sp
     for name in &spec.names {
         let oid = oid_contents_len(name)?;
         push_header(out, SEQUENCE, 1 + length_len(oid) + oid + 2);
-        write::object_id(out, name)?;
+        push_header(out, OBJECT_ID, oid);
+        push_arcs(out, name)?;
         out.extend_from_slice(&[NULL, 0]);
     }
     Some(())
