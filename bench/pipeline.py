@@ -29,7 +29,11 @@ Measured in one run, interleaved (run 1 of every path, then run 2, ...), medians
    request published (`snmp_stream.bus.request_message(host, table=..., req_id=...)`, JSON,
    to `snmp.requests.<table>`) until `SELECT count(*) FROM snmp_loaded` reaches 1,000 (polled
    every 20 ms). Checked: the rows and the non-null cells (= varbinds) in the table, no dead
-   letters, no redeliveries. Configurations: 1 worker + 1 parse worker, 2 + 1, 1 + 2.
+   letters, no redeliveries. Configurations: 1 worker + 1 parse worker, 2 + 1, 1 + 2, and
+   1 + 0, the collecting side alone (timed until the results stream holds every result;
+   nothing is loaded): against it, what loading costs the collections shows. Each run notes
+   when the last result was stored and how long its load took after that (the load tail),
+   and how many transactions loaded the results.
 3. `snmp-stream collect -o postgres` with a targets file of the 1,000 targets (collect reads
    only recipes, not declared tables, so each target is a `walk:` of the 10 column OIDs,
    loaded one row per varbind into `snmp_varbinds`), and of the first 100 of them: the whole
@@ -528,7 +532,8 @@ def measure_bus(ctx: Context, workers: int, parsers: int, requests: int, profile
     engine, the database connection and table check), then timed from the first publish until
     snmp_loaded holds every result."""
     run_dir = Path(tempfile.mkdtemp(prefix="bus-", dir=ctx.tmp))
-    truncate(ctx.postgres.dsn, "snmp_loaded", f"snmp_{TABLE}")
+    truncate(ctx.postgres.dsn, "snmp_loaded")
+    sql(ctx.postgres.dsn, f"DROP TABLE IF EXISTS snmp_{TABLE}")
     with nats_server(run_dir) as nats:
         started: list[tuple[str, subprocess.Popen, Path]] = []
         try:
@@ -582,6 +587,10 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
         loaded = 0
         while loaded < count:
             await asyncio.sleep(0.02)
+            if not any(kind == "parse-worker" for kind, _, _ in started):  # the collecting side alone
+                state = (await js.stream_info(bus.results_stream)).state
+                loaded = state.messages - (0 if tag.endswith("warm") else warm)
+                continue
             try:
                 cursor = await poll.execute("SELECT count(*) FROM snmp_loaded WHERE result_id LIKE %s", (f"{tag}/%",))
                 loaded = (await cursor.fetchone())[0]
@@ -610,23 +619,41 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
         published = time.perf_counter() - start
         await wait_loaded(tag, requests, start + ctx.args.timeout)
         wall = time.perf_counter() - start
+        ended_at = time.time()
         cpu = meter.stop()
         if profiler is not None:
             profiler.timed_part_done()
-        cells = " + ".join(f"count({name.lower()})" for name, _, _ in COLUMNS)
-        rows, varbinds, results = sql(ctx.postgres.dsn, f"SELECT count(*), {cells}, count(DISTINCT result_id) "
-                                                        f"FROM snmp_{TABLE} WHERE req_id LIKE '{tag}/%'")[0]
+        loading = any(kind == "parse-worker" for kind, _, _ in started)
+        if loading:
+            cells = " + ".join(f"count({name.lower()})" for name, _, _ in COLUMNS)
+            rows, varbinds, results = sql(ctx.postgres.dsn, f"SELECT count(*), {cells}, count(DISTINCT result_id)"
+                                                            f" FROM snmp_{TABLE} WHERE req_id LIKE '{tag}/%'")[0]
+        else:  # the collecting side alone: the results are stored, not loaded (what stream() counts)
+            rows, varbinds, results = 0, requests * ctx.args.rows * len(COLUMNS), requests
         run = Run(wall, int(varbinds), int(rows), cpu)
         run.notes.append(f"published in {published:.2f} s, after {warm} untimed requests ({warm_seconds:.2f} s)")
         if results != requests:
             run.notes.append(f"rows of {results} results, expected {requests}")
-        kept = (await js.stream_info(bus.results_stream)).state.bytes
-        run.notes.append(f"{bus.results_stream} holds {kept / 2**20:.0f} MiB after the run")
+        if loading:  # a claim's loaded_at: its transaction's start
+            sizes = sorted(n for (n,) in sql(ctx.postgres.dsn, "SELECT count(*) FROM snmp_loaded WHERE result_id"
+                                                                f" LIKE '{tag}/%' GROUP BY loaded_at"))
+            run.notes.append(f"{len(sizes)} load transactions (results in each: median {sizes[len(sizes) // 2]},"
+                             f" max {sizes[-1]})")
+        state = (await js.stream_info(bus.results_stream)).state
+        run.notes.append(f"{bus.results_stream} holds {state.bytes / 2**20:.0f} MiB after the run")
+        last = await js.get_msg(bus.results_stream, seq=state.last_seq)
+        if last.time is not None:  # what is left when the collections have ended: loading the last results
+            tail = ended_at - last.time.timestamp()
+            run.notes.append(f"last result stored {wall - tail:.2f} s into the run, "
+                             + (f"last row loaded {tail:.2f} s later" if loading else f"seen {tail:.2f} s later"))
         dead = (await js.stream_info(bus.dead_stream)).state.messages
         if dead:
             run.notes.append(f"{dead} dead letters")
         for stream, consumer in ((bus.requests_stream, bus.consumer), (bus.results_stream, bus.parse_consumer)):
-            info = await js.consumer_info(stream, consumer)
+            try:
+                info = await js.consumer_info(stream, consumer)
+            except nats.js.errors.NotFoundError:  # no parse worker ran
+                continue
             if info.num_redelivered:
                 run.notes.append(f"{info.num_redelivered} redelivered by {consumer}")
         return run
@@ -884,6 +911,15 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
             verdicts.append(f"{label.removeprefix('bus ')}: wall {mine:.2f} s vs {base:.2f} s with 1 + 1 "
                             f"({mine / base:.2f}x; \"adding a worker never makes it slower\", 5 % tolerance: "
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**)")
+    alone = "bus 1 worker alone (stored, not loaded)"
+    if outcomes.get(alone) and outcomes.get(STREAM) and outcomes.get(bus1):
+        paired = [s.wall / a.wall for s, a in zip(outcomes[STREAM], outcomes[alone])]
+        loaded = [s.wall / b.wall for s, b in zip(outcomes[STREAM], outcomes[bus1])]
+        verdicts.append(f"the collecting side alone (1 worker, results stored in JetStream, nothing loaded) / "
+                        f"stream(), per round: {' / '.join(f'{r:.2f}' for r in paired)}, median "
+                        f"{median(paired):.2f}; with the loading side (1 + 1): median {median(loaded):.2f}. The "
+                        "difference is what loading costs the collections (the loaders' CPU, taken from the "
+                        "agent on a shared machine) plus the load tail (per-run notes)")
     collect = {label: runs for label, runs in outcomes.items() if label.startswith(COLLECT) and runs}
     if len(collect) == 2:
         (small_label, small), (big_label, big) = sorted(collect.items(), key=lambda kv: kv[1][0].varbinds)
@@ -996,8 +1032,9 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=100, help="max_var_binds_per_pdu (default 100)")
     parser.add_argument("--max-sessions", type=int, default=256, help="requests in flight (default 256)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take (default 600)")
-    parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,collect",
-                        help="comma-separated: stream, bus (1+1), bus2w (2+1), bus2p (1+2), collect (default all)")
+    parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,bus1w0p,collect",
+                        help="comma-separated: stream, bus (1+1), bus2w (2+1), bus2p (1+2), bus1w0p (1+0: the "
+                             "collecting side alone), collect (default all)")
     parser.add_argument("--agent", choices=["snmpd", "sim"], default="snmpd",
                         help="snmpd in a namespace (default), or bench/simagent (the simulated fleet, which needs "
                              "little CPU: the pipeline's own cost shows; a section of its own)")
@@ -1080,9 +1117,11 @@ def main() -> int:
         plan: list[tuple[str, object]] = []
         if "stream" in paths:
             plan.append((STREAM, lambda: measure_stream(ctx, n)))
-        for key, (w, p) in (("bus", (1, 1)), ("bus2w", (2, 1)), ("bus2p", (1, 2))):
+        for key, (w, p) in (("bus", (1, 1)), ("bus2w", (2, 1)), ("bus2p", (1, 2)), ("bus1w0p", (1, 0))):
             if key in paths:
                 label = f"bus {w} worker{'s' if w > 1 else ''} + {p} parse worker{'s' if p > 1 else ''}"
+                if not p:
+                    label = f"bus {w} worker alone (stored, not loaded)"
                 plan.append((label, lambda w=w, p=p: measure_bus(ctx, w, p, n)))
         if "collect" in paths:
             plan.append((f"{COLLECT}, {n:,} targets", lambda: measure_collect(ctx, n)))

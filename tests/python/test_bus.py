@@ -469,6 +469,12 @@ def test_loaded_schema_is_queryable(bus: Bus, agent: Agent, postgres: Postgres, 
                 "SELECT indexdef FROM pg_indexes WHERE tablename = 'snmp_interfaces'"
             ).fetchall()
         ]
+        varbinds_indexes = [
+            row[0]
+            for row in connection.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'snmp_varbinds'"
+            ).fetchall()
+        ]
         varbinds = connection.execute(
             "SELECT oid, root, index, type, value, value_bytes FROM snmp_varbinds"
             " WHERE result_id = %s ORDER BY oid",
@@ -489,8 +495,10 @@ def test_loaded_schema_is_queryable(bus: Bus, agent: Agent, postgres: Postgres, 
         and types["ifname"] == "text"
         and types["collected_at"].startswith("timestamp")
     )
-    assert any("(result_id, ifindex)" in i and "UNIQUE" in i for i in indexes), indexes
-    assert any("(host, collected_at)" in i for i in indexes), indexes
+    # One B-tree: the idempotency key, led by (host, collected_at) for queries by host and time.
+    assert len(indexes) == 1 and "UNIQUE" in indexes[0], indexes
+    assert "(host, collected_at, result_id, ifindex)" in indexes[0], indexes
+    assert len(varbinds_indexes) == 1 and "(host, collected_at, result_id, oid)" in varbinds_indexes[0]
     records = snmp_stream._snmp_stream.decode_varbinds(by_id[f"get-{tag}"])
     assert [(v[0], v[3]) for v in varbinds] == sorted((oid, kind) for oid, kind, _ in records)
     sysname = next(v for v in varbinds if v[0] == ".1.3.6.1.2.1.1.5.0")
