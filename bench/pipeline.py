@@ -29,7 +29,10 @@ Measured in one run, interleaved (run 1 of every path, then run 2, ...), medians
    request published (`snmp_stream.bus.request_message(host, table=..., req_id=...)`, JSON,
    to `snmp.requests.<table>`) until `SELECT count(*) FROM snmp_loaded` reaches 1,000 (polled
    every 20 ms). Checked: the rows and the non-null cells (= varbinds) in the table, no dead
-   letters, no redeliveries. Configurations: 1 worker + 1 parse worker, 2 + 1, 1 + 2, and
+   letters, no redeliveries. Configurations: 1 worker + 1 parse worker, 2 + 1 (the 256 in
+   flight shared: each worker --concurrency 128, so that the agent is asked the same as by
+   every other path; `--paths stream2x,bus2w2x` measure 2 workers at 256 each beside stream()
+   at 512: the agent itself is slower with twice the requests in flight), 1 + 2, and
    1 + 0, the collecting side alone (timed until the results stream holds every result;
    nothing is loaded): against it, what loading costs the collections shows. Each run notes
    when the last result was stored and how long its load took after that (the load tail),
@@ -44,7 +47,10 @@ CPU: whole-machine busy time from /proc/stat (user + nice + system + irq + softi
 iowait or steal) over the timed part, per 100k varbinds; it includes snmpd, nats-server and
 PostgreSQL. It is split by process (/proc/PID/stat: snmpd; the engine's process; the workers;
 nats-server; the postmaster and its backends; this process, which publishes and polls) and the
-rest (kernel work charged to no process we started, other processes). The targets of the
+rest (kernel work charged to no process we started, other processes); and how long snmpd
+was ready to run but found both CPUs busy (its run-queue wait, /proc/PID/schedstat): on this
+2-core machine the agent, which needs a whole core, shares the CPUs with the pipeline, and
+every such second lengthens a run that the agent bounds. The targets of the
 issue: bus varbinds/s / stream() varbinds/s >= 0.90 and <= 0.3 s of CPU per 100k varbinds;
 adding a worker never makes it slower.
 
@@ -152,6 +158,15 @@ def process_cpu(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / TICK if fields else 0.0
 
 
+def run_queue_wait(pid: int) -> float:
+    """Seconds process `pid` (its main thread) has spent runnable but waiting for a CPU
+    (/proc/PID/schedstat, second field); 0 when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tree_cpu(root: int) -> float:
     """CPU seconds of `root` (with its reaped children) and of its live descendants."""
     children: dict[int, list[int]] = collections.defaultdict(list)
@@ -203,6 +218,8 @@ class CpuMeter:
         out = {"machine": machine_cpu(), "steal": machine_cpu(steal=True), "bench": self_cpu()}
         out |= {name: sum(process_cpu(p) for p in pids) for name, pids in self.groups.items()}
         out |= {name: tree_cpu(pid) for name, pid in self.trees.items()}
+        if "snmpd" in self.groups:  # the agent, single-threaded: how long it waited for a CPU
+            out["snmpd waiting"] = sum(run_queue_wait(p) for p in self.groups["snmpd"])
         return out
 
     def start(self) -> None:
@@ -245,7 +262,7 @@ def driver_main(spec_json: str) -> int:
     cpu = meter.stop()
     print(json.dumps({"wall": wall, "varbinds": varbinds, "ok": ok, "problems": dict(problems),
                       "cpu": {"machine": cpu["machine"], "steal": cpu["steal"], "snmpd": cpu["snmpd"],
-                              "engine": own}}))
+                              "snmpd waiting": cpu["snmpd waiting"], "engine": own}}))
     return 0
 
 
@@ -423,9 +440,9 @@ class Context:
     children: Children
 
 
-def measure_stream(ctx: Context, requests: int) -> Run:
+def measure_stream(ctx: Context, requests: int, in_flight: int | None = None) -> Run:
     spec = {"hosts": ctx.hosts, "requests": requests, "budget": ctx.args.budget,
-            "max_sessions": ctx.args.max_sessions, "snmpd": ctx.snmpd, "tables_yaml": TABLE_YAML}
+            "max_sessions": in_flight or ctx.args.max_sessions, "snmpd": ctx.snmpd, "tables_yaml": TABLE_YAML}
     result = subprocess.run([str(VENV_PY), str(Path(__file__).resolve()), "--driver", json.dumps(spec)],
                             capture_output=True, text=True, timeout=900)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -464,10 +481,10 @@ def wait_logged(process: subprocess.Popen, log_file: Path, text: str, timeout: f
     raise TimeoutError(f"{log_file.name}: no {text!r} within {timeout} s:\n{tail(log_file)}")
 
 
-def worker_command(kind: str, url: str, ctx: Context) -> list[str]:
+def worker_command(kind: str, url: str, ctx: Context, concurrency: int) -> list[str]:
     command = [str(VENV_PY), "-m", "snmp_stream", kind, "--nats", url, "--tables", str(ctx.tables_file)]
     if kind == "worker":
-        return [*command, "--concurrency", str(ctx.args.max_sessions)]
+        return [*command, "--concurrency", str(concurrency)]
     return [*command, "--dsn", ctx.postgres.dsn]
 
 
@@ -526,11 +543,14 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
     return out
 
 
-def measure_bus(ctx: Context, workers: int, parsers: int, requests: int, profiler: Profiler | None = None) -> Run:
+def measure_bus(ctx: Context, workers: int, parsers: int, requests: int, profiler: Profiler | None = None,
+                in_flight: int | None = None) -> Run:
     """One bus run: a fresh nats-server, emptied tables, workers started and consuming, a few
     untimed requests through the whole chain (the workers' first-use costs: imports, the
     engine, the database connection and table check), then timed from the first publish until
-    snmp_loaded holds every result."""
+    snmp_loaded holds every result. The workers share `in_flight` requests in flight (each
+    `--concurrency in_flight / workers`; default --max-sessions)."""
+    concurrency = max(1, (in_flight or ctx.args.max_sessions) // max(workers, 1))
     run_dir = Path(tempfile.mkdtemp(prefix="bus-", dir=ctx.tmp))
     truncate(ctx.postgres.dsn, "snmp_loaded")
     sql(ctx.postgres.dsn, f"DROP TABLE IF EXISTS snmp_{TABLE}")
@@ -540,8 +560,8 @@ def measure_bus(ctx: Context, workers: int, parsers: int, requests: int, profile
             for kind, count in (("worker", workers), ("parse-worker", parsers)):
                 for i in range(count):
                     log_file = run_dir / f"{kind}-{i}.log"
-                    started.append((kind, ctx.children.start(worker_command(kind, nats.url, ctx), log_file),
-                                    log_file))
+                    command = worker_command(kind, nats.url, ctx, concurrency)
+                    started.append((kind, ctx.children.start(command, log_file), log_file))
             for _kind, process, log_file in started:
                 wait_logged(process, log_file, "consuming")
             pids = {kind: [p.pid for k, p, _ in started if k == kind] for kind in ("worker", "parse-worker")}
@@ -816,8 +836,8 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
              + ", ".join(f"{name} ({kind})" for name, _, kind in COLUMNS)
              + f". {n:,} walks (request i to address i mod {args.agents}): {n * per:,} varbinds, "
              f"{n * ctx_info['rows_per_request']:,} rows. Every path: max_var_binds_per_pdu {args.budget}, "
-             f"{args.max_sessions} requests in flight (stream() max_sessions, worker --concurrency, collect "
-             "--max-sessions), timeout 1 s, 3 retries. Paths measured one after the other, run 1 of each, then run "
+             f"{args.max_sessions} requests in flight (stream() max_sessions, worker --concurrency, shared by "
+             "the workers when there are 2, collect --max-sessions), timeout 1 s, 3 retries. Paths measured one after the other, run 1 of each, then run "
              f"2, ...; figures are medians of {args.runs} runs (the walls of each run in brackets).", "",
              *([PIN_NOTE, ""] if args.pin else []),
              "- **stream()**: the requests through `snmp_stream.stream` in a process of its own, timed inside it.",
@@ -862,8 +882,8 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
     lines += [*table, ""]
 
     parts_head = ("| path | " + " | ".join(PART_LABELS.get(p, p) for p in CPU_PARTS)
-                  + " | rest (kernel, others) | steal |")
-    parts = [parts_head, "|---|" + "---:|" * (len(CPU_PARTS) + 2)]
+                  + " | rest (kernel, others) | steal | snmpd waiting for a CPU |")
+    parts = [parts_head, "|---|" + "---:|" * (len(CPU_PARTS) + 3)]
     for label, runs in outcomes.items():
         if not runs:
             continue
@@ -877,9 +897,13 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
                 cells.append("")
         rest = median([r.cpu["machine"] for r in runs]) - known
         steal = median([r.cpu.get("steal", 0.0) for r in runs])
-        parts.append(f"| {label} | " + " | ".join(cells) + f" | {rest:.2f} | {steal:.2f} |")
+        waiting = median([r.cpu.get("snmpd waiting", 0.0) for r in runs])
+        parts.append(f"| {label} | " + " | ".join(cells) + f" | {rest:.2f} | {steal:.2f} | {waiting:.2f} |")
     lines += ["CPU seconds by process (medians; \"this process\" publishes the requests and polls the database; "
-              "steal: time the hypervisor ran something else on the VM's CPUs, not in the machine's CPU):",
+              "steal: time the hypervisor ran something else on the VM's CPUs, not in the machine's CPU; snmpd "
+              "waiting for a CPU: seconds the agent was ready to run but both CPUs were busy with other "
+              "processes, from /proc/PID/schedstat; snmpd is single-threaded, so these seconds add to the wall "
+              "time of a run that the agent bounds):",
               "", *parts, ""]
 
     bus1 = "bus 1 worker + 1 parse worker"
@@ -911,6 +935,15 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
             verdicts.append(f"{label.removeprefix('bus ')}: wall {mine:.2f} s vs {base:.2f} s with 1 + 1 "
                             f"({mine / base:.2f}x; \"adding a worker never makes it slower\", 5 % tolerance: "
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**)")
+    double = sorted(label for label in outcomes if label.endswith(" in flight") and outcomes[label])
+    if len(double) == 2 and outcomes.get(STREAM) and outcomes.get(bus1):
+        b2, s2 = double  # "bus 2 workers ..., N in flight", "stream(), N in flight"
+        walls = {label: median([r.wall for r in outcomes[label]]) for label in (STREAM, bus1, s2, b2)}
+        verdicts.append(f"twice the requests in flight ({b2.rsplit(', ', 1)[1]}: 2 workers at --concurrency "
+                        f"{args.max_sessions}): 2 workers + 1 parse worker: wall {walls[b2]:.2f} s vs "
+                        f"{walls[bus1]:.2f} s with 1 + 1 ({walls[b2] / walls[bus1]:.2f}x); stream() alone: "
+                        f"{walls[s2]:.2f} s vs {walls[STREAM]:.2f} s ({walls[s2] / walls[STREAM]:.2f}x), the agent "
+                        "itself slowed down by twice the requests in flight")
     alone = "bus 1 worker alone (stored, not loaded)"
     if outcomes.get(alone) and outcomes.get(STREAM) and outcomes.get(bus1):
         paired = [s.wall / a.wall for s, a in zip(outcomes[STREAM], outcomes[alone])]
@@ -1034,7 +1067,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take (default 600)")
     parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,bus1w0p,collect",
                         help="comma-separated: stream, bus (1+1), bus2w (2+1), bus2p (1+2), bus1w0p (1+0: the "
-                             "collecting side alone), collect (default all)")
+                             "collecting side alone), collect (default all of these); also stream2x, bus2w2x "
+                             "(twice --max-sessions in flight: 2 workers at --max-sessions each)")
     parser.add_argument("--agent", choices=["snmpd", "sim"], default="snmpd",
                         help="snmpd in a namespace (default), or bench/simagent (the simulated fleet, which needs "
                              "little CPU: the pipeline's own cost shows; a section of its own)")
@@ -1123,6 +1157,12 @@ def main() -> int:
                 if not p:
                     label = f"bus {w} worker alone (stored, not loaded)"
                 plan.append((label, lambda w=w, p=p: measure_bus(ctx, w, p, n)))
+        double = 2 * args.max_sessions
+        if "stream2x" in paths:
+            plan.append((f"{STREAM}, {double} in flight", lambda: measure_stream(ctx, n, double)))
+        if "bus2w2x" in paths:
+            plan.append((f"bus 2 workers + 1 parse worker, {double} in flight",
+                         lambda: measure_bus(ctx, 2, 1, n, in_flight=double)))
         if "collect" in paths:
             plan.append((f"{COLLECT}, {n:,} targets", lambda: measure_collect(ctx, n)))
             plan.append((f"{COLLECT}, {n // 10:,} targets", lambda: measure_collect(ctx, n // 10)))
