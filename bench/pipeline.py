@@ -932,9 +932,12 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
     for label in ("bus 2 workers + 1 parse worker", "bus 1 worker + 2 parse workers"):
         if label in outcomes and outcomes[label] and bus1 in outcomes and outcomes[bus1]:
             mine, base = median([r.wall for r in outcomes[label]]), median([r.wall for r in outcomes[bus1]])
+            paired = [m.wall / b.wall for m, b in zip(outcomes[label], outcomes[bus1])]
             verdicts.append(f"{label.removeprefix('bus ')}: wall {mine:.2f} s vs {base:.2f} s with 1 + 1 "
                             f"({mine / base:.2f}x; \"adding a worker never makes it slower\", 5 % tolerance: "
-                            f"**{'met' if mine <= base * 1.05 else 'NOT met'}**)")
+                            f"**{'met' if mine <= base * 1.05 else 'NOT met'}**); per round: "
+                            f"{' / '.join(f'{r:.2f}' for r in paired)}x, median **{median(paired):.2f}x** "
+                            f"({'met' if median(paired) <= 1.05 else 'NOT met'})")
     double = sorted(label for label in outcomes if label.endswith(" in flight") and outcomes[label])
     if len(double) == 2 and outcomes.get(STREAM) and outcomes.get(bus1):
         b2, s2 = double  # "bus 2 workers ..., N in flight", "stream(), N in flight"
