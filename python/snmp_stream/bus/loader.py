@@ -9,8 +9,8 @@ Tables (names lower-case and unquoted, so `SELECT ifName FROM snmp_interfaces` w
   and integer index fields `bigint`; Counter64 `numeric(20,0)`; TIMEDELTA columns `interval`;
   BYTES `bytea`; everything rendered as text (UTF8, HEX, MAC, IP_ADDRESS, INET_ADDRESS, OID)
   `text`. One unique key, (host, collected_at, result_id, index fields): it makes a re-load
-  idempotent row by row and serves queries by host and time (one B-tree, not a key and an
-  index: each costs PostgreSQL about a fifth of its load time).
+  idempotent row by row and serves queries by host and time (one B-tree: a key and a second
+  index cost PostgreSQL about a fifth more CPU per row loaded).
 - `snmp_varbinds` for plain walks and gets: `result_id`, `host`, `req_id`, `collected_at`,
   `oid`, `root`, `index`, `type` (net-snmp's type name), `value` (as text), `value_bytes`
   (the octets of OCTET STRING / Opaque values). Unique key (host, collected_at, result_id, oid).
