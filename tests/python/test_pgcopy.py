@@ -400,3 +400,37 @@ def test_loader_key_makes_reloads_idempotent_row_by_row(agent: Agent, postgres: 
         loader.close()
         db.execute("RESET enable_seqscan")
         db.execute(f"DROP TABLE IF EXISTS snmp_{name}")
+
+
+def test_loader_keeps_using_a_two_index_table(agent: Agent, postgres: Postgres, db: Any) -> None:
+    """A table created before the single key (unique key on (result_id, index fields), index on
+    (host, collected_at)) is loaded as it is, and a re-load without its claim stays idempotent
+    through its own key (docs/BUS.md, Migrating)."""
+    from snmp_stream.bus.loader import PREFIX, LoadItem, PostgresLoader, table_columns
+    from snmp_stream.bus.loader import SQL_TYPES as LOADER_TYPES
+
+    name = "two_index_layout"
+    response = snmp_stream.walk(agent.host, "public", recipes.INTERFACES.oids)
+    assert response.status == "successful", response
+    buffer = response.results.tobytes()
+    columns = PREFIX + [(c, LOADER_TYPES[kind]) for c, kind in table_columns(recipes.INTERFACES)]
+    db.execute(f"DROP TABLE IF EXISTS snmp_{name}")
+    definition = ", ".join(f"{c} {t}" for c, t in columns)
+    db.execute(f"CREATE TABLE snmp_{name} ({definition}, UNIQUE (result_id, ifindex))")
+    db.execute(f"CREATE INDEX snmp_{name}_host_collected_at ON snmp_{name} (host, collected_at)")
+    if db.execute("SELECT to_regclass('snmp_loaded')").fetchone()[0]:
+        db.execute("DELETE FROM snmp_loaded WHERE result_id LIKE 'old-layout-%'")
+    loader = PostgresLoader(postgres.dsn, {name: recipes.INTERFACES})
+    try:
+        loaded = loader.load([LoadItem("old-layout-a", agent.host, name, buffer)])
+        rows = loaded[1]
+        assert loaded == (1, rows) and rows > 1
+        db.execute("DELETE FROM snmp_loaded WHERE result_id = 'old-layout-a'")
+        assert loader.load([LoadItem("old-layout-a", agent.host, name, buffer)]) == (1, 0)
+        assert db.execute(f"SELECT count(*) FROM snmp_{name}").fetchone()[0] == rows
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = %s"
+        indexes = {r[0] for r in db.execute(query, (f"snmp_{name}",)).fetchall()}
+        assert indexes == {f"snmp_{name}_result_id_ifindex_key", f"snmp_{name}_host_collected_at"}
+    finally:
+        loader.close()
+        db.execute(f"DROP TABLE IF EXISTS snmp_{name}")
