@@ -122,6 +122,17 @@ TABLE_YAML = (f"tables:\n  {TABLE}:\n    index: {{ifIndex: integer}}\n    column
 COLUMN_OIDS = [oid for _, oid, _ in COLUMNS]
 
 STREAM, COLLECT = "stream()", "collect -o postgres"
+ALONE = "bus 1 worker alone (stored, not loaded)"  # the collecting side alone (path bus1w0p)
+
+
+def doubled(label: str, args: argparse.Namespace) -> str:
+    """The label of a path run with twice --max-sessions in flight (stream2x, bus2w2x)."""
+    return f"{label}, {2 * args.max_sessions} in flight"
+
+
+def rounds(ratios: list[float], unit: str = "") -> str:
+    """Paired per-round ratios and their median, as the verdicts print them."""
+    return f"{' / '.join(f'{r:.2f}' for r in ratios)}{unit}, median **{median(ratios):.2f}{unit}**"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -603,11 +614,13 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
             await asyncio.gather(*(js.publish(subject, data, headers={"Nats-Msg-Id": req_id})
                                    for req_id, data in batch[chunk:chunk + 100]))
 
+    loading = any(kind == "parse-worker" for kind, _, _ in started)
+
     async def wait_loaded(tag: str, count: int, deadline: float) -> None:
         loaded = 0
         while loaded < count:
             await asyncio.sleep(0.02)
-            if not any(kind == "parse-worker" for kind, _, _ in started):  # the collecting side alone
+            if not loading:  # the collecting side alone
                 state = (await js.stream_info(bus.results_stream)).state
                 loaded = state.messages - (0 if tag.endswith("warm") else warm)
                 continue
@@ -643,7 +656,6 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
         cpu = meter.stop()
         if profiler is not None:
             profiler.timed_part_done()
-        loading = any(kind == "parse-worker" for kind, _, _ in started)
         if loading:
             cells = " + ".join(f"count({name.lower()})" for name, _, _ in COLUMNS)
             rows, varbinds, results = sql(ctx.postgres.dsn, f"SELECT count(*), {cells}, count(DISTINCT result_id)"
@@ -913,7 +925,7 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
         paired = [s.wall / b.wall * b.varbinds / max(s.varbinds, 1) for s, b in zip(outcomes[STREAM], outcomes[bus1])]
         verdicts.append(f"bus (1 + 1) varbinds/s / stream() varbinds/s = {rates[bus1]:,.0f} / {rates[STREAM]:,.0f} "
                         f"= **{ratio:.2f}** (target >= 0.90: **{'met' if ratio >= 0.90 else 'NOT met'}**); per "
-                        f"round: {' / '.join(f'{r:.2f}' for r in paired)}, median **{median(paired):.2f}** "
+                        f"round: {rounds(paired)} "
                         f"({'met' if median(paired) >= 0.90 else 'NOT met'})")
     if bus1 in per100k:
         whole, without = per100k[bus1]
@@ -936,24 +948,21 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
             verdicts.append(f"{label.removeprefix('bus ')}: wall {mine:.2f} s vs {base:.2f} s with 1 + 1 "
                             f"({mine / base:.2f}x; \"adding a worker never makes it slower\", 5 % tolerance: "
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**); per round: "
-                            f"{' / '.join(f'{r:.2f}' for r in paired)}x, median **{median(paired):.2f}x** "
+                            f"{rounds(paired, 'x')} "
                             f"({'met' if median(paired) <= 1.05 else 'NOT met'})")
-    double = sorted(label for label in outcomes if label.endswith(" in flight") and outcomes[label])
-    if len(double) == 2 and outcomes.get(STREAM) and outcomes.get(bus1):
-        b2, s2 = double  # "bus 2 workers ..., N in flight", "stream(), N in flight"
+    s2, b2 = doubled(STREAM, args), doubled("bus 2 workers + 1 parse worker", args)
+    if outcomes.get(s2) and outcomes.get(b2) and outcomes.get(STREAM) and outcomes.get(bus1):
         walls = {label: median([r.wall for r in outcomes[label]]) for label in (STREAM, bus1, s2, b2)}
         verdicts.append(f"twice the requests in flight ({b2.rsplit(', ', 1)[1]}: 2 workers at --concurrency "
                         f"{args.max_sessions}): 2 workers + 1 parse worker: wall {walls[b2]:.2f} s vs "
                         f"{walls[bus1]:.2f} s with 1 + 1 ({walls[b2] / walls[bus1]:.2f}x); stream() alone: "
                         f"{walls[s2]:.2f} s vs {walls[STREAM]:.2f} s ({walls[s2] / walls[STREAM]:.2f}x), the agent "
                         "itself slowed down by twice the requests in flight")
-    alone = "bus 1 worker alone (stored, not loaded)"
-    if outcomes.get(alone) and outcomes.get(STREAM) and outcomes.get(bus1):
-        paired = [s.wall / a.wall for s, a in zip(outcomes[STREAM], outcomes[alone])]
+    if outcomes.get(ALONE) and outcomes.get(STREAM) and outcomes.get(bus1):
+        paired = [s.wall / a.wall for s, a in zip(outcomes[STREAM], outcomes[ALONE])]
         loaded = [s.wall / b.wall for s, b in zip(outcomes[STREAM], outcomes[bus1])]
         verdicts.append(f"the collecting side alone (1 worker, results stored in JetStream, nothing loaded) / "
-                        f"stream(), per round: {' / '.join(f'{r:.2f}' for r in paired)}, median "
-                        f"{median(paired):.2f}; with the loading side (1 + 1): median {median(loaded):.2f}. The "
+                        f"stream(), per round: {rounds(paired)}; with the loading side (1 + 1): median {median(loaded):.2f}. The "
                         "difference is what loading costs the collections (the loaders' CPU, taken from the "
                         "agent on a shared machine) plus the load tail (per-run notes)")
     collect = {label: runs for label, runs in outcomes.items() if label.startswith(COLLECT) and runs}
@@ -1158,13 +1167,13 @@ def main() -> int:
             if key in paths:
                 label = f"bus {w} worker{'s' if w > 1 else ''} + {p} parse worker{'s' if p > 1 else ''}"
                 if not p:
-                    label = f"bus {w} worker alone (stored, not loaded)"
+                    label = ALONE
                 plan.append((label, lambda w=w, p=p: measure_bus(ctx, w, p, n)))
         double = 2 * args.max_sessions
         if "stream2x" in paths:
-            plan.append((f"{STREAM}, {double} in flight", lambda: measure_stream(ctx, n, double)))
+            plan.append((doubled(STREAM, args), lambda: measure_stream(ctx, n, double)))
         if "bus2w2x" in paths:
-            plan.append((f"bus 2 workers + 1 parse worker, {double} in flight",
+            plan.append((doubled("bus 2 workers + 1 parse worker", args),
                          lambda: measure_bus(ctx, 2, 1, n, in_flight=double)))
         if "collect" in paths:
             plan.append((f"{COLLECT}, {n:,} targets", lambda: measure_collect(ctx, n)))

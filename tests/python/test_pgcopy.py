@@ -359,6 +359,17 @@ def test_bad_arguments_raise_the_package_exceptions() -> None:
         native.copy_varbinds(["not a buffer"], ["a"], ["h"])  # type: ignore[list-item]
 
 
+def interfaces_walk(agent: Agent, db: Any, table: str, ids: str) -> snmp_stream.SnmpResponse:
+    """A walk of the interfaces recipe, for the loader tests: `snmp_<table>` dropped and the
+    claims of result ids starting with `ids` forgotten first (snmp_loaded outlives tests)."""
+    response = snmp_stream.walk(agent.host, "public", recipes.INTERFACES.oids)
+    assert response.status == "successful", response
+    db.execute(f"DROP TABLE IF EXISTS snmp_{table}")
+    if db.execute("SELECT to_regclass('snmp_loaded')").fetchone()[0]:
+        db.execute("DELETE FROM snmp_loaded WHERE result_id LIKE %s", (f"{ids}%",))
+    return response
+
+
 def test_loader_key_makes_reloads_idempotent_row_by_row(agent: Agent, postgres: Postgres, db: Any) -> None:
     """The loader's claims make a result load once; its tables' unique key (host, collected_at,
     result_id, index fields) makes a re-load without its claim insert only the missing rows,
@@ -367,12 +378,8 @@ def test_loader_key_makes_reloads_idempotent_row_by_row(agent: Agent, postgres: 
     from snmp_stream.bus.loader import LoadItem, PostgresLoader
 
     name = "reload_key"
-    response = snmp_stream.walk(agent.host, "public", recipes.INTERFACES.oids)
-    assert response.status == "successful", response
+    response = interfaces_walk(agent, db, name, "reload-")
     buffer = response.results.tobytes()
-    db.execute(f"DROP TABLE IF EXISTS snmp_{name}")
-    if db.execute("SELECT to_regclass('snmp_loaded')").fetchone()[0]:  # made by an earlier test
-        db.execute("DELETE FROM snmp_loaded WHERE result_id LIKE 'reload-%'")
     loader = PostgresLoader(postgres.dsn, {name: recipes.INTERFACES})
     try:
         first = loader.load([LoadItem("reload-a", agent.host, name, buffer)])
@@ -410,16 +417,11 @@ def test_loader_keeps_using_a_two_index_table(agent: Agent, postgres: Postgres, 
     from snmp_stream.bus.loader import SQL_TYPES as LOADER_TYPES
 
     name = "two_index_layout"
-    response = snmp_stream.walk(agent.host, "public", recipes.INTERFACES.oids)
-    assert response.status == "successful", response
-    buffer = response.results.tobytes()
+    buffer = interfaces_walk(agent, db, name, "old-layout-").results.tobytes()
     columns = PREFIX + [(c, LOADER_TYPES[kind]) for c, kind in table_columns(recipes.INTERFACES)]
-    db.execute(f"DROP TABLE IF EXISTS snmp_{name}")
     definition = ", ".join(f"{c} {t}" for c, t in columns)
     db.execute(f"CREATE TABLE snmp_{name} ({definition}, UNIQUE (result_id, ifindex))")
     db.execute(f"CREATE INDEX snmp_{name}_host_collected_at ON snmp_{name} (host, collected_at)")
-    if db.execute("SELECT to_regclass('snmp_loaded')").fetchone()[0]:
-        db.execute("DELETE FROM snmp_loaded WHERE result_id LIKE 'old-layout-%'")
     loader = PostgresLoader(postgres.dsn, {name: recipes.INTERFACES})
     try:
         loaded = loader.load([LoadItem("old-layout-a", agent.host, name, buffer)])
