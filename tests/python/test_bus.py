@@ -579,6 +579,45 @@ def test_concurrency_collects_and_prefetch_holds(bus: Bus, workers: list[Any]) -
     assert worker.poll() is None
 
 
+def test_a_message_at_an_idle_puller_is_handed_over_at_once(bus: Bus) -> None:
+    # An idle worker's fetch that timed out leaves the server a pull request that expires a
+    # moment later; its "408" then answers the next fetch's probe, and nats-py's fetch would
+    # hold a message that arrives next until its batch is full or its timeout (up to 5 s
+    # here, seen in about half the rounds). The workers' Puller hands it over within its
+    # linger (10 ms).
+    from snmp_stream.bus.jetstream import BusConfig, Puller
+
+    bus.ensure()
+
+    async def run(js: Any) -> list[float]:
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        stream, consumer = f"REQ_{bus.tag}", f"idle-{bus.tag}"
+        await js.add_consumer(stream, ConsumerConfig(durable_name=consumer, ack_policy=AckPolicy.EXPLICIT))
+        puller = Puller(js, BusConfig(url=bus.url), stream, f"req.{bus.tag}.>", consumer)
+        puller._subscription = await js.pull_subscribe_bind(durable=consumer, stream=stream)
+        waits = []
+        for i in range(8):
+            assert await puller.fetch(64, timeout=0.2) == []  # idle: times out
+
+            async def publish_later(i: int = i) -> None:
+                await asyncio.sleep(0.1)
+                await js.publish(f"req.{bus.tag}.x", b"%d" % i)
+
+            later = asyncio.create_task(publish_later())
+            started = time.monotonic()
+            messages = await puller.fetch(64, timeout=5.0)
+            waits.append(time.monotonic() - started)
+            await later
+            assert [bytes(m.data) for m in messages] == [b"%d" % i]
+            for m in messages:
+                await m.ack()
+        return waits
+
+    waits = bus.run(run)
+    assert max(waits) < 0.6, f"seconds from fetch to a message published 0.1 s in: {waits}"
+
+
 def test_worker_counts_must_be_whole_numbers(bus: Bus) -> None:
     for option, value, why in (("--concurrency", "0", "must be at least 1, not 0"),
                                ("--prefetch", "-1", "must be at least 0, not -1"),
