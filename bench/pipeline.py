@@ -2,7 +2,7 @@
 """pipeline: the main job end to end (issue 10): requests over NATS JetStream, collecting
 workers, parse workers, rows in PostgreSQL, against the engine alone. Run by hand, as root:
 
-    python3 bench/pipeline.py [--runs 3] [--profile] [--pin] [--quick] [--no-write]
+    python3 bench/pipeline.py [--runs 3] [--profile] [--pin] [--nats-procs 1] [--quick] [--no-write]
 
 (It re-executes itself with the project's `.venv/bin/python`, which must hold a release build:
 `VIRTUAL_ENV=$PWD/.venv .venv/bin/maturin develop -q --release`; a debug build is refused.)
@@ -17,24 +17,31 @@ walks with the same config: max_var_binds_per_pdu 100 (`--budget`; snmpd's
 maxGetbulkResponses in the fixture config is 100), 256 requests in flight, timeout 1 s,
 3 retries (the engine's defaults).
 
-Measured in one run, interleaved (run 1 of every path, then run 2, ...), medians of `--runs`:
+Measured in one run, interleaved (run 1 of every path, then run 2 in the reverse order, run 3
+in the first order, ...: a drift of the VM's speed within a round does not favour a path),
+medians of `--runs`:
 
 1. `stream()`: the 1,000 requests through `snmp_stream.stream` (max_sessions 256) in a
    process of its own (this file with `--driver`), timed inside it (no interpreter start).
 2. The bus: a throwaway `nats-server -js` (free port, its own store directory, a fresh one
-   per run) and a throwaway PostgreSQL (initdb into a temporary directory, as the postgres OS
+   per run; GOMAXPROCS=1, `--nats-procs`: on this 2-CPU machine it then uses a third less CPU
+   for the same work, see docs/SCALE.md; path `busgo` runs 1 + 1 with Go's default, all CPUs)
+   and a throwaway PostgreSQL (initdb into a temporary directory, as the postgres OS
    user, fsync, synchronous_commit and full_page_writes off, like tests/python/servers.py),
    `snmp-stream worker` and `snmp-stream parse-worker` subprocesses with `--tables` (the
    declared table) started and ready (consuming) first; then the clock runs from the first
    request published (`snmp_stream.bus.request_message(host, table=..., req_id=...)`, JSON,
-   to `snmp.requests.<table>`) until `SELECT count(*) FROM snmp_loaded` reaches 1,000 (polled
-   every 20 ms). Checked: the rows and the non-null cells (= varbinds) in the table, no dead
+   to `snmp.requests.<table>`) until the transaction that loaded the last result committed
+   (`SELECT count(*) FROM snmp_loaded`, polled every 0.1 s, says when all are there; the
+   commit time is PostgreSQL's, `track_commit_timestamp`, so the poll's interval and cost stay
+   out of the wall time). Checked: the rows and the non-null cells (= varbinds) in the table, no dead
    letters, no redeliveries. Configurations: 1 worker + 1 parse worker, 2 + 1 (the 256 in
    flight shared: each worker --concurrency 128, so that the agent is asked the same as by
    every other path; `--paths stream2x,bus2w2x` measure 2 workers at 256 each beside stream()
    at 512: the agent itself is slower with twice the requests in flight), 1 + 2, and
    1 + 0, the collecting side alone (timed until the results stream holds every result;
-   nothing is loaded): against it, what loading costs the collections shows. Each run notes
+   nothing is loaded; the clock stops at the last result's store time in JetStream): against
+   it, what loading costs the collections shows. Each run notes
    when the last result was stored and how long its load took after that (the load tail),
    and how many transactions loaded the results.
 3. `snmp-stream collect -o postgres` with a targets file of the 1,000 targets (collect reads
@@ -62,7 +69,10 @@ not compete with the pipeline for CPU, as a remote one would not.
 
 The VM's speed drifts between runs (snmpd's own CPU time for the same 2M varbinds varies by a
 third from one run to the next), so the bus / stream() ratio is also given per round (run i of
-each, measured a few seconds apart) and as the median of those paired ratios.
+each, measured a few seconds apart) and as the median of those paired ratios. A run's wall
+beyond snmpd's own CPU time (the agent bounds every run: its CPU time is the least a run can
+take at the VM's speed of the moment) is reported as well: what a path adds to the agent's
+work, nearly free of the drift.
 
 The section "pipeline" of bench/RESULTS.md is replaced (the others are kept); everything
 started here (namespace, snmpd, servers, workers, temporary directories) is stopped and
@@ -122,7 +132,10 @@ TABLE_YAML = (f"tables:\n  {TABLE}:\n    index: {{ifIndex: integer}}\n    column
 COLUMN_OIDS = [oid for _, oid, _ in COLUMNS]
 
 STREAM, COLLECT = "stream()", "collect -o postgres"
+POLL = 0.1  # seconds between polls for the end of a bus run (its time comes from the commit)
 ALONE = "bus 1 worker alone (stored, not loaded)"  # the collecting side alone (path bus1w0p)
+BUS1 = "bus 1 worker + 1 parse worker"
+GO_DEFAULT = "bus 1 + 1, nats-server on every CPU (Go's default GOMAXPROCS)"  # path busgo
 
 
 def doubled(label: str, args: argparse.Namespace) -> str:
@@ -313,9 +326,13 @@ class Nats:
 
 
 @contextlib.contextmanager
-def nats_server(parent: Path) -> Iterator[Nats]:
+def nats_server(parent: Path, procs: int = 0) -> Iterator[Nats]:
     """`nats-server -js` on a free 127.0.0.1 port with a store directory of its own (removed on
-    exit). Ready once its log says so (a server that lost the race for its port exits)."""
+    exit), with GOMAXPROCS=`procs` (0: Go's default, one per CPU). Ready once its log says so
+    (a server that lost the race for its port exits)."""
+    env = {k: v for k, v in os.environ.items() if k != "GOMAXPROCS"}
+    if procs:
+        env["GOMAXPROCS"] = str(procs)
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     tmp = Path(tempfile.mkdtemp(prefix="nats-", dir=parent))
     try:
@@ -325,7 +342,7 @@ def nats_server(parent: Path) -> Iterator[Nats]:
             process = subprocess.Popen([binary, "-js", "-n", name, "-a", "127.0.0.1", "-p", str(port),
                                         "-sd", str(tmp / "store"), "-l", str(log_file)],
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, start_new_session=True)
+                                       stderr=subprocess.DEVNULL, start_new_session=True, env=env)
             try:
                 deadline = time.monotonic() + 15
                 while process.poll() is None and time.monotonic() < deadline:
@@ -387,7 +404,7 @@ def postgres_cluster(parent: Path) -> Iterator[Postgres]:
         for attempt in range(5):
             port = free_tcp_port()
             options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off")
+                       "-c synchronous_commit=off -c full_page_writes=off -c track_commit_timestamp=on")
             try:
                 run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-o", options, "-w", "start")
                 started = True
@@ -555,17 +572,18 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
 
 
 def measure_bus(ctx: Context, workers: int, parsers: int, requests: int, profiler: Profiler | None = None,
-                in_flight: int | None = None) -> Run:
+                in_flight: int | None = None, nats_procs: int | None = None) -> Run:
     """One bus run: a fresh nats-server, emptied tables, workers started and consuming, a few
     untimed requests through the whole chain (the workers' first-use costs: imports, the
     engine, the database connection and table check), then timed from the first publish until
     snmp_loaded holds every result. The workers share `in_flight` requests in flight (each
-    `--concurrency in_flight / workers`; default --max-sessions)."""
+    `--concurrency in_flight / workers`; default --max-sessions); nats-server runs with
+    GOMAXPROCS=`nats_procs` (default --nats-procs; 0: Go's default)."""
     concurrency = max(1, (in_flight or ctx.args.max_sessions) // max(workers, 1))
     run_dir = Path(tempfile.mkdtemp(prefix="bus-", dir=ctx.tmp))
     truncate(ctx.postgres.dsn, "snmp_loaded")
     sql(ctx.postgres.dsn, f"DROP TABLE IF EXISTS snmp_{TABLE}")
-    with nats_server(run_dir) as nats:
+    with nats_server(run_dir, ctx.args.nats_procs if nats_procs is None else nats_procs) as nats:
         started: list[tuple[str, subprocess.Popen, Path]] = []
         try:
             for kind, count in (("worker", workers), ("parse-worker", parsers)):
@@ -616,10 +634,12 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
 
     loading = any(kind == "parse-worker" for kind, _, _ in started)
 
-    async def wait_loaded(tag: str, count: int, deadline: float) -> None:
+    async def wait_loaded(tag: str, count: int, deadline: float) -> float:
+        """Waits until every result is loaded (stored, when nothing loads); returns when (epoch
+        seconds) the last one was committed (stored)."""
         loaded = 0
         while loaded < count:
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL)
             if not loading:  # the collecting side alone
                 state = (await js.stream_info(bus.results_stream)).state
                 loaded = state.messages - (0 if tag.endswith("warm") else warm)
@@ -634,6 +654,13 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
             for _kind, process, log_file in started:
                 if process.poll() is not None:
                     raise RuntimeError(f"{log_file.name} exited with {process.returncode}:\n{tail(log_file)}")
+        if not loading:
+            last = await js.get_msg(bus.results_stream, seq=(await js.stream_info(bus.results_stream)).state.last_seq)
+            return last.time.timestamp() if last.time is not None else time.time()
+        cursor = await poll.execute("SELECT extract(epoch FROM max(pg_xact_commit_timestamp(xmin))) FROM snmp_loaded"
+                                    " WHERE result_id LIKE %s", (f"{tag}/%",))
+        committed = (await cursor.fetchone())[0]
+        return float(committed) if committed is not None else time.time()
 
     try:
         js = connection.jetstream()
@@ -647,13 +674,12 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
         if profiler is not None:
             profiler.attach(started)
         meter.start()
-        start = time.perf_counter()
+        start, start_epoch = time.perf_counter(), time.time()
         await publish(timed)
         published = time.perf_counter() - start
-        await wait_loaded(tag, requests, start + ctx.args.timeout)
-        wall = time.perf_counter() - start
-        ended_at = time.time()
+        ended_at = await wait_loaded(tag, requests, start + ctx.args.timeout)
         cpu = meter.stop()
+        wall = ended_at - start_epoch
         if profiler is not None:
             profiler.timed_part_done()
         if loading:
@@ -674,10 +700,9 @@ async def _publish_and_wait(ctx: Context, url: str, requests: int, warm: int, me
         state = (await js.stream_info(bus.results_stream)).state
         run.notes.append(f"{bus.results_stream} holds {state.bytes / 2**20:.0f} MiB after the run")
         last = await js.get_msg(bus.results_stream, seq=state.last_seq)
-        if last.time is not None:  # what is left when the collections have ended: loading the last results
+        if last.time is not None and loading:  # what is left when the collections have ended: the last loads
             tail = ended_at - last.time.timestamp()
-            run.notes.append(f"last result stored {wall - tail:.2f} s into the run, "
-                             + (f"last row loaded {tail:.2f} s later" if loading else f"seen {tail:.2f} s later"))
+            run.notes.append(f"last result stored {wall - tail:.2f} s into the run, last row loaded {tail:.2f} s later")
         dead = (await js.stream_info(bus.dead_stream)).state.messages
         if dead:
             run.notes.append(f"{dead} dead letters")
@@ -850,14 +875,18 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
              f"{n * ctx_info['rows_per_request']:,} rows. Every path: max_var_binds_per_pdu {args.budget}, "
              f"{args.max_sessions} requests in flight (stream() max_sessions, worker --concurrency, shared by "
              "the workers when there are 2, collect --max-sessions), timeout 1 s, 3 retries. Paths measured one after the other, run 1 of each, then run "
-             f"2, ...; figures are medians of {args.runs} runs (the walls of each run in brackets).", "",
+             f"2 in the reverse order, and so on; figures are medians of {args.runs} runs (the walls of each run in "
+             "brackets).", "",
              *([PIN_NOTE, ""] if args.pin else []),
              "- **stream()**: the requests through `snmp_stream.stream` in a process of its own, timed inside it.",
-             "- **bus W + P**: a fresh `nats-server -js` per run and a throwaway PostgreSQL (fsync, "
+             "- **bus W + P**: a fresh `nats-server -js` per run "
+             + (f"(GOMAXPROCS={args.nats_procs}, `--nats-procs`) " if args.nats_procs else "(Go's default GOMAXPROCS) ")
+             + "and a throwaway PostgreSQL (fsync, "
              "synchronous_commit and full_page_writes off); W `snmp-stream worker` and P `snmp-stream parse-worker` "
              "processes started and consuming before the clock starts; timed from the first request published "
-             "(JSON, `request_message(host, table=..., req_id=...)`, 100 publishes in flight) until "
-             "`SELECT count(*) FROM snmp_loaded` (polled every 20 ms) reaches the number of requests. Varbinds "
+             "(JSON, `request_message(host, table=..., req_id=...)`, 100 publishes in flight) until the commit of "
+             "the transaction that loaded the last result (PostgreSQL's commit timestamp; `SELECT count(*) FROM "
+             "snmp_loaded`, polled every 0.1 s, says when all are there). Varbinds "
              "counted in the database: the non-null cells of the table.",
              "- **collect -o postgres**: `snmp-stream collect FILE -o postgres` with a targets file of `walk:` "
              "targets (collect reads recipes only, not declared tables): one row per varbind in `snmp_varbinds`, "
@@ -894,8 +923,8 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
     lines += [*table, ""]
 
     parts_head = ("| path | " + " | ".join(PART_LABELS.get(p, p) for p in CPU_PARTS)
-                  + " | rest (kernel, others) | steal | snmpd waiting for a CPU |")
-    parts = [parts_head, "|---|" + "---:|" * (len(CPU_PARTS) + 3)]
+                  + " | rest (kernel, others) | steal | snmpd waiting for a CPU | wall beyond snmpd's CPU |")
+    parts = [parts_head, "|---|" + "---:|" * (len(CPU_PARTS) + 4)]
     for label, runs in outcomes.items():
         if not runs:
             continue
@@ -910,15 +939,18 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
         rest = median([r.cpu["machine"] for r in runs]) - known
         steal = median([r.cpu.get("steal", 0.0) for r in runs])
         waiting = median([r.cpu.get("snmpd waiting", 0.0) for r in runs])
-        parts.append(f"| {label} | " + " | ".join(cells) + f" | {rest:.2f} | {steal:.2f} | {waiting:.2f} |")
+        beyond = median([beyond_agent(r) for r in runs])
+        parts.append(f"| {label} | " + " | ".join(cells) + f" | {rest:.2f} | {steal:.2f} | {waiting:.2f} | "
+                     f"{beyond:.2f} |")
     lines += ["CPU seconds by process (medians; \"this process\" publishes the requests and polls the database; "
               "steal: time the hypervisor ran something else on the VM's CPUs, not in the machine's CPU; snmpd "
               "waiting for a CPU: seconds the agent was ready to run but both CPUs were busy with other "
               "processes, from /proc/PID/schedstat; snmpd is single-threaded, so these seconds add to the wall "
-              "time of a run that the agent bounds):",
+              "time of a run that the agent bounds; wall beyond snmpd's CPU: the run's wall minus snmpd's CPU "
+              "time, what the path adds to the agent's own work, nearly free of the VM's drift in speed):",
               "", *parts, ""]
 
-    bus1 = "bus 1 worker + 1 parse worker"
+    bus1 = BUS1
     verdicts = []
     if STREAM in rates and bus1 in rates:
         ratio = rates[bus1] / rates[STREAM]
@@ -950,6 +982,23 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**); per round: "
                             f"{rounds(paired, 'x')} "
                             f"({'met' if median(paired) <= 1.05 else 'NOT met'})")
+    if outcomes.get(STREAM) and outcomes.get(bus1):
+        agent = median([r.cpu.get("snmpd", 0.0) for r in outcomes[STREAM] + outcomes[bus1]])
+        engine, base = (median([beyond_agent(r) for r in outcomes[label]]) for label in (STREAM, bus1))
+        text = [f"stream() {engine:.2f} s", f"bus 1 + 1 {base:.2f} s"]
+        for label in ("bus 2 workers + 1 parse worker", "bus 1 worker + 2 parse workers", GO_DEFAULT):
+            if outcomes.get(label):
+                mine = median([beyond_agent(r) for r in outcomes[label]])
+                text.append(f"{label.removeprefix('bus ')} {mine:.2f} s ({(agent + mine) / (agent + base):.2f}x 1 + 1)")
+        verdicts.append("drift aside, the wall beyond snmpd's CPU time (medians): " + "; ".join(text)
+                        + f". At snmpd's median CPU time ({agent:.2f} s) the bus 1 + 1 would reach "
+                        f"{(agent + engine) / (agent + base):.2f} of stream()'s rate")
+    if outcomes.get(GO_DEFAULT) and outcomes.get(bus1):
+        paired = [g.wall / b.wall for g, b in zip(outcomes[GO_DEFAULT], outcomes[bus1])]
+        nats_cpu = [median([r.cpu.get("nats-server", 0.0) for r in outcomes[label]]) for label in (bus1, GO_DEFAULT)]
+        verdicts.append(f"nats-server on every CPU (Go's default) against GOMAXPROCS={args.nats_procs}, bus 1 + 1: "
+                        f"wall per round {rounds(paired, 'x')}; nats-server's CPU {nats_cpu[1]:.2f} s against "
+                        f"{nats_cpu[0]:.2f} s")
     s2, b2 = doubled(STREAM, args), doubled("bus 2 workers + 1 parse worker", args)
     if outcomes.get(s2) and outcomes.get(b2) and outcomes.get(STREAM) and outcomes.get(bus1):
         walls = {label: median([r.wall for r in outcomes[label]]) for label in (STREAM, bus1, s2, b2)}
@@ -980,6 +1029,11 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
     if profile:
         lines += profile_lines(profile)
     return lines
+
+
+def beyond_agent(run: Run) -> float:
+    """A run's wall beyond snmpd's CPU time: what the path adds to the agent's own work."""
+    return run.wall - run.cpu.get("snmpd", 0.0)
 
 
 def profile_lines(profile: dict) -> list[str]:
@@ -1077,9 +1131,10 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=100, help="max_var_binds_per_pdu (default 100)")
     parser.add_argument("--max-sessions", type=int, default=256, help="requests in flight (default 256)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take (default 600)")
-    parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,bus1w0p,collect",
+    parser.add_argument("--paths", default="stream,bus,bus2w,bus2p,bus1w0p,busgo,collect",
                         help="comma-separated: stream, bus (1+1), bus2w (2+1), bus2p (1+2), bus1w0p (1+0: the "
-                             "collecting side alone), collect (default all of these); also stream2x, bus2w2x "
+                             "collecting side alone), busgo (1+1, nats-server with Go's default GOMAXPROCS), "
+                             "collect (default all of these); also stream2x, bus2w2x "
                              "(twice --max-sessions in flight: 2 workers at --max-sessions each)")
     parser.add_argument("--agent", choices=["snmpd", "sim"], default="snmpd",
                         help="snmpd in a namespace (default), or bench/simagent (the simulated fleet, which needs "
@@ -1087,6 +1142,8 @@ def main() -> int:
     parser.add_argument("--delay-ms", type=int, default=0,
                         help="with --agent sim: every agent answers this late (a round-trip time, as remote "
                              "agents have; a section of its own)")
+    parser.add_argument("--nats-procs", type=int, default=1,
+                        help="GOMAXPROCS of the bus runs' nats-server (default 1; 0: Go's default, every CPU)")
     parser.add_argument("--pin", action="store_true",
                         help="snmpd alone on CPU 0, everything else on CPU 1 (a section of its own)")
     parser.add_argument("--profile", action="store_true", help="one more bus run (1+1) under py-spy: top functions")
@@ -1169,6 +1226,8 @@ def main() -> int:
                 if not p:
                     label = ALONE
                 plan.append((label, lambda w=w, p=p: measure_bus(ctx, w, p, n)))
+        if "busgo" in paths:
+            plan.append((GO_DEFAULT, lambda: measure_bus(ctx, 1, 1, n, nats_procs=0)))
         double = 2 * args.max_sessions
         if "stream2x" in paths:
             plan.append((doubled(STREAM, args), lambda: measure_stream(ctx, n, double)))
@@ -1180,7 +1239,7 @@ def main() -> int:
             plan.append((f"{COLLECT}, {n // 10:,} targets", lambda: measure_collect(ctx, n // 10)))
         outcomes: dict[str, list[Run]] = {label: [] for label, _ in plan}
         for i in range(args.runs):
-            for label, measure in plan:
+            for label, measure in (plan if i % 2 == 0 else plan[::-1]):  # a drift within a round evens out
                 waited, load = wait_quiet()
                 if waited > 2:
                     log(f"waited {waited:.0f} s for the machine to be quiet (last second: {load:.2f} CPU)")
