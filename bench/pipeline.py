@@ -982,7 +982,7 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**); per round: "
                             f"{rounds(paired, 'x')} "
                             f"({'met' if median(paired) <= 1.05 else 'NOT met'})")
-    if outcomes.get(STREAM) and outcomes.get(bus1):
+    if args.agent == "snmpd" and outcomes.get(STREAM) and outcomes.get(bus1):  # snmpd bounds every run
         agent = median([r.cpu.get("snmpd", 0.0) for r in outcomes[STREAM] + outcomes[bus1]])
         engine, base = (median([beyond_agent(r) for r in outcomes[label]]) for label in (STREAM, bus1))
         text = [f"stream() {engine:.2f} s", f"bus 1 + 1 {base:.2f} s"]
