@@ -579,6 +579,45 @@ def test_concurrency_collects_and_prefetch_holds(bus: Bus, workers: list[Any]) -
     assert worker.poll() is None
 
 
+def test_parse_workers_take_turns_at_loading(
+    bus: Bus, agent: Agent, postgres: Postgres, workers: list[Any]
+) -> None:
+    # The load turn of the parse workers of this consumer, held here as another parse worker's
+    # load would hold it: results wait, gathered into one batch, until it is given back; a
+    # turn held for longer than 5 s (a hung load) holds them up no longer than that.
+    turn = ("snmp-stream:load-turn:parsers-" + bus.tag,)
+    query = "SELECT count(*), count(DISTINCT loaded_at) FROM snmp_loaded WHERE result_id LIKE %s"
+
+    def state(tag: str) -> tuple[int, int]:
+        with psycopg.connect(postgres.dsn, autocommit=True) as connection:
+            try:
+                row = connection.execute(query, (f"{tag}-%",)).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return 0, 0
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    workers.append(start_worker(bus))
+    workers.append(start_parser(bus, postgres))
+    with psycopg.connect(postgres.dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", turn)
+        bus.publish([request(agent.host, table="system", req_id=f"turn-{i}") for i in range(5)])
+        assert len(bus.collect("res", 5, timeout=10)) == 5  # collected and stored
+        time.sleep(1)
+        assert state("turn") == (0, 0), "loaded while another parse worker had the turn"
+        other.execute("SELECT pg_advisory_unlock(hashtext(%s))", turn)
+        assert wait_for(query, ("turn-%",), postgres.dsn, 5, timeout=10) == 5
+        assert state("turn") == (5, 1), "the results that waited for the turn load in one transaction"
+
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", turn)  # and never given back
+        started = time.monotonic()
+        bus.publish([request(agent.host, table="system", req_id="hung-0")])
+        assert wait_for(query, ("hung-%",), postgres.dsn, 1, timeout=20) == 1
+        assert 4 < time.monotonic() - started < 15, "loaded after the turn's 5 s wait, not before"
+    code, err = stop(workers.pop())
+    assert code == 0 and "no load turn within 5 s" in err, err
+
+
 def test_a_message_at_an_idle_puller_is_handed_over_at_once(bus: Bus) -> None:
     # An idle worker's fetch that timed out leaves the server a pull request that expires a
     # moment later; its "408" then answers the next fetch's probe, and nats-py's fetch would

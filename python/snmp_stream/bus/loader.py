@@ -19,6 +19,8 @@ Tables (names lower-case and unquoted, so `SELECT ifName FROM snmp_interfaces` w
 
 A table is created, or gains the columns it lacks, only when its columns change (checked once
 per connection, under an advisory lock so that two loaders do not race).
+
+Parse workers of one consumer take turns at loading when the loads keep up (`LoadTurns`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from snmp_stream import _snmp_stream as native
 from snmp_stream._extras import require
 from snmp_stream.parse import Table, ValueType
 
-__all__ = ["LoadItem", "OldSchemaError", "PostgresLoader", "table_columns"]
+__all__ = ["LoadItem", "LoadTurns", "OldSchemaError", "PostgresLoader", "table_columns"]
 
 log = logging.getLogger("snmp_stream.bus")
 VARBINDS = "varbinds"
@@ -84,6 +86,61 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
         out.append((f.name.lower(), kind))
     out.extend((c.name.lower(), _value_type(c.value)) for c in table.columns)
     return out
+
+
+class LoadTurns:
+    """Turns at loading for the parse workers of one consumer: a session-level advisory lock,
+    on a connection of its own, taken before a batch is completed and held until its load
+    commits. A worker waiting for its turn keeps gathering results, so when the loads keep up
+    they go one at a time, in fewer and larger transactions, however many parse workers there
+    are. A turn is waited for at most `wait` seconds (lock_timeout): a worker whose load hangs
+    holds up the others no longer than that, and one that dies releases its turn with its
+    connection. Without a connection (PostgreSQL restarting) a batch loads without a turn.
+    Not thread-safe: one thread calls it."""
+
+    def __init__(self, dsn: str, name: str, wait: float = 5.0) -> None:
+        self.dsn, self.key, self.wait = dsn, f"snmp-stream:load-turn:{name}", wait
+        self._connection: Any = None
+        self._held = False
+
+    def acquire(self) -> bool:
+        """Waits for the turn; False when it loads without one (timed out, or no connection)."""
+        if self._held:  # advisory locks stack: never take it twice
+            return True
+        require("psycopg", what="loading PostgreSQL")
+        import psycopg
+
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg.connect(self.dsn, autocommit=True)
+                self._connection.execute(f"SET lock_timeout = {max(int(self.wait * 1000), 1)}")
+            self._connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.key,))
+        except psycopg.errors.LockNotAvailable:
+            log.info("no load turn within %.0f s (another parse worker's load is slow): loading", self.wait)
+            return False
+        except psycopg.Error as error:
+            log.warning("no load turn (%s): loading without", str(error).strip() or type(error).__name__)
+            self.close()
+            return False
+        self._held = True
+        return True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        import psycopg
+
+        try:
+            self._connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.key,))
+        except psycopg.Error:
+            self.close()  # the turn went with the connection
+
+    def close(self) -> None:
+        self._held = False
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class PostgresLoader:
