@@ -520,6 +520,7 @@ def _bus(args: argparse.Namespace) -> Any:
         results_max_age=args.results_max_age,
         results_max_bytes=args.results_max_bytes,
         dead_max_age=args.dead_max_age,
+        dead_max_bytes=args.dead_max_bytes,
         dedup_window=args.dedup_window,
         replicas=args.replicas,
     )
@@ -739,6 +740,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--dead-max-age", type=duration, default=30 * 86400.0, help="keep dead letters (30d)"
         )
+        sub.add_argument("--dead-max-bytes", type=int, default=-1, help="dead-letter stream size limit")
         sub.add_argument(
             "--dedup-window",
             type=duration,

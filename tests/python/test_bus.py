@@ -657,6 +657,22 @@ def test_a_message_at_an_idle_puller_is_handed_over_at_once(bus: Bus) -> None:
     assert max(waits) < 0.6, f"seconds from fetch to a message published 0.1 s in: {waits}"
 
 
+def test_retention_limits_are_applied_to_the_streams(bus: Bus, workers: list[Any]) -> None:
+    async def limits(js: Any) -> list[tuple[float, int]]:
+        out = []
+        for stream in (f"RES_{bus.tag}", f"DEAD_{bus.tag}"):
+            config = (await js.stream_info(stream)).config
+            out.append((round(config.max_age or 0), int(config.max_bytes or -1)))
+        return out
+
+    given = ["--results-max-age", "2h", "--results-max-bytes", "50000000", "--dead-max-age", "3d"]
+    workers.append(start_worker(bus, *given, "--dead-max-bytes", "1000000"))
+    assert bus.run(limits) == [(7200, 50_000_000), (3 * 86400, 1_000_000)]  # created with them
+    assert stop(workers.pop())[0] == 0
+    workers.append(start_worker(bus, "--results-max-age", "1h"))
+    assert bus.run(limits) == [(3600, -1), (30 * 86400, -1)]  # existing streams: updated, the rest default
+
+
 def test_worker_counts_must_be_whole_numbers(bus: Bus) -> None:
     for option, value, why in (("--concurrency", "0", "must be at least 1, not 0"),
                                ("--prefetch", "-1", "must be at least 0, not -1"),
