@@ -582,9 +582,9 @@ def test_concurrency_collects_and_prefetch_holds(bus: Bus, workers: list[Any]) -
 def test_parse_workers_take_turns_at_loading(
     bus: Bus, agent: Agent, postgres: Postgres, workers: list[Any]
 ) -> None:
-    # The load turn of the parse workers of this consumer, held here as another parse worker's
-    # load would hold it: results wait, gathered into one batch, until it is given back; a
-    # turn held for longer than 5 s (a hung load) holds them up no longer than that.
+    # The load turn of the parse workers of this consumer (an advisory lock), held here as
+    # another parse worker's load would hold it: results wait, gathered into one batch, until
+    # it is given back; a turn held for longer than 5 s (a hung load) holds them up no longer.
     turn = ("snmp-stream:load-turn:parsers-" + bus.tag,)
     query = "SELECT count(*), count(DISTINCT loaded_at) FROM snmp_loaded WHERE result_id LIKE %s"
 
@@ -600,6 +600,7 @@ def test_parse_workers_take_turns_at_loading(
     workers.append(start_worker(bus))
     workers.append(start_parser(bus, postgres))
     with psycopg.connect(postgres.dsn, autocommit=True) as other:
+        other.execute("SET lock_timeout = '10s'")  # a worker that kept its turn fails the test
         other.execute("SELECT pg_advisory_lock(hashtext(%s))", turn)
         bus.publish([request(agent.host, table="system", req_id=f"turn-{i}") for i in range(5)])
         assert len(bus.collect("res", 5, timeout=10)) == 5  # collected and stored

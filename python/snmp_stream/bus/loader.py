@@ -89,14 +89,15 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
 
 
 class LoadTurns:
-    """Turns at loading for the parse workers of one consumer: a session-level advisory lock,
-    on a connection of its own, taken before a batch is completed and held until its load
-    commits. A worker waiting for its turn keeps gathering results, so when the loads keep up
-    they go one at a time, in fewer and larger transactions, however many parse workers there
-    are. A turn is waited for at most `wait` seconds (lock_timeout): a worker whose load hangs
-    holds up the others no longer than that, and one that dies releases its turn with its
-    connection. Without a connection (PostgreSQL restarting) a batch loads without a turn.
-    Not thread-safe: one thread calls it."""
+    """Turns at loading for the parse workers of one consumer: an advisory lock taken, in a
+    transaction on a connection of its own, before a batch is completed, and held until its
+    load is done (the transaction ends). A worker waiting for its turn keeps gathering results,
+    so when the loads keep up they go one at a time, in fewer and larger transactions, however
+    many parse workers there are. A turn is waited for at most `wait` seconds (lock_timeout): a
+    worker whose load hangs holds up the others no longer than that, and one that dies gives
+    its turn back with its connection. Without a connection (PostgreSQL restarting) a batch
+    loads without a turn. A transaction-level lock, so that it works through a pooler in
+    transaction mode (PgBouncer) too. Not thread-safe: one thread calls it."""
 
     def __init__(self, dsn: str, name: str, wait: float = 5.0) -> None:
         self.dsn, self.key, self.wait = dsn, f"snmp-stream:load-turn:{name}", wait
@@ -105,17 +106,18 @@ class LoadTurns:
 
     def acquire(self) -> bool:
         """Waits for the turn; False when it loads without one (timed out, or no connection)."""
-        if self._held:  # advisory locks stack: never take it twice
+        if self._held:
             return True
         require("psycopg", what="loading PostgreSQL")
         import psycopg
 
         try:
             if self._connection is None or self._connection.closed:
-                self._connection = psycopg.connect(self.dsn, autocommit=True)
-                self._connection.execute(f"SET lock_timeout = {max(int(self.wait * 1000), 1)}")
-            self._connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.key,))
+                self._connection = psycopg.connect(self.dsn)
+            self._connection.execute(f"SET LOCAL lock_timeout = {max(int(self.wait * 1000), 1)}")
+            self._connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.key,))
         except psycopg.errors.LockNotAvailable:
+            self._connection.rollback()
             log.info("no load turn within %.0f s (another parse worker's load is slow): loading", self.wait)
             return False
         except psycopg.Error as error:
@@ -132,7 +134,7 @@ class LoadTurns:
         import psycopg
 
         try:
-            self._connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.key,))
+            self._connection.rollback()  # ends the transaction, and the turn with it
         except psycopg.Error:
             self.close()  # the turn went with the connection
 
