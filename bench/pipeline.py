@@ -137,7 +137,16 @@ COLUMN_OIDS = [oid for _, oid, _ in COLUMNS]
 STREAM, COLLECT = "stream()", "collect -o postgres"
 POLL = 0.1  # seconds between polls for the end of a bus run (its time comes from the commit)
 ALONE = "bus 1 worker alone (stored, not loaded)"  # the collecting side alone (path bus1w0p)
-BUS1 = "bus 1 worker + 1 parse worker"
+
+
+def bus_label(workers: int, parsers: int) -> str:
+    """The label of a bus path: W workers + P parse workers (1 + 0: the collecting side alone)."""
+    if not parsers:
+        return ALONE
+    return f"bus {workers} worker{'s' if workers > 1 else ''} + {parsers} parse worker{'s' if parsers > 1 else ''}"
+
+
+BUS1, BUS2W, BUS2P = bus_label(1, 1), bus_label(2, 1), bus_label(1, 2)
 GO_DEFAULT = "bus 1 + 1, nats-server on every CPU (Go's default GOMAXPROCS)"  # path busgo
 
 
@@ -953,18 +962,17 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
               "time, what the path adds to the agent's own work, nearly free of the VM's drift in speed):",
               "", *parts, ""]
 
-    bus1 = BUS1
     verdicts = []
-    if STREAM in rates and bus1 in rates:
-        ratio = rates[bus1] / rates[STREAM]
-        paired = [s.wall / b.wall * b.varbinds / max(s.varbinds, 1) for s, b in zip(outcomes[STREAM], outcomes[bus1])]
-        verdicts.append(f"bus (1 + 1) varbinds/s / stream() varbinds/s = {rates[bus1]:,.0f} / {rates[STREAM]:,.0f} "
+    if STREAM in rates and BUS1 in rates:
+        ratio = rates[BUS1] / rates[STREAM]
+        paired = [s.wall / b.wall * b.varbinds / max(s.varbinds, 1) for s, b in zip(outcomes[STREAM], outcomes[BUS1])]
+        verdicts.append(f"bus (1 + 1) varbinds/s / stream() varbinds/s = {rates[BUS1]:,.0f} / {rates[STREAM]:,.0f} "
                         f"= **{ratio:.2f}** (target >= 0.90: **{'met' if ratio >= 0.90 else 'NOT met'}**); per "
                         f"round: {rounds(paired)} "
                         f"({'met' if median(paired) >= 0.90 else 'NOT met'})")
-    if bus1 in per100k:
-        whole, without = per100k[bus1]
-        runs = outcomes[bus1]
+    if BUS1 in per100k:
+        whole, without = per100k[BUS1]
+        runs = outcomes[BUS1]
         varbinds = median([r.varbinds for r in runs]) / 1e5
         pipeline_only = median([sum(r.cpu.get(p, 0.0) for p in ("workers", "parse workers", "nats-server",
                                                                     "postgres")) for r in runs]) / varbinds
@@ -976,43 +984,43 @@ def section(args: argparse.Namespace, outcomes: dict[str, list[Run]], ctx_info: 
             verdicts.append(f"stream() alone: {per100k[STREAM][0]:.3f} s per 100k varbinds whole machine, "
                             f"{per100k[STREAM][1]:.3f} s without snmpd: the bus adds "
                             f"{whole - per100k[STREAM][0]:+.3f} s per 100k varbinds")
-    for label in ("bus 2 workers + 1 parse worker", "bus 1 worker + 2 parse workers"):
-        if label in outcomes and outcomes[label] and bus1 in outcomes and outcomes[bus1]:
-            mine, base = median([r.wall for r in outcomes[label]]), median([r.wall for r in outcomes[bus1]])
-            paired = [m.wall / b.wall for m, b in zip(outcomes[label], outcomes[bus1])]
+    for label in (BUS2W, BUS2P):
+        if label in outcomes and outcomes[label] and BUS1 in outcomes and outcomes[BUS1]:
+            mine, base = median([r.wall for r in outcomes[label]]), median([r.wall for r in outcomes[BUS1]])
+            paired = [m.wall / b.wall for m, b in zip(outcomes[label], outcomes[BUS1])]
             verdicts.append(f"{label.removeprefix('bus ')}: wall {mine:.2f} s vs {base:.2f} s with 1 + 1 "
                             f"({mine / base:.2f}x; \"adding a worker never makes it slower\", 5 % tolerance: "
                             f"**{'met' if mine <= base * 1.05 else 'NOT met'}**); per round: "
                             f"{rounds(paired, 'x')} "
                             f"({'met' if median(paired) <= 1.05 else 'NOT met'})")
-    if args.agent == "snmpd" and outcomes.get(STREAM) and outcomes.get(bus1):  # snmpd bounds every run
-        agent = median([r.cpu.get("snmpd", 0.0) for r in outcomes[STREAM] + outcomes[bus1]])
-        engine, base = (median([beyond_agent(r) for r in outcomes[label]]) for label in (STREAM, bus1))
+    if args.agent == "snmpd" and outcomes.get(STREAM) and outcomes.get(BUS1):  # snmpd bounds every run
+        agent = median([r.cpu.get("snmpd", 0.0) for r in outcomes[STREAM] + outcomes[BUS1]])
+        engine, base = (median([beyond_agent(r) for r in outcomes[label]]) for label in (STREAM, BUS1))
         text = [f"stream() {engine:.2f} s", f"bus 1 + 1 {base:.2f} s"]
-        for label in ("bus 2 workers + 1 parse worker", "bus 1 worker + 2 parse workers", GO_DEFAULT):
+        for label in (BUS2W, BUS2P, GO_DEFAULT):
             if outcomes.get(label):
                 mine = median([beyond_agent(r) for r in outcomes[label]])
                 text.append(f"{label.removeprefix('bus ')} {mine:.2f} s ({(agent + mine) / (agent + base):.2f}x 1 + 1)")
         verdicts.append("drift aside, the wall beyond snmpd's CPU time (medians): " + "; ".join(text)
                         + f". At snmpd's median CPU time ({agent:.2f} s) the bus 1 + 1 would reach "
                         f"{(agent + engine) / (agent + base):.2f} of stream()'s rate")
-    if outcomes.get(GO_DEFAULT) and outcomes.get(bus1):
-        paired = [g.wall / b.wall for g, b in zip(outcomes[GO_DEFAULT], outcomes[bus1])]
-        nats_cpu = [median([r.cpu.get("nats-server", 0.0) for r in outcomes[label]]) for label in (bus1, GO_DEFAULT)]
+    if outcomes.get(GO_DEFAULT) and outcomes.get(BUS1):
+        paired = [g.wall / b.wall for g, b in zip(outcomes[GO_DEFAULT], outcomes[BUS1])]
+        nats_cpu = [median([r.cpu.get("nats-server", 0.0) for r in outcomes[label]]) for label in (BUS1, GO_DEFAULT)]
         verdicts.append(f"nats-server on every CPU (Go's default) against GOMAXPROCS={args.nats_procs}, bus 1 + 1: "
                         f"wall per round {rounds(paired, 'x')}; nats-server's CPU {nats_cpu[1]:.2f} s against "
                         f"{nats_cpu[0]:.2f} s")
-    s2, b2 = doubled(STREAM, args), doubled("bus 2 workers + 1 parse worker", args)
-    if outcomes.get(s2) and outcomes.get(b2) and outcomes.get(STREAM) and outcomes.get(bus1):
-        walls = {label: median([r.wall for r in outcomes[label]]) for label in (STREAM, bus1, s2, b2)}
+    s2, b2 = doubled(STREAM, args), doubled(BUS2W, args)
+    if outcomes.get(s2) and outcomes.get(b2) and outcomes.get(STREAM) and outcomes.get(BUS1):
+        walls = {label: median([r.wall for r in outcomes[label]]) for label in (STREAM, BUS1, s2, b2)}
         verdicts.append(f"twice the requests in flight ({b2.rsplit(', ', 1)[1]}: 2 workers at --concurrency "
                         f"{args.max_sessions}): 2 workers + 1 parse worker: wall {walls[b2]:.2f} s vs "
-                        f"{walls[bus1]:.2f} s with 1 + 1 ({walls[b2] / walls[bus1]:.2f}x); stream() alone: "
+                        f"{walls[BUS1]:.2f} s with 1 + 1 ({walls[b2] / walls[BUS1]:.2f}x); stream() alone: "
                         f"{walls[s2]:.2f} s vs {walls[STREAM]:.2f} s ({walls[s2] / walls[STREAM]:.2f}x), the agent "
                         "itself slowed down by twice the requests in flight")
-    if outcomes.get(ALONE) and outcomes.get(STREAM) and outcomes.get(bus1):
+    if outcomes.get(ALONE) and outcomes.get(STREAM) and outcomes.get(BUS1):
         paired = [s.wall / a.wall for s, a in zip(outcomes[STREAM], outcomes[ALONE])]
-        loaded = [s.wall / b.wall for s, b in zip(outcomes[STREAM], outcomes[bus1])]
+        loaded = [s.wall / b.wall for s, b in zip(outcomes[STREAM], outcomes[BUS1])]
         verdicts.append(f"the collecting side alone (1 worker, results stored in JetStream, nothing loaded) / "
                         f"stream(), per round: {rounds(paired)}; with the loading side (1 + 1): median {median(loaded):.2f}. The "
                         "difference is what loading costs the collections (the loaders' CPU, taken from the "
@@ -1225,17 +1233,14 @@ def main() -> int:
             plan.append((STREAM, lambda: measure_stream(ctx, n)))
         for key, (w, p) in (("bus", (1, 1)), ("bus2w", (2, 1)), ("bus2p", (1, 2)), ("bus1w0p", (1, 0))):
             if key in paths:
-                label = f"bus {w} worker{'s' if w > 1 else ''} + {p} parse worker{'s' if p > 1 else ''}"
-                if not p:
-                    label = ALONE
-                plan.append((label, lambda w=w, p=p: measure_bus(ctx, w, p, n)))
+                plan.append((bus_label(w, p), lambda w=w, p=p: measure_bus(ctx, w, p, n)))
         if "busgo" in paths:
             plan.append((GO_DEFAULT, lambda: measure_bus(ctx, 1, 1, n, nats_procs=0)))
         double = 2 * args.max_sessions
         if "stream2x" in paths:
             plan.append((doubled(STREAM, args), lambda: measure_stream(ctx, n, double)))
         if "bus2w2x" in paths:
-            plan.append((doubled("bus 2 workers + 1 parse worker", args),
+            plan.append((doubled(BUS2W, args),
                          lambda: measure_bus(ctx, 2, 1, n, in_flight=double)))
         if "collect" in paths:
             plan.append((f"{COLLECT}, {n:,} targets", lambda: measure_collect(ctx, n)))

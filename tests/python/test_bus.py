@@ -627,15 +627,14 @@ def test_a_message_at_an_idle_puller_is_handed_over_at_once(bus: Bus) -> None:
     # linger (10 ms).
     from snmp_stream.bus.jetstream import BusConfig, Puller
 
-    bus.ensure()
+    t = bus.tag
+    config = BusConfig(url=bus.url, requests_stream=f"REQ_{t}", requests_subject=f"req.{t}.>",
+                       results_stream=f"RES_{t}", results_prefix=f"res.{t}", dead_stream=f"DEAD_{t}",
+                       dead_prefix=f"dead.{t}")  # fmt: skip
 
     async def run(js: Any) -> list[float]:
-        from nats.js.api import AckPolicy, ConsumerConfig
-
-        stream, consumer = f"REQ_{bus.tag}", f"idle-{bus.tag}"
-        await js.add_consumer(stream, ConsumerConfig(durable_name=consumer, ack_policy=AckPolicy.EXPLICIT))
-        puller = Puller(js, BusConfig(url=bus.url), stream, f"req.{bus.tag}.>", consumer)
-        puller._subscription = await js.pull_subscribe_bind(durable=consumer, stream=stream)
+        puller = Puller(js, config, config.requests_stream, config.requests_subject, f"idle-{t}")
+        await puller.bind()  # the streams and the durable consumer, as a worker makes them
         waits = []
         for i in range(8):
             assert await puller.fetch(64, timeout=0.2) == []  # idle: times out
